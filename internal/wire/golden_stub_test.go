@@ -1,0 +1,5 @@
+package wire
+
+import "testing"
+
+func goldenSeeds(*testing.T, string) []seed { return nil }
