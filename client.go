@@ -1,0 +1,815 @@
+package keeper
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keeper-go/keeper/internal/wire"
+)
+
+// Client is a ZooKeeper client: one session, kept alive across reconnects
+// and server failover. All methods are safe for concurrent use. Create one
+// with Connect or New and end it with Close.
+type Client struct {
+	cfg   config
+	hosts []hostPort
+	root  chroot
+	log   *slog.Logger
+
+	closing   chan struct{} // closed when Close starts
+	baseCtx   context.Context
+	cancel    context.CancelFunc // cancels baseCtx at Close
+	closeOnce sync.Once
+	wg        sync.WaitGroup // session loop, watchers, listeners, helpers
+	slots     chan struct{}  // WithMaxInflight semaphore, nil when unbounded
+	watches   watchRegistry
+
+	lastZxid atomic.Int64
+	lastRecv atomic.Int64 // unix nanos of the last frame received
+	xid      int32        // owned by the current writer
+
+	mu           sync.Mutex
+	state        State
+	stateCh      chan struct{} // closed and replaced at every state change
+	sessionID    int64
+	passwd       []byte
+	timeout      time.Duration // negotiated
+	cur          *conn         // the live connection, nil while disconnected
+	server       string
+	seenRW       bool // had a read-write session (Java's seenRwServerBefore)
+	outbox       []*request
+	kick         chan struct{} // signals the live writer
+	auth         []authInfo
+	listeners    map[int]*listener
+	nextLID      int
+	versions     map[string]Version // per server address, learned with srvr
+	lostErr      error              // set while Lost without a new session
+	abandoned    []abandonedSession // sessions presumed lost, to close for sure
+	closeStarted bool               // Close is sending closeSession
+}
+
+type abandonedSession struct {
+	id     int64
+	passwd []byte
+}
+
+// Connect creates a client and waits until its first session is
+// established, or ctx ends (then the client is closed and ctx's error
+// returned). servers is a connect string: "host1:2181,host2:2181/chroot".
+// Hosts may be names, IPv4 addresses or [IPv6] addresses; the port
+// defaults to 2181; the optional chroot makes every path relative to it.
+// ctx bounds only the setup: reconnects go on until Close.
+func Connect(ctx context.Context, servers string, opts ...Option) (*Client, error) {
+	c, err := New(servers, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.WaitConnected(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// New creates a client that connects in the background and returns at
+// once; requests made before the session exists wait for it (bounded by
+// their ctx). A malformed connect string or option is an error at once.
+func New(servers string, opts ...Option) (*Client, error) {
+	hosts, root, err := parseConnectString(servers)
+	if err != nil {
+		return nil, err
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.retry == nil {
+		cfg.retry = DefaultRetry()
+	}
+	c := &Client{
+		cfg:       cfg,
+		hosts:     hosts,
+		root:      root,
+		log:       cfg.logger,
+		closing:   make(chan struct{}),
+		stateCh:   make(chan struct{}),
+		kick:      make(chan struct{}, 1),
+		listeners: map[int]*listener{},
+		versions:  map[string]Version{},
+		sessionID: cfg.sessionID,
+		passwd:    cfg.passwd,
+		auth:      append([]authInfo(nil), cfg.auth...),
+		timeout:   cfg.sessionTimeout,
+	}
+	if cfg.sessionID != 0 {
+		c.seenRW = true
+	}
+	if cfg.maxInflight > 0 {
+		c.slots = make(chan struct{}, cfg.maxInflight)
+	}
+	c.baseCtx, c.cancel = context.WithCancel(context.Background())
+	c.watches.init(c)
+	c.lastRecv.Store(time.Now().UnixNano())
+	c.wg.Add(1)
+	go c.run()
+	return c, nil
+}
+
+// State returns the current connection state.
+func (c *Client) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// SessionID returns the current session's id (0 before the first session).
+func (c *Client) SessionID() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sessionID
+}
+
+// Session returns the current session's id and password, which
+// WithSession takes to resume it from another client.
+func (c *Client) Session() (id int64, password []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sessionID, bytes.Clone(c.passwd)
+}
+
+// Server returns the address of the server connected to, or "" while
+// disconnected.
+func (c *Client) Server() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.server
+}
+
+// Chroot returns the chroot of the connect string ("" when none).
+func (c *Client) Chroot() string { return string(c.root) }
+
+// LastZxid returns the newest zxid the client has seen.
+func (c *Client) LastZxid() int64 { return c.lastZxid.Load() }
+
+// SessionTimeout returns the session timeout negotiated with the server
+// (the requested one before the first session).
+func (c *Client) SessionTimeout() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.timeout
+}
+
+// ServerVersion returns the version of the server connected to, when
+// known (zero otherwise).
+func (c *Client) ServerVersion() Version {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur != nil {
+		return c.cur.version
+	}
+	return Version{}
+}
+
+// WaitConnected waits until the client is connected (read-write, or
+// read-only when WithReadOnly allows it). It returns ErrClosed if the
+// client is closed, and ctx's error when ctx ends first.
+func (c *Client) WaitConnected(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		st, ch, lost := c.state, c.stateCh, c.lostErr
+		c.mu.Unlock()
+		switch st {
+		case Connected, ConnectedReadOnly:
+			return nil
+		case Closed:
+			return ErrClosed
+		case Lost:
+			if c.cfg.noAutoResession && lost != nil {
+				return lost
+			}
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctxError(ctx, "connect", "", false)
+		}
+	}
+}
+
+func (c *Client) noteZxid(z int64) {
+	for {
+		old := c.lastZxid.Load()
+		if z <= old || c.lastZxid.CompareAndSwap(old, z) {
+			return
+		}
+	}
+}
+
+// setState changes the state (under c.mu) and queues the event to every
+// listener. Caller holds c.mu.
+func (c *Client) setStateLocked(ev StateEvent) {
+	if c.state == Closed {
+		return
+	}
+	c.state = ev.State
+	close(c.stateCh)
+	c.stateCh = make(chan struct{})
+	for _, l := range c.listeners {
+		l.push(ev)
+	}
+	c.log.Info("state change", slog.String("state", ev.State.String()),
+		slog.String("session", strconv.FormatInt(ev.SessionID, 16)), slog.Any("err", ev.Err))
+}
+
+// enqueue puts a request in the outbox for the writer of the live (or next)
+// connection.
+func (c *Client) enqueue(r *request) error {
+	c.mu.Lock()
+	switch {
+	case c.state == Closed, c.closeStarted && r.op != wire.OpCloseSession:
+		c.mu.Unlock()
+		return &requestError{err: ErrClosed}
+	case c.state == Lost && c.cfg.noAutoResession:
+		err := c.lostErr
+		c.mu.Unlock()
+		return &requestError{err: err}
+	}
+	c.outbox = append(c.outbox, r)
+	live := c.cur != nil
+	c.mu.Unlock()
+	if live {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// takeOutbox moves every queued request to batch.
+func (c *Client) takeOutbox(batch []*request) []*request {
+	c.mu.Lock()
+	batch = append(batch, c.outbox...)
+	clear(c.outbox)
+	c.outbox = c.outbox[:0]
+	c.mu.Unlock()
+	return batch
+}
+
+// requeue puts unwritten requests back at the head of the outbox.
+func (c *Client) requeue(rs []*request) {
+	c.mu.Lock()
+	var keep []*request
+	for _, r := range rs {
+		if r != nil {
+			keep = append(keep, r)
+		}
+	}
+	c.outbox = append(keep, c.outbox...)
+	c.mu.Unlock()
+}
+
+// failOutbox fails every unwritten request with err (never sent).
+func (c *Client) failOutboxLocked(err error) {
+	for _, r := range c.outbox {
+		if r.state.CompareAndSwap(reqQueued, reqDone) {
+			r.state.Store(reqQueued)
+			r.complete(CodeOK, &requestError{err: err, sent: false})
+		}
+	}
+	clear(c.outbox)
+	c.outbox = c.outbox[:0]
+}
+
+func (c *Client) acquireSlot(ctx context.Context, op, path string) error {
+	if c.slots == nil {
+		return nil
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctxError(ctx, op, path, false)
+	case <-c.closing:
+		return &requestError{err: ErrClosed}
+	}
+}
+
+func (c *Client) releaseSlot() {
+	if c.slots != nil {
+		<-c.slots
+	}
+}
+
+// call sends a request and waits for its reply. It returns the server's
+// code as an *Error, or a client-side error.
+func (c *Client) call(ctx context.Context, op wire.OpCode, opName, path string, body, resp wire.Record, w *watchReg) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, ctxError(ctx, opName, path, false)
+	}
+	if err := c.acquireSlot(ctx, opName, path); err != nil {
+		return 0, err
+	}
+	r := newRequest(op, body, resp)
+	r.watch = w
+	if err := c.enqueue(r); err != nil {
+		c.releaseSlot()
+		r.recycle()
+		return 0, wrapOpErr(opName, path, err)
+	}
+	if err := c.wait(ctx, r, opName, path); err != nil {
+		return 0, err // r now belongs to the reader; never recycled
+	}
+	c.releaseSlot()
+	code, err, zxid := r.code, r.err, r.zxid
+	r.recycle()
+	if err != nil {
+		return 0, wrapOpErr(opName, path, err)
+	}
+	if code != CodeOK {
+		return zxid, opError(opName, path, code)
+	}
+	return zxid, nil
+}
+
+// wrapOpErr adds the operation and path to a client-side error.
+func wrapOpErr(op, path string, err error) error {
+	var re *requestError
+	if errors.As(err, &re) {
+		var ke *Error
+		if errors.As(re.err, &ke) && ke.Op == "" {
+			return &requestError{err: &Error{Op: op, Path: path, Code: ke.Code}, sent: re.sent}
+		}
+		if errors.Is(re.err, errPresumedExpired) || errors.Is(re.err, ErrClosed) {
+			return &requestError{err: fmt.Errorf("keeper: %s %s: %w", op, path, re.err), sent: re.sent}
+		}
+	}
+	return err
+}
+
+// run is the session loop: connect, serve until the connection drops,
+// reconnect, until Close.
+func (c *Client) run() {
+	defer c.wg.Done()
+	failures := 0
+	hosts := c.hostOrder()
+	next := 0
+	for {
+		select {
+		case <-c.closing:
+			c.shutdown()
+			return
+		default:
+		}
+		c.mu.Lock()
+		stopping := c.closeStarted
+		c.mu.Unlock()
+		if stopping {
+			<-c.closing
+			continue
+		}
+		if next >= len(hosts) {
+			hosts, next = c.hostOrder(), 0
+		}
+		hp := hosts[next]
+		next++
+		if failures > 0 && !c.waitBackoff(failures) {
+			c.shutdown()
+			return
+		}
+		cn, err := c.connect(hp)
+		if err != nil {
+			if errors.Is(err, errExpired) {
+				c.sessionLost(ErrSessionExpired, KeeperExpired)
+				next-- // a new session on the same server at once
+				failures = 0
+				continue
+			}
+			failures++
+			c.log.Warn("connect failed", slog.String("server", hp.String()), slog.Any("err", err))
+			c.checkPresumedExpiry()
+			continue
+		}
+		failures = 0
+		c.serve(cn)
+		// The first attempt after a drop goes to the next host at once.
+	}
+}
+
+// hostOrder returns the hosts for one pass, shuffled unless
+// WithOrderedHosts. Names are resolved when dialed, so every pass
+// re-resolves them.
+func (c *Client) hostOrder() []hostPort {
+	hs := append([]hostPort(nil), c.hosts...)
+	if !c.cfg.keepOrder {
+		rand.Shuffle(len(hs), func(i, j int) { hs[i], hs[j] = hs[j], hs[i] })
+	}
+	return hs
+}
+
+// waitBackoff sleeps before a retry: capped exponential with jitter, ended
+// early by Close or by the session's presumed expiry.
+func (c *Client) waitBackoff(failures int) bool {
+	d := c.cfg.backoffMin << min(failures-1, 20)
+	if d > c.cfg.backoffMax || d <= 0 {
+		d = c.cfg.backoffMax
+	}
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		exp := c.presumedExpiryIn()
+		var expC <-chan time.Time
+		if exp > 0 && exp < d {
+			et := time.NewTimer(exp)
+			defer et.Stop()
+			expC = et.C
+		}
+		select {
+		case <-c.closing:
+			return false
+		case <-t.C:
+			return true
+		case <-expC:
+			c.checkPresumedExpiry()
+		}
+	}
+}
+
+// presumedExpiryIn returns how long until the current session, cut off,
+// is presumed expired (0 when there is no session to presume about).
+func (c *Client) presumedExpiryIn() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sessionID == 0 || c.state == Lost || c.state == Connecting {
+		return 0
+	}
+	d := time.Until(time.Unix(0, c.lastRecv.Load()).Add(c.timeout))
+	if d <= 0 {
+		return time.Nanosecond
+	}
+	return d
+}
+
+// checkPresumedExpiry declares the session lost when nothing was heard
+// from any server for a whole session timeout.
+func (c *Client) checkPresumedExpiry() {
+	c.mu.Lock()
+	if c.sessionID == 0 || c.state == Lost || c.state == Connecting || c.state == Closed {
+		c.mu.Unlock()
+		return
+	}
+	if time.Since(time.Unix(0, c.lastRecv.Load())) < c.timeout {
+		c.mu.Unlock()
+		return
+	}
+	if c.seenRW {
+		c.abandoned = append(c.abandoned, abandonedSession{c.sessionID, bytes.Clone(c.passwd)})
+	}
+	c.mu.Unlock()
+	c.sessionLost(errPresumedExpired, KeeperExpired)
+}
+
+// sessionLost ends the current session: Lost to listeners, queued requests
+// failed, one-shot watches ended; the next connection opens a new session.
+func (c *Client) sessionLost(cause error, ks KeeperState) {
+	c.mu.Lock()
+	old := c.sessionID
+	c.sessionID, c.passwd = 0, nil
+	c.failOutboxLocked(cause)
+	if c.cfg.noAutoResession {
+		c.lostErr = cause
+	}
+	c.setStateLocked(StateEvent{State: Lost, Keeper: ks, SessionID: old, Err: cause})
+	c.mu.Unlock()
+	c.watches.sessionLost(cause)
+}
+
+// connect dials hp and establishes (or resumes) the session.
+func (c *Client) connect(hp hostPort) (*conn, error) {
+	c.mu.Lock()
+	if c.state == Lost && c.cfg.noAutoResession {
+		c.mu.Unlock()
+		// Stay lost: wait for Close.
+		<-c.closing
+		return nil, ErrClosed
+	}
+	sid, pw := c.sessionID, bytes.Clone(c.passwd)
+	if !c.seenRW && sid != 0 {
+		// A read-only (local) session cannot be resumed elsewhere.
+		sid, pw = 0, nil
+	}
+	ctimeout := c.cfg.connectTimeout
+	if ctimeout == 0 {
+		ctimeout = max(c.timeout/time.Duration(len(c.hosts)), time.Second)
+	}
+	c.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(c.baseCtx, ctimeout)
+	defer cancel()
+	if exp := c.presumedExpiryIn(); exp > 0 && sid != 0 {
+		var cancel2 context.CancelFunc
+		ctx, cancel2 = context.WithTimeout(ctx, exp)
+		defer cancel2()
+	}
+
+	addrs, err := c.resolve(ctx, hp)
+	if err != nil {
+		return nil, err
+	}
+	addr := addrs[rand.N(len(addrs))]
+	version := c.serverVersion(ctx, hp, addr)
+	nc, err := c.dial(ctx, hp, addr)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.handshake(ctx, nc, addr, sid, pw, c.lastZxid.Load())
+	if err != nil {
+		_ = nc.Close()
+		if errors.Is(err, errExpired) && sid == 0 {
+			return nil, fmt.Errorf("keeper: %s refused a new session", addr)
+		}
+		return nil, err
+	}
+	if c.cfg.sasl != nil {
+		if err := c.saslAuth(ctx, nc, hp); err != nil {
+			_ = nc.Close()
+			return nil, err
+		}
+	}
+	cn := &conn{
+		c:        c,
+		nc:       nc,
+		addr:     addr,
+		version:  version,
+		readOnly: resp.ReadOnly,
+		timeout:  time.Duration(resp.Timeout) * time.Millisecond,
+		kick:     c.kick,
+		done:     make(chan struct{}),
+	}
+	c.mu.Lock()
+	newSession := resp.SessionID != c.sessionID || c.sessionID == 0
+	c.sessionID, c.passwd, c.timeout = resp.SessionID, bytes.Clone(resp.Passwd), cn.timeout
+	if !resp.ReadOnly {
+		c.seenRW = true
+	}
+	c.mu.Unlock()
+	c.lastRecv.Store(time.Now().UnixNano())
+	cn.newSession = newSession
+	return cn, nil
+}
+
+// resolve turns a host into addresses ("ip:port"), re-resolving names.
+func (c *Client) resolve(ctx context.Context, hp hostPort) ([]string, error) {
+	if ip := net.ParseIP(hp.host); ip != nil || c.cfg.dialer != nil {
+		return []string{hp.String()}, nil
+	}
+	ips, err := net.DefaultResolver.LookupHost(ctx, hp.host)
+	if err != nil {
+		return nil, fmt.Errorf("keeper: resolve %s: %w", hp.host, err)
+	}
+	out := make([]string, len(ips))
+	for i, ip := range ips {
+		out[i] = net.JoinHostPort(ip, strconv.Itoa(hp.port))
+	}
+	return out, nil
+}
+
+// serverVersion learns addr's version with srvr, once per address.
+func (c *Client) serverVersion(ctx context.Context, hp hostPort, addr string) Version {
+	if c.cfg.serverVersion != "" {
+		v, _ := ParseVersion(c.cfg.serverVersion)
+		return v
+	}
+	c.mu.Lock()
+	v, ok := c.versions[addr]
+	c.mu.Unlock()
+	if ok {
+		return v
+	}
+	vctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	nc, err := c.dial(vctx, hp, addr)
+	if err != nil {
+		return Version{}
+	}
+	defer nc.Close()
+	out, err := fourLetterOn(vctx, nc, "srvr")
+	if err != nil {
+		c.log.Warn("cannot learn the server version with srvr; use WithServerVersion", slog.String("server", addr), slog.Any("err", err))
+		return Version{}
+	}
+	st, err := ParseSrvr(out)
+	if err != nil {
+		return Version{}
+	}
+	c.mu.Lock()
+	c.versions[addr] = st.Version
+	c.mu.Unlock()
+	return st.Version
+}
+
+// serve runs a live connection until it drops.
+func (c *Client) serve(cn *conn) {
+	c.mu.Lock()
+	// Prelude: credentials first, then the watches to restore.
+	for _, a := range c.auth {
+		r := newRequest(wire.OpAuth, &wire.AuthPacket{Scheme: a.scheme, Auth: a.cred}, nil)
+		scheme := a.scheme
+		r.onDone = func(r *request) {
+			if r.err == nil && r.code != CodeOK {
+				c.authFailed(scheme, r.code)
+			}
+		}
+		cn.prelude = append(cn.prelude, r)
+	}
+	sid := c.sessionID
+	c.mu.Unlock()
+	cn.prelude = append(cn.prelude, c.watches.restore(cn)...)
+
+	ks, st := KeeperSyncConnected, Connected
+	if cn.readOnly {
+		ks, st = KeeperConnectedReadOnly, ConnectedReadOnly
+	}
+	c.mu.Lock()
+	if c.state == Closed {
+		c.mu.Unlock()
+		cn.fail(ErrClosed)
+		return
+	}
+	c.cur, c.server = cn, cn.addr
+	abandoned := c.abandoned
+	c.abandoned = nil
+	c.setStateLocked(StateEvent{State: st, Keeper: ks, SessionID: sid, Server: cn.addr})
+	c.mu.Unlock()
+	for _, a := range abandoned {
+		c.wg.Add(1)
+		go c.closeAbandoned(a)
+	}
+	cn.wg.Add(2)
+	go cn.readLoop()
+	go cn.writeLoop()
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+	select {
+	case <-cn.done:
+	case <-c.closing:
+	}
+	c.mu.Lock()
+	closing := c.state == Closed || c.closeStarted
+	c.mu.Unlock()
+	if closing {
+		cn.fail(ErrClosed)
+	} else {
+		cn.fail(errConnDead)
+	}
+	cn.wg.Wait()
+	c.mu.Lock()
+	c.cur, c.server = nil, ""
+	err := cn.deadErr
+	if c.state != Closed && c.state != Lost && !c.closeStarted {
+		c.setStateLocked(StateEvent{State: Suspended, Keeper: KeeperDisconnected, SessionID: c.sessionID, Err: err})
+	}
+	c.mu.Unlock()
+	c.watches.suspended()
+}
+
+// authFailed reports credentials the server rejected; they are dropped so
+// they are not replayed on the next connection.
+func (c *Client) authFailed(scheme string, code Code) {
+	c.mu.Lock()
+	kept := c.auth[:0]
+	for _, a := range c.auth {
+		if a.scheme != scheme {
+			kept = append(kept, a)
+		}
+	}
+	c.auth = kept
+	st := c.state
+	err := &Error{Op: "auth", Path: scheme, Code: code}
+	for _, l := range c.listeners {
+		l.push(StateEvent{State: st, Keeper: KeeperAuthFailed, SessionID: c.sessionID, Err: err})
+	}
+	c.mu.Unlock()
+}
+
+// closeAbandoned makes sure a session presumed lost is really gone: it
+// resumes it on a side connection and closes it, so its ephemerals cannot
+// outlive the Lost event.
+func (c *Client) closeAbandoned(a abandonedSession) {
+	defer c.wg.Done()
+	ctx, cancel := context.WithTimeout(c.baseCtx, c.SessionTimeout())
+	defer cancel()
+	for _, hp := range c.hostOrder() {
+		addrs, err := c.resolve(ctx, hp)
+		if err != nil {
+			continue
+		}
+		addr := addrs[0]
+		nc, err := c.dial(ctx, hp, addr)
+		if err != nil {
+			continue
+		}
+		_, err = c.handshake(ctx, nc, addr, a.id, a.passwd, 0)
+		if errors.Is(err, errExpired) {
+			_ = nc.Close()
+			return // already gone
+		}
+		if err != nil {
+			_ = nc.Close()
+			continue
+		}
+		b, start := wire.BeginFrame(nil)
+		b = (&wire.RequestHeader{Xid: 1, Op: wire.OpCloseSession}).Append(b)
+		wire.EndFrame(b, start)
+		if dl, ok := ctx.Deadline(); ok {
+			_ = nc.SetDeadline(dl)
+		}
+		if _, err := nc.Write(b); err == nil {
+			_, _ = wire.ReadFrame(nc, nil, 1024)
+		}
+		_ = nc.Close()
+		c.log.Info("closed the session presumed lost", slog.String("session", strconv.FormatInt(a.id, 16)))
+		return
+	}
+}
+
+// shutdown runs on the session loop when Close starts.
+func (c *Client) shutdown() {
+	c.mu.Lock()
+	c.failOutboxLocked(ErrClosed)
+	c.mu.Unlock()
+	c.watches.closeAll(ErrClosed)
+}
+
+// Close ends the session (the server deletes its ephemeral nodes at once),
+// fails pending calls with ErrClosed and returns when every goroutine of
+// the client has exited. It waits for the server's confirmation only a
+// short bounded time, and returns promptly when no server is reachable.
+// Later calls return ErrClosed. Close is idempotent.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		live := c.cur != nil && (c.state == Connected || c.state == ConnectedReadOnly)
+		c.closeStarted = true
+		c.mu.Unlock()
+		if live {
+			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.closeTimeout)
+			_, _ = c.call(ctx, wire.OpCloseSession, "close", "", nil, nil, nil)
+			cancel()
+		}
+		c.mu.Lock()
+		sid := c.sessionID
+		c.setStateLocked(StateEvent{State: Closed, Keeper: KeeperClosed, SessionID: sid, Err: ErrClosed})
+		c.state = Closed
+		ls := c.listeners
+		c.listeners = map[int]*listener{}
+		c.mu.Unlock()
+		close(c.closing)
+		c.cancel()
+		for _, l := range ls {
+			l.close()
+		}
+		c.wg.Wait()
+	})
+	return nil
+}
+
+// fourLetterOn sends a four-letter word on an open connection and reads
+// the reply until the server closes it.
+func fourLetterOn(ctx context.Context, nc net.Conn, cmd string) (string, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+	}
+	if _, err := nc.Write([]byte(cmd)); err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(io.LimitReader(nc, 16<<20))
+	if err != nil {
+		return "", err
+	}
+	return buf.String(), nil
+}

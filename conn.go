@@ -1,0 +1,400 @@
+package keeper
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/keeper-go/keeper/internal/wire"
+)
+
+// conn is one TCP (or TLS) connection carrying the session. It owns one
+// reader and one writer goroutine; the session loop owns the conn.
+type conn struct {
+	c        *Client
+	nc       net.Conn
+	addr     string
+	version  Version
+	readOnly bool
+	timeout  time.Duration // negotiated session timeout
+	// newSession: the handshake opened a new session (not a resume).
+	newSession bool
+
+	mu       sync.Mutex
+	pending  []*request // written, awaiting replies, in xid order
+	head     int
+	authWait []*request // auth packets awaiting their out-of-band reply
+	dead     bool
+	deadErr  error
+
+	prelude []*request    // written before anything from the outbox
+	kick    chan struct{} // 1-buffered: the outbox has work
+	done    chan struct{} // closed when the connection is dead
+	wg      sync.WaitGroup
+}
+
+// errConnDead is the cause when the session loop closes a connection itself.
+var errConnDead = errors.New("keeper: connection closed")
+
+// fail marks the connection dead, closes the socket and fails every request
+// waiting for a reply on it with ErrConnectionLoss (or err when it is
+// ErrClosed). Safe to call more than once.
+func (cn *conn) fail(err error) {
+	cn.mu.Lock()
+	if cn.dead {
+		cn.mu.Unlock()
+		return
+	}
+	cn.dead, cn.deadErr = true, err
+	pend := cn.pending[cn.head:]
+	auths := cn.authWait
+	cn.pending, cn.authWait, cn.head = nil, nil, 0
+	cn.mu.Unlock()
+	close(cn.done)
+	_ = cn.nc.Close()
+	lossErr := error(ErrConnectionLoss)
+	if errors.Is(err, ErrClosed) {
+		lossErr = ErrClosed
+	}
+	for _, r := range pend {
+		r.complete(CodeConnectionLoss, &requestError{err: lossErr, sent: true})
+	}
+	for _, r := range auths {
+		r.complete(CodeConnectionLoss, &requestError{err: lossErr, sent: true})
+	}
+}
+
+// push appends a written request to the FIFO; false if the conn is dead.
+func (cn *conn) push(r *request) bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.dead {
+		return false
+	}
+	if r.op == wire.OpAuth {
+		cn.authWait = append(cn.authWait, r)
+		return true
+	}
+	cn.pending = append(cn.pending, r)
+	return true
+}
+
+// pop removes the oldest pending request.
+func (cn *conn) pop() *request {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.head >= len(cn.pending) {
+		return nil
+	}
+	r := cn.pending[cn.head]
+	cn.pending[cn.head] = nil
+	cn.head++
+	if cn.head == len(cn.pending) {
+		cn.pending, cn.head = cn.pending[:0], 0
+	} else if cn.head > 1024 && cn.head*2 > len(cn.pending) {
+		n := copy(cn.pending, cn.pending[cn.head:])
+		clear(cn.pending[n:])
+		cn.pending, cn.head = cn.pending[:n], 0
+	}
+	return r
+}
+
+func (cn *conn) popAuth() *request {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if len(cn.authWait) == 0 {
+		return nil
+	}
+	r := cn.authWait[0]
+	cn.authWait = cn.authWait[1:]
+	return r
+}
+
+// readLoop decodes replies and events until the connection fails.
+func (cn *conn) readLoop() {
+	defer cn.wg.Done()
+	c := cn.c
+	br := bufio.NewReaderSize(cn.nc, 64<<10)
+	readTimeout := cn.timeout * 2 / 3
+	var buf []byte
+	for {
+		_ = cn.nc.SetReadDeadline(time.Now().Add(readTimeout))
+		frame, err := wire.ReadFrame(br, buf, c.cfg.maxFrame)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				err = fmt.Errorf("keeper: no reply from %s for %v: %w", cn.addr, readTimeout, err)
+			}
+			cn.fail(err)
+			return
+		}
+		if cap(frame) <= 1<<20 {
+			buf = frame[:0]
+		}
+		c.lastRecv.Store(time.Now().UnixNano())
+		if err := cn.handle(frame); err != nil {
+			c.log.Error("dropping connection", slog.String("server", cn.addr), slog.Any("err", err))
+			cn.fail(err)
+			return
+		}
+	}
+}
+
+// handle processes one reply frame.
+func (cn *conn) handle(frame []byte) error {
+	c := cn.c
+	r := wire.NewReader(frame)
+	var h wire.ReplyHeader
+	h.Decode(r)
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("%w: reply header: %w", ErrProtocol, err)
+	}
+	if h.Xid != wire.XidNotification && h.Zxid > 0 {
+		c.noteZxid(h.Zxid)
+	}
+	switch h.Xid {
+	case wire.XidNotification:
+		var ev wire.WatcherEvent
+		ev.Decode(r)
+		if err := r.Err(); err != nil {
+			return fmt.Errorf("%w: watcher event: %w", ErrProtocol, err)
+		}
+		c.watches.dispatch(Event{
+			Type: EventType(ev.Type),
+			Path: c.root.strip(ev.Path),
+			Zxid: h.Zxid,
+		})
+		return nil
+	case wire.XidPing:
+		return nil
+	case wire.XidAuth:
+		req := cn.popAuth()
+		if req == nil {
+			return fmt.Errorf("%w: auth reply with no auth request", ErrProtocol)
+		}
+		req.zxid = h.Zxid
+		req.complete(Code(h.Err), nil)
+		return nil
+	}
+	req := cn.pop()
+	if req == nil {
+		return fmt.Errorf("%w: reply xid %d with no request pending", ErrProtocol, h.Xid)
+	}
+	if req.xid != h.Xid {
+		err := fmt.Errorf("%w: reply xid %d out of order, expected %d", ErrProtocol, h.Xid, req.xid)
+		req.complete(CodeConnectionLoss, &requestError{err: ErrConnectionLoss, sent: true})
+		return err
+	}
+	req.zxid = h.Zxid
+	code := Code(h.Err)
+	if code == CodeOK && req.resp != nil && req.state.Load() != reqCancelled {
+		req.resp.Decode(r)
+		if err := r.Err(); err != nil {
+			perr := fmt.Errorf("%w: %s reply: %w", ErrProtocol, req.op, err)
+			req.complete(CodeConnectionLoss, &requestError{err: perr, sent: true})
+			return perr
+		}
+		cloneData(req.resp)
+	}
+	if req.watch != nil {
+		c.watches.register(req.watch, code)
+	}
+	req.complete(code, nil)
+	return nil
+}
+
+// writeLoop writes the prelude, then whatever the outbox holds, coalescing
+// every ready request into one write, and pings when idle.
+func (cn *conn) writeLoop() {
+	defer cn.wg.Done()
+	c := cn.c
+	pingEvery := cn.timeout / 3
+	ping := time.NewTimer(pingEvery)
+	defer ping.Stop()
+	var wbuf []byte
+	var batch []*request
+	flush := func() bool {
+		if len(wbuf) == 0 {
+			return true
+		}
+		_ = cn.nc.SetWriteDeadline(time.Now().Add(cn.timeout * 2 / 3))
+		_, err := cn.nc.Write(wbuf)
+		if cap(wbuf) > 1<<20 {
+			wbuf = nil
+		} else {
+			wbuf = wbuf[:0]
+		}
+		if err != nil {
+			cn.fail(fmt.Errorf("keeper: write to %s: %w", cn.addr, err))
+			return false
+		}
+		ping.Reset(pingEvery)
+		return true
+	}
+	add := func(r *request) bool {
+		if r.op != wire.OpAuth {
+			r.xid = c.nextXid()
+		} else {
+			r.xid = wire.XidAuth
+		}
+		putInt32(r.frame[4:], r.xid)
+		if !cn.push(r) {
+			return false
+		}
+		wbuf = append(wbuf, r.frame...)
+		r.releaseFrame()
+		return true
+	}
+	for _, r := range cn.prelude {
+		r.state.Store(reqWritten)
+		if !add(r) {
+			r.complete(CodeConnectionLoss, &requestError{err: ErrConnectionLoss, sent: false})
+		}
+	}
+	cn.prelude = nil
+	if !flush() {
+		return
+	}
+	for {
+		select {
+		case <-cn.done:
+			return
+		case <-ping.C:
+			wbuf = (&wire.RequestHeader{Xid: wire.XidPing, Op: wire.OpPing}).Append(append(wbuf, 0, 0, 0, 8))
+			if c.log.Enabled(context.Background(), slog.LevelDebug) {
+				c.log.LogAttrs(context.Background(), slog.LevelDebug, "ping", slog.String("server", cn.addr))
+			}
+			if !flush() {
+				return
+			}
+		case <-cn.kick:
+			batch = c.takeOutbox(batch[:0])
+			for i, r := range batch {
+				if !r.state.CompareAndSwap(reqQueued, reqWritten) {
+					batch[i] = nil
+					continue // cancelled by its caller
+				}
+				if !add(r) {
+					// The connection died under us: give the rest back.
+					rest := batch[i:]
+					for _, q := range rest {
+						if q != nil {
+							q.state.CompareAndSwap(reqWritten, reqQueued)
+						}
+					}
+					c.requeue(rest)
+					return
+				}
+				batch[i] = nil
+			}
+			if !flush() {
+				return
+			}
+		}
+	}
+}
+
+func putInt32(b []byte, v int32) {
+	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+}
+
+// nextXid returns the next request xid; only the current writer calls it.
+// Xids wrap from MaxInt32 back to 1.
+func (c *Client) nextXid() int32 {
+	c.xid++
+	if c.xid <= 0 || c.xid == math.MaxInt32 {
+		c.xid = 1
+	}
+	return c.xid
+}
+
+// errExpired is the handshake's result when the server says the session is
+// gone.
+var errExpired = errors.New("keeper: server reports the session expired")
+
+// dial opens a connection to addr with the configured dialer and TLS.
+func (c *Client) dial(ctx context.Context, hp hostPort, addr string) (net.Conn, error) {
+	var nc net.Conn
+	var err error
+	if c.cfg.dialer != nil {
+		nc, err = c.cfg.dialer(ctx, "tcp", addr)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	if c.cfg.tlsConfig != nil {
+		cfg := c.cfg.tlsConfig.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName = hp.host
+		}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = nc.Close()
+			return nil, fmt.Errorf("keeper: tls handshake with %s: %w", addr, err)
+		}
+		nc = tc
+	}
+	return nc, nil
+}
+
+// handshake sends the ConnectRequest and reads the ConnectResponse.
+func (c *Client) handshake(ctx context.Context, nc net.Conn, addr string, sessionID int64, passwd []byte, lastZxid int64) (*wire.ConnectResponse, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+		defer nc.SetDeadline(time.Time{})
+	}
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if len(passwd) == 0 {
+		passwd = make([]byte, 16)
+	}
+	req := wire.ConnectRequest{
+		LastZxidSeen: lastZxid,
+		Timeout:      int32(c.cfg.sessionTimeout / time.Millisecond),
+		SessionID:    sessionID,
+		Passwd:       passwd,
+		ReadOnly:     c.cfg.readOnly,
+	}
+	b, start := wire.BeginFrame(nil)
+	b = req.Append(b)
+	wire.EndFrame(b, start)
+	if _, err := nc.Write(b); err != nil {
+		return nil, fmt.Errorf("keeper: handshake with %s: %w", addr, err)
+	}
+	frame, err := wire.ReadFrame(nc, nil, 1024)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("keeper: handshake with %s: server closed the connection (it may be behind our last zxid, or refusing read-write sessions)", addr)
+		}
+		return nil, fmt.Errorf("keeper: handshake with %s: %w", addr, err)
+	}
+	var resp wire.ConnectResponse
+	r := wire.NewReader(frame)
+	resp.Decode(r)
+	if err := r.Err(); err != nil {
+		// A read-only server refusing a client without the readOnly flag
+		// sends a bare reply header with -119 (3.7+).
+		if len(frame) == 16 {
+			return nil, fmt.Errorf("keeper: handshake with %s: server refused the session (read-only server?)", addr)
+		}
+		return nil, fmt.Errorf("%w: handshake with %s: %w", ErrProtocol, addr, err)
+	}
+	if resp.Timeout <= 0 {
+		return &resp, errExpired
+	}
+	return &resp, nil
+}

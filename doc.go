@@ -1,0 +1,51 @@
+// Package keeper is a ZooKeeper client: one Client holds one session and
+// keeps it alive across reconnects and server failover.
+//
+// Quick start:
+//
+//	c, err := keeper.Connect(ctx, "zk1:2181,zk2:2181,zk3:2181/app")
+//	if err != nil { ... }
+//	defer c.Close()
+//	path, err := c.Create(ctx, "/jobs/job-", data, keeper.Sequential())
+//	data, stat, err := c.Get(ctx, path)
+//	_, err = c.Set(ctx, path, newData, stat.Version)
+//
+// # Connections and sessions
+//
+// The connect string lists servers ("host:port", "[ipv6]:port", port 2181
+// by default) and an optional chroot that every path is relative to. Hosts
+// are tried in random order; a dropped connection is re-established on
+// another server within the session, and the client's state moves
+// Connected → Suspended → Connected. When the server says the session
+// expired, or when no server could be reached for a whole session timeout
+// (the client then presumes the session expired and makes sure it is
+// closed), the state is Lost and a new session follows. Listen reports
+// every change, in order, on its own goroutine.
+//
+// # Requests
+//
+// Every call takes a context, which bounds the wait, not the wire: a call
+// whose ctx ends returns at once with an error matching ctx.Err(), and
+// SafeToRetry tells whether its request was ever sent. Requests made while
+// Suspended wait for the reconnect; requests in flight when a connection
+// drops fail with ErrConnectionLoss, which for a write means the outcome is
+// unknown. Reads are retried on connection loss by the client's Retry
+// policy; writes never are. Server errors are *Error values matched with
+// errors.Is against ErrNoNode, ErrNodeExists, ErrBadVersion and the other
+// sentinels.
+//
+// # Watches
+//
+// GetW, ExistsW and ChildrenW set one-shot watches: each returns a channel
+// that yields exactly one Event and is then closed. Watch sets a persistent
+// (optionally recursive) watch whose events arrive through an unbounded,
+// ordered queue. Watches survive reconnects; no event is dropped.
+//
+// # Concurrency
+//
+// A Client is safe for concurrent use. Requests from many goroutines are
+// pipelined on the one connection: one writer goroutine coalesces them
+// into few writes and one reader goroutine matches the replies. No user
+// code runs on those goroutines. Close waits for every goroutine the
+// client started, listeners included.
+package keeper

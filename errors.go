@@ -1,0 +1,248 @@
+package keeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Code is a ZooKeeper error code as the server sends it (0 is OK, negative
+// values are errors). Codes Keeper does not know keep their number.
+type Code int32
+
+// The error codes of ZooKeeper 3.5 through 3.9.
+const (
+	CodeOK                           Code = 0
+	CodeSystemError                  Code = -1
+	CodeRuntimeInconsistency         Code = -2
+	CodeDataInconsistency            Code = -3
+	CodeConnectionLoss               Code = -4
+	CodeMarshallingError             Code = -5
+	CodeUnimplemented                Code = -6
+	CodeOperationTimeout             Code = -7
+	CodeBadArguments                 Code = -8
+	CodeUnknownSession               Code = -12
+	CodeNewConfigNoQuorum            Code = -13
+	CodeReconfigInProgress           Code = -14
+	CodeAPIError                     Code = -100
+	CodeNoNode                       Code = -101
+	CodeNoAuth                       Code = -102
+	CodeBadVersion                   Code = -103
+	CodeNoChildrenForEphemerals      Code = -108
+	CodeNodeExists                   Code = -110
+	CodeNotEmpty                     Code = -111
+	CodeSessionExpired               Code = -112
+	CodeInvalidCallback              Code = -113
+	CodeInvalidACL                   Code = -114
+	CodeAuthFailed                   Code = -115
+	CodeSessionMoved                 Code = -118
+	CodeNotReadOnly                  Code = -119
+	CodeEphemeralOnLocalSession      Code = -120
+	CodeNoWatcher                    Code = -121
+	CodeRequestTimeout               Code = -122
+	CodeReconfigDisabled             Code = -123
+	CodeSessionClosedRequireSASLAuth Code = -124
+	CodeQuotaExceeded                Code = -125
+	CodeThrottledOp                  Code = -127
+)
+
+var codeText = map[Code][2]string{
+	CodeOK:                           {"OK", "ok"},
+	CodeSystemError:                  {"SystemError", "system error"},
+	CodeRuntimeInconsistency:         {"RuntimeInconsistency", "rolled back: an earlier operation of the transaction failed"},
+	CodeDataInconsistency:            {"DataInconsistency", "data inconsistency"},
+	CodeConnectionLoss:               {"ConnectionLoss", "connection lost: outcome unknown"},
+	CodeMarshallingError:             {"MarshallingError", "marshalling error"},
+	CodeUnimplemented:                {"Unimplemented", "not implemented by the server"},
+	CodeOperationTimeout:             {"OperationTimeout", "operation timed out"},
+	CodeBadArguments:                 {"BadArguments", "bad arguments"},
+	CodeUnknownSession:               {"UnknownSession", "unknown session"},
+	CodeNewConfigNoQuorum:            {"NewConfigNoQuorum", "new configuration has no quorum"},
+	CodeReconfigInProgress:           {"ReconfigInProgress", "reconfiguration in progress"},
+	CodeAPIError:                     {"APIError", "api error"},
+	CodeNoNode:                       {"NoNode", "node does not exist"},
+	CodeNoAuth:                       {"NoAuth", "not authorized"},
+	CodeBadVersion:                   {"BadVersion", "bad version"},
+	CodeNoChildrenForEphemerals:      {"NoChildrenForEphemerals", "ephemeral nodes may not have children"},
+	CodeNodeExists:                   {"NodeExists", "node already exists"},
+	CodeNotEmpty:                     {"NotEmpty", "node has children"},
+	CodeSessionExpired:               {"SessionExpired", "session expired"},
+	CodeInvalidCallback:              {"InvalidCallback", "invalid callback"},
+	CodeInvalidACL:                   {"InvalidACL", "invalid acl"},
+	CodeAuthFailed:                   {"AuthFailed", "authentication failed"},
+	CodeSessionMoved:                 {"SessionMoved", "session moved to another server"},
+	CodeNotReadOnly:                  {"NotReadOnly", "not allowed on a read-only server"},
+	CodeEphemeralOnLocalSession:      {"EphemeralOnLocalSession", "ephemeral node on a local session"},
+	CodeNoWatcher:                    {"NoWatcher", "no such watcher"},
+	CodeRequestTimeout:               {"RequestTimeout", "request timed out"},
+	CodeReconfigDisabled:             {"ReconfigDisabled", "reconfig is disabled"},
+	CodeSessionClosedRequireSASLAuth: {"SessionClosedRequireSASLAuth", "session closed: sasl authentication required"},
+	CodeQuotaExceeded:                {"QuotaExceeded", "quota exceeded"},
+	CodeThrottledOp:                  {"ThrottledOp", "operation throttled by the server"},
+}
+
+// String returns ZooKeeper's name for the code ("NoNode"), or the number for
+// codes Keeper does not know.
+func (c Code) String() string {
+	if t, ok := codeText[c]; ok {
+		return t[0]
+	}
+	return "Code(" + strconv.Itoa(int(c)) + ")"
+}
+
+// Message returns a short lowercase description of the code.
+func (c Code) Message() string {
+	if t, ok := codeText[c]; ok {
+		return t[1]
+	}
+	return "unknown error " + strconv.Itoa(int(c))
+}
+
+// Error is an error reported by a ZooKeeper server (or, for connection loss
+// and session expiry, by the client on the server's behalf). Op and Path name
+// the failed call; Path is relative to the chroot. Use errors.Is with the
+// sentinels (ErrNoNode, ...), which match on the code alone.
+type Error struct {
+	Op   string
+	Path string
+	Code Code
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Op == "" && e.Path == "":
+		return "keeper: " + e.Code.Message()
+	case e.Path == "":
+		return "keeper: " + e.Op + ": " + e.Code.Message()
+	default:
+		return "keeper: " + e.Op + " " + e.Path + ": " + e.Code.Message()
+	}
+}
+
+// Is reports whether target is a sentinel *Error (one without Op) with the
+// same code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Op == "" && t.Path == "" && t.Code == e.Code
+}
+
+// Sentinel errors for the codes callers branch on. Match them with errors.Is.
+var (
+	ErrNoNode                  = &Error{Code: CodeNoNode}
+	ErrNodeExists              = &Error{Code: CodeNodeExists}
+	ErrBadVersion              = &Error{Code: CodeBadVersion}
+	ErrNotEmpty                = &Error{Code: CodeNotEmpty}
+	ErrNoChildrenForEphemerals = &Error{Code: CodeNoChildrenForEphemerals}
+	ErrNoAuth                  = &Error{Code: CodeNoAuth}
+	ErrAuthFailed              = &Error{Code: CodeAuthFailed}
+	ErrInvalidACL              = &Error{Code: CodeInvalidACL}
+	ErrSessionExpired          = &Error{Code: CodeSessionExpired}
+	ErrSessionMoved            = &Error{Code: CodeSessionMoved}
+	ErrOperationTimeout        = &Error{Code: CodeOperationTimeout}
+	ErrNotReadOnly             = &Error{Code: CodeNotReadOnly}
+	ErrUnimplemented           = &Error{Code: CodeUnimplemented}
+	ErrBadArguments            = &Error{Code: CodeBadArguments}
+	ErrNoWatcher               = &Error{Code: CodeNoWatcher}
+	ErrReconfigDisabled        = &Error{Code: CodeReconfigDisabled}
+	ErrRuntimeInconsistency    = &Error{Code: CodeRuntimeInconsistency}
+	ErrQuotaExceeded           = &Error{Code: CodeQuotaExceeded}
+	ErrThrottled               = &Error{Code: CodeThrottledOp}
+	ErrEphemeralOnLocalSession = &Error{Code: CodeEphemeralOnLocalSession}
+	ErrReconfigInProgress      = &Error{Code: CodeReconfigInProgress}
+	ErrNewConfigNoQuorum       = &Error{Code: CodeNewConfigNoQuorum}
+	ErrSystemError             = &Error{Code: CodeSystemError}
+
+	// ErrConnectionLoss: the connection dropped while the request was in
+	// flight. For a write it means the outcome is unknown: the server may
+	// or may not have applied it.
+	ErrConnectionLoss = &Error{Code: CodeConnectionLoss}
+)
+
+// Client-side errors.
+var (
+	// ErrClosed is returned by every call on a closed Client, and by calls
+	// still pending when Close was called.
+	ErrClosed = errors.New("keeper: client closed")
+	// ErrSessionPresumedExpired is the cause in a Lost event when the client
+	// declared its session lost itself, after being cut off from every
+	// server for a whole session timeout. Such errors also match
+	// ErrSessionExpired.
+	ErrSessionPresumedExpired = errors.New("keeper: session presumed expired: no server reached for a whole session timeout")
+	// ErrInvalidPath is returned, before anything is sent, for a path that
+	// ZooKeeper would reject.
+	ErrInvalidPath = errors.New("keeper: invalid path")
+	// ErrBadConnectString is returned by Connect and New for a malformed
+	// connect string.
+	ErrBadConnectString = errors.New("keeper: bad connect string")
+	// ErrSlowConsumer ends a watcher whose backlog grew past WithMaxQueued.
+	ErrSlowConsumer = errors.New("keeper: watcher fell too far behind")
+	// ErrProtocol reports a reply that broke the protocol (a corrupt frame,
+	// an xid out of order); the connection is dropped and re-established.
+	ErrProtocol = errors.New("keeper: protocol error")
+	// ErrNoServer is the cause reported while no server of the connect
+	// string could be reached.
+	ErrNoServer = errors.New("keeper: no server reachable")
+)
+
+// presumedExpired matches both ErrSessionExpired and ErrSessionPresumedExpired.
+var errPresumedExpired = fmt.Errorf("%w: %w", ErrSessionExpired, ErrSessionPresumedExpired)
+
+// requestError carries whether a failed request ever reached the wire.
+type requestError struct {
+	err  error
+	sent bool
+}
+
+func (e *requestError) Error() string     { return e.err.Error() }
+func (e *requestError) Unwrap() error     { return e.err }
+func (e *requestError) SafeToRetry() bool { return !e.sent }
+
+// SafeToRetry reports whether err comes from a request that never reached
+// the wire, so that retrying it cannot apply it twice. It is true for calls
+// cancelled (or timed out) before their request was written, for requests
+// failed by a session loss before they were sent, and for errors found
+// client-side (a bad path); it is false for ErrConnectionLoss on a request
+// that was written, whose outcome is unknown.
+func SafeToRetry(err error) bool {
+	var s interface{ SafeToRetry() bool }
+	if errors.As(err, &s) {
+		return s.SafeToRetry()
+	}
+	var ke *Error
+	if errors.As(err, &ke) {
+		return false
+	}
+	return errors.Is(err, ErrInvalidPath)
+}
+
+// IsRetryable reports whether err is a transient condition after which the
+// same call may succeed: connection loss, an operation timeout or server
+// throttling. Whether a write may be retried also depends on SafeToRetry.
+func IsRetryable(err error) bool {
+	return errors.Is(err, ErrConnectionLoss) || errors.Is(err, ErrOperationTimeout) ||
+		errors.Is(err, ErrThrottled) || errors.Is(err, ErrSessionMoved)
+}
+
+// ctxError wraps a context's error for a call that gave up waiting.
+func ctxError(ctx context.Context, op, path string, sent bool) error {
+	cause := context.Cause(ctx)
+	if cause == nil {
+		cause = ctx.Err()
+	}
+	var err error
+	if path != "" {
+		err = fmt.Errorf("keeper: %s %s: %w", op, path, cause)
+	} else {
+		err = fmt.Errorf("keeper: %s: %w", op, cause)
+	}
+	if cause != ctx.Err() && ctx.Err() != nil {
+		err = fmt.Errorf("%w (%w)", err, ctx.Err())
+	}
+	return &requestError{err: err, sent: sent}
+}
+
+// opError builds the error for a server reply code.
+func opError(op, path string, code Code) error {
+	return &Error{Op: op, Path: path, Code: code}
+}

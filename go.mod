@@ -1,0 +1,3 @@
+module github.com/keeper-go/keeper
+
+go 1.26

@@ -1,0 +1,448 @@
+package keeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keeper-go/keeper/internal/wire"
+)
+
+// AnyVersion matches every version in Set, Delete, SetACL and Check.
+const AnyVersion int32 = -1
+
+// CreateOption configures Create.
+type CreateOption func(*createOpts)
+
+type createOpts struct {
+	ephemeral, sequential, container, makeParents bool
+	ttl                                           time.Duration
+	acl                                           []ACL
+	stat                                          *Stat
+	errs                                          []string
+}
+
+// Ephemeral makes the node ephemeral: the server deletes it when the
+// session ends.
+func Ephemeral() CreateOption { return func(o *createOpts) { o.ephemeral = true } }
+
+// Sequential makes the server append a monotonic 10-digit counter to the
+// name; Create returns the actual path.
+func Sequential() CreateOption { return func(o *createOpts) { o.sequential = true } }
+
+// Container makes a container node, which the server deletes some time
+// after its last child is gone (ZooKeeper 3.5.3+).
+func Container() CreateOption { return func(o *createOpts) { o.container = true } }
+
+// TTL makes a persistent node that the server deletes when it has not been
+// modified for d and has no children (ZooKeeper 3.5.3+, with
+// extendedTypesEnabled on the server). d is rounded to milliseconds.
+func TTL(d time.Duration) CreateOption {
+	return func(o *createOpts) {
+		if d < time.Millisecond {
+			o.errs = append(o.errs, fmt.Sprintf("TTL(%v) must be at least 1ms", d))
+		}
+		o.ttl = d
+	}
+}
+
+// MakeParents creates missing parent nodes (persistent, with the client's
+// default ACL) first.
+func MakeParents() CreateOption { return func(o *createOpts) { o.makeParents = true } }
+
+// WithACL sets the node's ACL instead of the client's default ACL.
+func WithACL(acl ...ACL) CreateOption {
+	return func(o *createOpts) {
+		if len(acl) == 0 {
+			o.errs = append(o.errs, "WithACL needs at least one entry")
+		}
+		o.acl = acl
+	}
+}
+
+// StoreStat stores the new node's Stat in st.
+func StoreStat(st *Stat) CreateOption { return func(o *createOpts) { o.stat = st } }
+
+func (o *createOpts) flags() (int32, wire.OpCode, error) {
+	if len(o.errs) > 0 {
+		return 0, 0, fmt.Errorf("%w: %s", ErrBadArguments, strings.Join(o.errs, "; "))
+	}
+	switch {
+	case o.container && (o.ephemeral || o.sequential || o.ttl > 0):
+		return 0, 0, fmt.Errorf("%w: Container cannot be combined with Ephemeral, Sequential or TTL", ErrBadArguments)
+	case o.ttl > 0 && o.ephemeral:
+		return 0, 0, fmt.Errorf("%w: TTL cannot be combined with Ephemeral", ErrBadArguments)
+	case o.container:
+		return 4, wire.OpCreateContainer, nil
+	case o.ttl > 0:
+		if o.sequential {
+			return 6, wire.OpCreateTTL, nil
+		}
+		return 5, wire.OpCreateTTL, nil
+	}
+	var f int32
+	if o.ephemeral {
+		f |= 1
+	}
+	if o.sequential {
+		f |= 2
+	}
+	return f, wire.OpCreate2, nil
+}
+
+func toWireACL(acl []ACL) []wire.ACL {
+	out := make([]wire.ACL, len(acl))
+	for i, a := range acl {
+		out[i] = wire.ACL{Perms: int32(a.Perms), ID: wire.ID{Scheme: a.Scheme, ID: a.ID}}
+	}
+	return out
+}
+
+func fromWireACL(acl []wire.ACL) []ACL {
+	out := make([]ACL, len(acl))
+	for i, a := range acl {
+		out[i] = ACL{Perms: Perm(a.Perms), Scheme: a.ID.Scheme, ID: a.ID.ID}
+	}
+	return out
+}
+
+// Create creates a node with data and returns its path (relative to the
+// chroot; for a sequential node, with the server's suffix). By default the
+// node is persistent with the client's default ACL; see Ephemeral,
+// Sequential, Container, TTL, MakeParents, WithACL and StoreStat.
+//
+// Create is never retried by the client: after ErrConnectionLoss the node
+// may or may not exist. For a sequential node, find out by giving the name
+// a unique prefix and listing the parent (the recipes do this).
+func (c *Client) Create(ctx context.Context, path string, data []byte, opts ...CreateOption) (string, error) {
+	var o createOpts
+	for _, f := range opts {
+		f(&o)
+	}
+	if err := validatePath(path, o.sequential); err != nil {
+		return "", err
+	}
+	flags, op, err := o.flags()
+	if err != nil {
+		return "", fmt.Errorf("keeper: create %s: %w", path, err)
+	}
+	acl := o.acl
+	if acl == nil {
+		acl = c.cfg.defaultACL
+	}
+	var body wire.Record
+	if op == wire.OpCreateTTL {
+		body = &wire.CreateTTLRequest{Path: c.root.add(path), Data: data, ACL: toWireACL(acl), Flags: flags, TTL: o.ttl.Milliseconds()}
+	} else {
+		body = &wire.CreateRequest{Path: c.root.add(path), Data: data, ACL: toWireACL(acl), Flags: flags}
+	}
+	for attempt := 0; ; attempt++ {
+		var resp wire.Create2Response
+		_, err := c.call(ctx, op, "create", path, body, &resp, nil)
+		if err == nil {
+			if o.stat != nil {
+				*o.stat = Stat(resp.Stat)
+			}
+			return c.root.strip(resp.Path), nil
+		}
+		if !o.makeParents || !errors.Is(err, ErrNoNode) || attempt >= 3 {
+			return "", err
+		}
+		if perr := c.EnsurePath(ctx, parentPath(path)); perr != nil {
+			return "", perr
+		}
+	}
+}
+
+// EnsurePath creates path and every missing ancestor as persistent nodes
+// with the client's default ACL; nodes that exist are left alone.
+// EnsurePath(ctx, "/") creates the chroot node itself.
+func (c *Client) EnsurePath(ctx context.Context, path string) error {
+	if err := validatePath(path, false); err != nil {
+		return err
+	}
+	// Walk up until a node exists, then create downward.
+	var missing []string
+	for p := path; ; p = parentPath(p) {
+		if p == "/" && c.root == "" {
+			break
+		}
+		st, err := c.Exists(ctx, p)
+		if err != nil {
+			return err
+		}
+		if st != nil {
+			break
+		}
+		missing = append(missing, p)
+		if p == "/" {
+			break
+		}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		p := missing[i]
+		var err error
+		if p == "/" {
+			// The chroot node itself, created outside the chroot.
+			err = c.ensureChroot(ctx)
+		} else {
+			_, err = c.Create(ctx, p, nil)
+		}
+		if err != nil && !errors.Is(err, ErrNodeExists) {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureChroot creates the chroot node and its ancestors.
+func (c *Client) ensureChroot(ctx context.Context) error {
+	parts := strings.Split(strings.TrimPrefix(string(c.root), "/"), "/")
+	p := ""
+	for _, part := range parts {
+		p += "/" + part
+		var resp wire.Create2Response
+		_, err := c.call(ctx, wire.OpCreate2, "create", p,
+			&wire.CreateRequest{Path: p, ACL: toWireACL(c.cfg.defaultACL)}, &resp, nil)
+		if err != nil && !errors.Is(err, ErrNodeExists) {
+			return err
+		}
+	}
+	return nil
+}
+
+// read runs a read call under the client's retry policy.
+func (c *Client) read(ctx context.Context, fn func(context.Context) error) error {
+	return c.cfg.retry.do(ctx, fn, true)
+}
+
+// Get returns the node's data and Stat. A node created with nil data
+// returns nil.
+func (c *Client) Get(ctx context.Context, path string) ([]byte, *Stat, error) {
+	if err := validatePath(path, false); err != nil {
+		return nil, nil, err
+	}
+	var resp wire.GetDataResponse
+	err := c.read(ctx, func(ctx context.Context) error {
+		_, err := c.call(ctx, wire.OpGetData, "get", path, &wire.GetDataRequest{Path: c.root.add(path)}, &resp, nil)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	st := Stat(resp.Stat)
+	return resp.Data, &st, nil
+}
+
+// GetW is Get that also sets a one-shot watch: the returned channel
+// yields exactly one event (NodeDataChanged or NodeDeleted, or
+// EventNotWatching if the session is lost or the client closed) and is
+// then closed. A disconnect does not end the watch: it is restored on
+// reconnect, and a change made meanwhile still fires.
+func (c *Client) GetW(ctx context.Context, path string) ([]byte, *Stat, <-chan Event, error) {
+	if err := validatePath(path, false); err != nil {
+		return nil, nil, nil, err
+	}
+	var resp wire.GetDataResponse
+	var ch chan Event
+	err := c.read(ctx, func(ctx context.Context) error {
+		ch = make(chan Event, 1)
+		_, err := c.call(ctx, wire.OpGetData, "get", path, &wire.GetDataRequest{Path: c.root.add(path), Watch: true},
+			&resp, &watchReg{kind: kindData, path: path, ch: ch})
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st := Stat(resp.Stat)
+	return resp.Data, &st, ch, nil
+}
+
+// Exists returns the node's Stat, or nil (and no error) when it does not
+// exist.
+func (c *Client) Exists(ctx context.Context, path string) (*Stat, error) {
+	if err := validatePath(path, false); err != nil {
+		return nil, err
+	}
+	var resp wire.ExistsResponse
+	err := c.read(ctx, func(ctx context.Context) error {
+		_, err := c.call(ctx, wire.OpExists, "exists", path, &wire.ExistsRequest{Path: c.root.add(path)}, &resp, nil)
+		return err
+	})
+	if errors.Is(err, ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	st := Stat(resp.Stat)
+	return &st, nil
+}
+
+// ExistsW is Exists that also sets a one-shot watch, which fires on
+// NodeCreated, NodeDataChanged or NodeDeleted (see GetW).
+func (c *Client) ExistsW(ctx context.Context, path string) (*Stat, <-chan Event, error) {
+	if err := validatePath(path, false); err != nil {
+		return nil, nil, err
+	}
+	var resp wire.ExistsResponse
+	var ch chan Event
+	err := c.read(ctx, func(ctx context.Context) error {
+		ch = make(chan Event, 1)
+		_, err := c.call(ctx, wire.OpExists, "exists", path, &wire.ExistsRequest{Path: c.root.add(path), Watch: true},
+			&resp, &watchReg{kind: kindExists, path: path, ch: ch})
+		if errors.Is(err, ErrNoNode) {
+			resp = wire.ExistsResponse{}
+			return errNoNodeWatched
+		}
+		return err
+	})
+	if errors.Is(err, errNoNodeWatched) {
+		return nil, ch, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	st := Stat(resp.Stat)
+	return &st, ch, nil
+}
+
+var errNoNodeWatched = errors.New("no node, watched")
+
+// Children returns the names of the node's children, in no particular
+// order.
+func (c *Client) Children(ctx context.Context, path string) ([]string, error) {
+	if err := validatePath(path, false); err != nil {
+		return nil, err
+	}
+	var resp wire.GetChildrenResponse
+	err := c.read(ctx, func(ctx context.Context) error {
+		_, err := c.call(ctx, wire.OpGetChildren, "children", path, &wire.GetChildrenRequest{Path: c.root.add(path)}, &resp, nil)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return nonNil(resp.Children), nil
+}
+
+// ChildrenStat returns the names of the node's children and its Stat.
+func (c *Client) ChildrenStat(ctx context.Context, path string) ([]string, *Stat, error) {
+	if err := validatePath(path, false); err != nil {
+		return nil, nil, err
+	}
+	var resp wire.GetChildren2Response
+	err := c.read(ctx, func(ctx context.Context) error {
+		_, err := c.call(ctx, wire.OpGetChildren2, "children", path, &wire.GetChildrenRequest{Path: c.root.add(path)}, &resp, nil)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	st := Stat(resp.Stat)
+	return nonNil(resp.Children), &st, nil
+}
+
+// ChildrenW is ChildrenStat that also sets a one-shot watch, which fires
+// on NodeChildrenChanged or NodeDeleted (see GetW).
+func (c *Client) ChildrenW(ctx context.Context, path string) ([]string, *Stat, <-chan Event, error) {
+	if err := validatePath(path, false); err != nil {
+		return nil, nil, nil, err
+	}
+	var resp wire.GetChildren2Response
+	var ch chan Event
+	err := c.read(ctx, func(ctx context.Context) error {
+		ch = make(chan Event, 1)
+		_, err := c.call(ctx, wire.OpGetChildren2, "children", path, &wire.GetChildrenRequest{Path: c.root.add(path), Watch: true},
+			&resp, &watchReg{kind: kindChild, path: path, ch: ch})
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st := Stat(resp.Stat)
+	return nonNil(resp.Children), &st, ch, nil
+}
+
+// Set replaces the node's data if its version is version (AnyVersion
+// matches any) and returns the new Stat. Set is never retried by the
+// client.
+func (c *Client) Set(ctx context.Context, path string, data []byte, version int32) (*Stat, error) {
+	if err := validatePath(path, false); err != nil {
+		return nil, err
+	}
+	var resp wire.SetDataResponse
+	_, err := c.call(ctx, wire.OpSetData, "set", path, &wire.SetDataRequest{Path: c.root.add(path), Data: data, Version: version}, &resp, nil)
+	if err != nil {
+		return nil, err
+	}
+	st := Stat(resp.Stat)
+	return &st, nil
+}
+
+// Delete deletes the node if its version is version (AnyVersion matches
+// any). A node with children gives ErrNotEmpty.
+func (c *Client) Delete(ctx context.Context, path string, version int32) error {
+	if err := validatePath(path, false); err != nil {
+		return err
+	}
+	if path == "/" {
+		return fmt.Errorf("%w \"/\": cannot delete the root", ErrInvalidPath)
+	}
+	_, err := c.call(ctx, wire.OpDelete, "delete", path, &wire.DeleteRequest{Path: c.root.add(path), Version: version}, nil, nil)
+	return err
+}
+
+// DeleteAll deletes the node and all its descendants, deepest first. It is
+// not atomic: nodes created meanwhile under the tree are deleted too, and
+// nodes that vanish meanwhile are ignored. A missing node is not an error.
+// DeleteAll("/") deletes everything under the root (or chroot) but the
+// root itself and /zookeeper.
+func (c *Client) DeleteAll(ctx context.Context, path string) error {
+	if err := validatePath(path, false); err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		children, err := c.Children(ctx, path)
+		if errors.Is(err, ErrNoNode) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, ch := range children {
+			p := JoinPath(path, ch)
+			if p == "/zookeeper" && c.root == "" {
+				continue
+			}
+			if err := c.DeleteAll(ctx, p); err != nil {
+				return err
+			}
+		}
+		if path == "/" {
+			return nil
+		}
+		err = c.Delete(ctx, path, AnyVersion)
+		if err == nil || errors.Is(err, ErrNoNode) {
+			return nil
+		}
+		if !errors.Is(err, ErrNotEmpty) || attempt >= 10 {
+			return err
+		}
+		// A child appeared meanwhile: go again.
+	}
+}
+
+// Sync makes the connected server catch up with the leader for path, so a
+// read after it sees every write committed before it. It fails with
+// ErrNotReadOnly on a read-only server.
+func (c *Client) Sync(ctx context.Context, path string) error {
+	if err := validatePath(path, false); err != nil {
+		return err
+	}
+	var resp wire.SyncResponse
+	_, err := c.call(ctx, wire.OpSync, "sync", path, &wire.SyncRequest{Path: c.root.add(path)}, &resp, nil)
+	return err
+}

@@ -1,0 +1,136 @@
+package keeper
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/keeper-go/keeper/internal/wire"
+)
+
+// Request states. A request moves from queued to written (by the writer) or
+// to cancelled (by its caller giving up before it was written), and then to
+// done.
+const (
+	reqQueued int32 = iota
+	reqWritten
+	reqCancelled
+	reqDone
+)
+
+// request is one call in flight. The caller owns it until it is enqueued;
+// then the writer and the reader own it until they complete it, after which
+// the caller owns it again (and may return it to the pool).
+type request struct {
+	op    wire.OpCode
+	xid   int32
+	frame []byte      // the whole frame, header xid patched by the writer
+	resp  wire.Record // decoded on success; nil when the reply has no body
+	state atomic.Int32
+	done  chan struct{} // 1-buffered; the reader never blocks on it
+
+	// set by the reader before done is signalled
+	code Code
+	zxid int64
+	err  error // a client-side failure (connection loss, closed, protocol)
+
+	// watch, when set, is registered by the reader on a successful reply.
+	watch *watchReg
+	// onDone, for internal requests that nobody waits for, runs on the
+	// reader goroutine instead of signalling done. It must not block.
+	onDone func(*request)
+	// noFail marks internal requests that must not be replayed.
+	internal bool
+}
+
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+var reqPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
+
+func newRequest(op wire.OpCode, body wire.Record, resp wire.Record) *request {
+	r := reqPool.Get().(*request)
+	r.op, r.resp = op, resp
+	bp := framePool.Get().(*[]byte)
+	b, start := wire.BeginFrame((*bp)[:0])
+	b = (&wire.RequestHeader{Xid: 0, Op: op}).Append(b)
+	if body != nil {
+		b = body.Append(b)
+	}
+	wire.EndFrame(b, start)
+	r.frame = b
+	return r
+}
+
+// releaseFrame returns the frame buffer to the pool once it was copied to
+// the connection's write buffer (or will never be).
+func (r *request) releaseFrame() {
+	if r.frame == nil {
+		return
+	}
+	b := r.frame[:0]
+	r.frame = nil
+	if cap(b) <= 64<<10 {
+		framePool.Put(&b)
+	}
+}
+
+// recycle puts a completed request back in the pool. Only the caller, after
+// receiving done, may call it.
+func (r *request) recycle() {
+	r.releaseFrame()
+	*r = request{done: r.done}
+	reqPool.Put(r)
+}
+
+// complete finishes a request with a reply code or a client-side error.
+// Exactly one party completes a request.
+func (r *request) complete(code Code, err error) {
+	r.code, r.err = code, err
+	r.state.Store(reqDone)
+	if r.onDone != nil {
+		r.onDone(r)
+		return
+	}
+	select {
+	case r.done <- struct{}{}:
+	default:
+	}
+}
+
+// cloneData copies byte slices that alias the reader's frame buffer.
+func cloneData(rec wire.Record) {
+	switch v := rec.(type) {
+	case *wire.GetDataResponse:
+		if v.Data != nil {
+			v.Data = bytes.Clone(v.Data)
+		}
+	case *wire.MultiResponse:
+		for i := range v.Results {
+			if v.Results[i].Data != nil {
+				v.Results[i].Data = bytes.Clone(v.Results[i].Data)
+			}
+		}
+	case *wire.SetSASLResponse:
+		v.Token = bytes.Clone(v.Token)
+	}
+}
+
+// wait blocks until r is completed or ctx ends. On ctx end it gives the
+// request up: a request not yet written is cancelled (the writer skips it);
+// a written one stays in the FIFO and its reply is discarded.
+func (c *Client) wait(ctx context.Context, r *request, op, path string) error {
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		sent := !r.state.CompareAndSwap(reqQueued, reqCancelled)
+		if sent && r.state.Load() == reqDone {
+			// Completed at the same moment: take the result.
+			<-r.done
+			return nil
+		}
+		c.releaseSlot()
+		return ctxError(ctx, op, path, sent)
+	}
+}
