@@ -110,10 +110,11 @@ func (r *Reader) Bool() bool {
 	return v
 }
 
-// length reads a length or count prefix whose elements take at least min
-// bytes each. It returns -1 for null, and fails unless the elements can fit
-// in the bytes left, so a hostile count never causes a large allocation.
-func (r *Reader) length(what string, min int) int {
+// length reads a length or count prefix whose elements take at least
+// minSize bytes each. It returns -1 for null, and fails unless the elements
+// can fit in the bytes left, so a hostile count never causes a large
+// allocation.
+func (r *Reader) length(what string, minSize int) int {
 	off := r.n0 - len(r.b)
 	n := r.Int32()
 	if r.err != nil {
@@ -126,7 +127,7 @@ func (r *Reader) length(what string, min int) int {
 		r.fail(fmt.Errorf("%w: %s length %d at offset %d", ErrBadLength, what, n, off))
 		return 0
 	}
-	if int64(n)*int64(min) > int64(len(r.b)) {
+	if int64(n)*int64(minSize) > int64(len(r.b)) {
 		r.fail(fmt.Errorf("%w: %s length %d at offset %d, %d bytes left", ErrShortFrame, what, n, off, len(r.b)))
 		return 0
 	}
@@ -255,10 +256,10 @@ func ReadFrame(r io.Reader, buf []byte, maxLen int) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("%w: reading frame length: %w", ErrShortFrame, err)
 	}
-	if hint := frameHint(hdr); hint != "" {
-		return nil, fmt.Errorf("%w: length bytes % x %s", ErrFrameTooLarge, hdr[:], hint)
-	}
 	n := int64(int32(binary.BigEndian.Uint32(hdr[:])))
+	if hint := frameHint(hdr); hint != "" {
+		return nil, fmt.Errorf("%w: length %d, limit %d: the length bytes % x %s", ErrFrameTooLarge, n, maxLen, hdr[:], hint)
+	}
 	if n < 0 || n > int64(maxLen) {
 		return nil, fmt.Errorf("%w: length %d, limit %d", ErrFrameTooLarge, n, maxLen)
 	}
