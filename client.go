@@ -420,7 +420,9 @@ func (c *Client) run() {
 // WithOrderedHosts. Names are resolved when dialed, so every pass
 // re-resolves them.
 func (c *Client) hostOrder() []hostPort {
+	c.mu.Lock()
 	hs := append([]hostPort(nil), c.hosts...)
+	c.mu.Unlock()
 	if !c.cfg.keepOrder {
 		rand.Shuffle(len(hs), func(i, j int) { hs[i], hs[j] = hs[j], hs[i] })
 	}
@@ -520,8 +522,9 @@ func (c *Client) connect(hp hostPort) (*conn, error) {
 		sid, pw = 0, nil
 	}
 	ctimeout := c.cfg.connectTimeout
+	nhosts := len(c.hosts)
 	if ctimeout == 0 {
-		ctimeout = max(c.timeout/time.Duration(len(c.hosts)), time.Second)
+		ctimeout = max(c.timeout/time.Duration(nhosts), time.Second)
 	}
 	c.mu.Unlock()
 
@@ -577,6 +580,17 @@ func (c *Client) connect(hp hostPort) (*conn, error) {
 	c.lastRecv.Store(time.Now().UnixNano())
 	cn.newSession = newSession
 	return cn, nil
+}
+
+// setHosts replaces the host list (after a reconfig); the next pass over
+// the hosts uses it.
+func (c *Client) setHosts(hosts []hostPort) {
+	if len(hosts) == 0 {
+		return
+	}
+	c.mu.Lock()
+	c.hosts = append([]hostPort(nil), hosts...)
+	c.mu.Unlock()
 }
 
 // resolve turns a host into addresses ("ip:port"), re-resolving names.
