@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,7 @@ type Client struct {
 	lostErr      error              // set while Lost without a new session
 	abandoned    []abandonedSession // sessions presumed lost, to close for sure
 	closeStarted bool               // Close is sending closeSession
+	preferred    *hostPort          // a read-write server found while read-only
 }
 
 type abandonedSession struct {
@@ -393,6 +395,12 @@ func (c *Client) run() {
 		}
 		hp := hosts[next]
 		next++
+		c.mu.Lock()
+		if c.preferred != nil {
+			hp, c.preferred = *c.preferred, nil
+			next--
+		}
+		c.mu.Unlock()
 		if failures > 0 && !c.waitBackoff(failures) {
 			c.shutdown()
 			return
@@ -572,6 +580,17 @@ func (c *Client) connect(hp hostPort) (*conn, error) {
 	}
 	c.mu.Lock()
 	newSession := resp.SessionID != c.sessionID || c.sessionID == 0
+	if prev := c.sessionID; newSession && prev != 0 && c.state != Lost {
+		// A read-only session replaced (by a read-write one, or by a new
+		// read-only one): it is gone for good.
+		c.sessionID, c.passwd = 0, nil
+		c.mu.Unlock()
+		c.sessionLost(ErrSessionExpired, KeeperExpired)
+		c.mu.Lock()
+		if prev != 0 {
+			c.log.Info("read-only session replaced", slog.String("session", strconv.FormatInt(prev, 16)))
+		}
+	}
 	c.sessionID, c.passwd, c.timeout = resp.SessionID, bytes.Clone(resp.Passwd), cn.timeout
 	if !resp.ReadOnly {
 		c.seenRW = true
@@ -683,6 +702,10 @@ func (c *Client) serve(cn *conn) {
 	cn.wg.Add(2)
 	go cn.readLoop()
 	go cn.writeLoop()
+	if cn.readOnly {
+		cn.wg.Add(1)
+		go c.probeReadWrite(cn)
+	}
 	select {
 	case c.kick <- struct{}{}:
 	default:
@@ -709,6 +732,52 @@ func (c *Client) serve(cn *conn) {
 	c.mu.Unlock()
 	c.watches.suspended()
 }
+
+// probeReadWrite runs while connected to a read-only server: it asks the
+// other servers with isro, backing off from 200ms to 30s, and drops the
+// read-only connection as soon as one answers "rw", so that the session
+// loop connects there next (with a new, read-write session).
+func (c *Client) probeReadWrite(cn *conn) {
+	defer cn.wg.Done()
+	delay := 200 * time.Millisecond
+	for {
+		t := time.NewTimer(delay)
+		select {
+		case <-cn.done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		delay = min(delay*2, 30*time.Second)
+		for _, hp := range c.hostOrder() {
+			ctx, cancel := context.WithTimeout(c.baseCtx, time.Second)
+			addrs, err := c.resolve(ctx, hp)
+			if err != nil || addrs[0] == cn.addr {
+				cancel()
+				continue
+			}
+			nc, err := c.dial(ctx, hp, addrs[0])
+			if err != nil {
+				cancel()
+				continue
+			}
+			out, err := fourLetterOn(ctx, nc, "isro")
+			_ = nc.Close()
+			cancel()
+			if err == nil && strings.TrimSpace(out) == "rw" {
+				c.log.Info("read-write server found", slog.String("server", addrs[0]))
+				c.mu.Lock()
+				found := hp
+				c.preferred = &found
+				c.mu.Unlock()
+				cn.fail(errFoundRW)
+				return
+			}
+		}
+	}
+}
+
+var errFoundRW = errors.New("keeper: leaving the read-only server for a read-write one")
 
 // authFailed reports credentials the server rejected; they are dropped so
 // they are not replayed on the next connection.

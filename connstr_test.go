@@ -74,7 +74,7 @@ func TestValidatePath(t *testing.T) {
 	}
 }
 
-func TestChroot(t *testing.T) {
+func TestChrootAddStrip(t *testing.T) {
 	c := chroot("/a")
 	for _, tt := range []struct{ in, add, strip string }{
 		{"/", "/a", "/"},
