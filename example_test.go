@@ -1,0 +1,116 @@
+package keeper_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/keeper-go/keeper"
+)
+
+func ExampleConnect() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// A connect string lists the servers and, optionally, a chroot.
+	c, err := keeper.Connect(ctx, srv.Servers(), keeper.WithSessionTimeout(10*time.Second))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Println(c.State(), c.SessionTimeout())
+	// Output: Connected 10s
+}
+
+func ExampleClient_Create() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := keeper.Connect(ctx, srv.Servers())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(ctx, "/example-crud")
+
+	if _, err := c.Create(ctx, "/example-crud/config", []byte("v1"), keeper.MakeParents()); err != nil {
+		log.Fatal(err)
+	}
+	data, stat, err := c.Get(ctx, "/example-crud/config")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s version %d\n", data, stat.Version)
+
+	// A conditional update: fails if someone changed the node meanwhile.
+	if _, err := c.Set(ctx, "/example-crud/config", []byte("v2"), stat.Version); err != nil {
+		log.Fatal(err)
+	}
+	_, err = c.Set(ctx, "/example-crud/config", []byte("v3"), stat.Version)
+	fmt.Println(err)
+
+	job, err := c.Create(ctx, "/example-crud/job-", nil, keeper.Sequential(), keeper.Ephemeral())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(job)
+	if err := c.Delete(ctx, job, keeper.AnyVersion); err != nil {
+		log.Fatal(err)
+	}
+	_, _, err = c.Get(ctx, job)
+	fmt.Println(errors.Is(err, keeper.ErrNoNode))
+	// Output:
+	// v1 version 0
+	// keeper: set /example-crud/config: bad version
+	// /example-crud/job-0000000001
+	// true
+}
+
+
+func ExampleClient_Listen() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := keeper.New(srv.Servers())
+	if err != nil {
+		log.Fatal(err)
+	}
+	done := make(chan struct{})
+	c.Listen(func(ev keeper.StateEvent) {
+		// Runs on its own goroutine, in order; Closed is the last event.
+		fmt.Println(ev.State)
+		if ev.State == keeper.Closed {
+			close(done)
+		}
+	})
+	if err := c.WaitConnected(ctx); err != nil {
+		log.Fatal(err)
+	}
+	c.Close()
+	<-done
+	// Output:
+	// Connected
+	// Closed
+}
+
+func ExampleClient_GetW() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := keeper.Connect(ctx, srv.Servers())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Create(ctx, "/example-watch", []byte("a"), keeper.Ephemeral()); err != nil {
+		log.Fatal(err)
+	}
+	_, _, changed, err := c.GetW(ctx, "/example-watch")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := c.Set(ctx, "/example-watch", []byte("b"), keeper.AnyVersion); err != nil {
+		log.Fatal(err)
+	}
+	ev := <-changed // exactly one event, then the channel is closed
+	fmt.Println(ev.Type, ev.Path)
+	// Output: NodeDataChanged /example-watch
+}
