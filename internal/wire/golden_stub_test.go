@@ -1,5 +1,0 @@
-package wire
-
-import "testing"
-
-func goldenSeeds(*testing.T, string) []seed { return nil }
