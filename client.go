@@ -290,7 +290,6 @@ func (c *Client) requeue(rs []*request) {
 func (c *Client) failOutboxLocked(err error) {
 	for _, r := range c.outbox {
 		if r.state.CompareAndSwap(reqQueued, reqDone) {
-			r.state.Store(reqQueued)
 			r.complete(CodeOK, &requestError{err: err, sent: false})
 		}
 	}
@@ -805,37 +804,56 @@ func (c *Client) closeAbandoned(a abandonedSession) {
 	defer c.wg.Done()
 	ctx, cancel := context.WithTimeout(c.baseCtx, c.SessionTimeout())
 	defer cancel()
-	for _, hp := range c.hostOrder() {
-		addrs, err := c.resolve(ctx, hp)
+	for round := 0; round < 5 && ctx.Err() == nil; round++ {
+		for _, hp := range c.hostOrder() {
+			switch c.tryCloseSession(ctx, hp, a) {
+			case nil:
+				c.log.Info("closed the session presumed lost", slog.String("session", strconv.FormatInt(a.id, 16)))
+				return
+			case errExpired:
+				return // already gone
+			}
+		}
+	}
+}
+
+// tryCloseSession resumes session a on hp and closes it; nil once the
+// server confirmed, errExpired if the session was already gone.
+func (c *Client) tryCloseSession(ctx context.Context, hp hostPort, a abandonedSession) error {
+	addrs, err := c.resolve(ctx, hp)
+	if err != nil {
+		return err
+	}
+	nc, err := c.dial(ctx, hp, addrs[0])
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if _, err := c.handshake(ctx, nc, addrs[0], a.id, a.passwd, 0); err != nil {
+		return err
+	}
+	b, start := wire.BeginFrame(nil)
+	b = (&wire.RequestHeader{Xid: 1, Op: wire.OpCloseSession}).Append(b)
+	wire.EndFrame(b, start)
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+	}
+	if _, err := nc.Write(b); err != nil {
+		return err
+	}
+	for {
+		frame, err := wire.ReadFrame(nc, nil, 1<<20)
 		if err != nil {
-			continue
+			return err
 		}
-		addr := addrs[0]
-		nc, err := c.dial(ctx, hp, addr)
-		if err != nil {
-			continue
+		var h wire.ReplyHeader
+		h.Decode(wire.NewReader(frame))
+		if h.Xid == 1 {
+			if h.Err != 0 {
+				return &Error{Op: "closeSession", Code: Code(h.Err)}
+			}
+			return nil
 		}
-		_, err = c.handshake(ctx, nc, addr, a.id, a.passwd, 0)
-		if errors.Is(err, errExpired) {
-			_ = nc.Close()
-			return // already gone
-		}
-		if err != nil {
-			_ = nc.Close()
-			continue
-		}
-		b, start := wire.BeginFrame(nil)
-		b = (&wire.RequestHeader{Xid: 1, Op: wire.OpCloseSession}).Append(b)
-		wire.EndFrame(b, start)
-		if dl, ok := ctx.Deadline(); ok {
-			_ = nc.SetDeadline(dl)
-		}
-		if _, err := nc.Write(b); err == nil {
-			_, _ = wire.ReadFrame(nc, nil, 1024)
-		}
-		_ = nc.Close()
-		c.log.Info("closed the session presumed lost", slog.String("session", strconv.FormatInt(a.id, 16)))
-		return
 	}
 }
 

@@ -66,7 +66,6 @@ func ExampleClient_Create() {
 	// true
 }
 
-
 func ExampleClient_Listen() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
