@@ -30,6 +30,9 @@ const (
 	failureLogLines = 200
 )
 
+// pickPort is FreePort; tests replace it to force a port clash.
+var pickPort = FreePort
+
 // errPortTaken marks a start that failed because a port was in use.
 var errPortTaken = errors.New("zktest: a port was already in use")
 
@@ -199,7 +202,7 @@ func (c *Cluster) newMember(i int) (*member, error) {
 		ports = append(ports, &m.adminPort)
 	}
 	for _, p := range ports {
-		port, err := FreePort()
+		port, err := pickPort()
 		if err != nil {
 			return nil, err
 		}
