@@ -43,7 +43,9 @@ const (
 // empty reply and no error, as the server just closes the connection.
 //
 // ctx bounds the dial, the write and the read; when it ends first the error
-// matches ctx.Err() under errors.Is. A server that refuses cmd because of its
+// matches ctx.Err() under errors.Is. Command sets no timeout of its own: give
+// ctx a deadline, or a server that never closes the connection blocks it
+// until ctx is cancelled. A server that refuses cmd because of its
 // whitelist gives an error matching ErrNotWhitelisted.
 //
 // Command is safe for concurrent use. Parse the reply with ParseSrvr,
@@ -57,7 +59,7 @@ func Command(ctx context.Context, addr, cmd string) (string, error) {
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		if ctx.Err() != nil {
-			return "", fmt.Errorf("keeper: four-letter word %s to %s: %w", cmd, addr, context.Cause(ctx))
+			err = ctx.Err()
 		}
 		return "", fmt.Errorf("keeper: four-letter word %s to %s: %w", cmd, addr, err)
 	}
@@ -69,7 +71,7 @@ func Command(ctx context.Context, addr, cmd string) (string, error) {
 	return out, nil
 }
 
-// checkWord reports whether cmd is four lowercase ASCII letters.
+// checkWord returns an error unless cmd is four lowercase ASCII letters.
 func checkWord(cmd string) error {
 	ok := len(cmd) == 4
 	for i := 0; ok && i < len(cmd); i++ {
@@ -86,12 +88,10 @@ func checkWord(cmd string) error {
 // once. It does not close nc.
 func exchangeWord(ctx context.Context, nc net.Conn, cmd string) (string, error) {
 	if err := ctx.Err(); err != nil {
-		return "", context.Cause(ctx)
+		return "", err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = nc.SetDeadline(dl)
-	}
-	// A past deadline makes blocked reads and writes return at once.
+	// When ctx ends, a past deadline makes blocked reads and writes return
+	// at once; ctx.Err() is set by then, so the error says why.
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
@@ -102,7 +102,7 @@ func exchangeWord(ctx context.Context, nc net.Conn, cmd string) (string, error) 
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return "", context.Cause(ctx)
+			return "", ctx.Err()
 		}
 		return "", err
 	}
@@ -154,8 +154,9 @@ type ServerStats struct {
 	// Version is the server's version, parsed from VersionLine.
 	Version Version
 	// VersionLine is the text after "Zookeeper version: ", for example
-	// "3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f, built on 2022-02-25
-	// 08:49 UTC". Its build-date format changed in 3.7.0.
+	// "3.7.0-e3704b390a6697bfdf4b0bef79e3da7a4f6bac4b, built on 2021-03-17
+	// 09:46 UTC". Its build-date format changed in 3.7.0 (before, it read
+	// "built on 01/06/2021 19:49 GMT").
 	VersionLine string
 	// ReadOnly is true when a read-only server said so.
 	ReadOnly bool
