@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -325,32 +324,47 @@ func (c *Client) releaseSlot() {
 // call sends a request and waits for its reply. It returns the server's
 // code as an *Error, or a client-side error.
 func (c *Client) call(ctx context.Context, op wire.OpCode, opName, path string, body, resp wire.Record, w *watchReg) (int64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, ctxError(ctx, opName, path, false)
-	}
-	if err := c.acquireSlot(ctx, opName, path); err != nil {
-		return 0, err
-	}
 	r := newRequest(op, body, resp)
 	r.watch = w
+	if err := c.roundTrip(ctx, r, opName, path); err != nil {
+		return 0, err
+	}
+	zxid := r.zxid
+	r.recycle()
+	return zxid, nil
+}
+
+// roundTrip sends a request built with startRequest/endFrame (or
+// newRequest) and waits for its reply. On success the caller reads the
+// reply from r and then recycles it; on error r is no longer the caller's.
+func (c *Client) roundTrip(ctx context.Context, r *request, opName, path string) error {
+	if err := ctx.Err(); err != nil {
+		r.recycle()
+		return ctxError(ctx, opName, path, false)
+	}
+	if err := c.acquireSlot(ctx, opName, path); err != nil {
+		r.recycle()
+		return err
+	}
 	if err := c.enqueue(r); err != nil {
 		c.releaseSlot()
 		r.recycle()
-		return 0, wrapOpErr(opName, path, err)
+		return wrapOpErr(opName, path, err)
 	}
 	if err := c.wait(ctx, r, opName, path); err != nil {
-		return 0, err // r now belongs to the reader; never recycled
+		return err // r now belongs to the reader; never recycled
 	}
 	c.releaseSlot()
-	code, err, zxid := r.code, r.err, r.zxid
-	r.recycle()
+	code, err := r.code, r.err
 	if err != nil {
-		return 0, wrapOpErr(opName, path, err)
+		r.recycle()
+		return wrapOpErr(opName, path, err)
 	}
 	if code != CodeOK {
-		return zxid, opError(opName, path, code)
+		r.recycle()
+		return opError(opName, path, code)
 	}
-	return zxid, nil
+	return nil
 }
 
 // wrapOpErr adds the operation and path to a client-side error.
@@ -646,7 +660,7 @@ func (c *Client) serverVersion(ctx context.Context, hp hostPort, addr string) Ve
 		return Version{}
 	}
 	defer nc.Close()
-	out, err := fourLetterOn(vctx, nc, "srvr")
+	out, err := exchangeWord(vctx, nc, "srvr")
 	if err != nil {
 		c.log.Warn("cannot learn the server version with srvr; use WithServerVersion", slog.String("server", addr), slog.Any("err", err))
 		return Version{}
@@ -760,7 +774,7 @@ func (c *Client) probeReadWrite(cn *conn) {
 				cancel()
 				continue
 			}
-			out, err := fourLetterOn(ctx, nc, "isro")
+			out, err := exchangeWord(ctx, nc, "isro")
 			_ = nc.Close()
 			cancel()
 			if err == nil && strings.TrimSpace(out) == "rw" {
@@ -896,21 +910,4 @@ func (c *Client) Close() error {
 		c.wg.Wait()
 	})
 	return nil
-}
-
-// fourLetterOn sends a four-letter word on an open connection and reads
-// the reply until the server closes it.
-func fourLetterOn(ctx context.Context, nc net.Conn, cmd string) (string, error) {
-	if dl, ok := ctx.Deadline(); ok {
-		_ = nc.SetDeadline(dl)
-	}
-	if _, err := nc.Write([]byte(cmd)); err != nil {
-		return "", err
-	}
-	var buf bytes.Buffer
-	_, err := buf.ReadFrom(io.LimitReader(nc, 16<<20))
-	if err != nil {
-		return "", err
-	}
-	return buf.String(), nil
 }

@@ -35,6 +35,7 @@ type conn struct {
 	dead     bool
 	deadErr  error
 
+	rd      wire.Reader   // reused by the reader goroutine
 	prelude []*request    // written before anything from the outbox
 	kick    chan struct{} // 1-buffered: the outbox has work
 	done    chan struct{} // closed when the connection is dead
@@ -151,7 +152,8 @@ func (cn *conn) readLoop() {
 // handle processes one reply frame.
 func (cn *conn) handle(frame []byte) error {
 	c := cn.c
-	r := wire.NewReader(frame)
+	r := &cn.rd
+	r.Reset(frame)
 	var h wire.ReplyHeader
 	h.Decode(r)
 	if err := r.Err(); err != nil {

@@ -139,13 +139,18 @@ func (c *Client) Create(ctx context.Context, path string, data []byte, opts ...C
 		body = &wire.CreateRequest{Path: c.root.add(path), Data: data, ACL: toWireACL(acl), Flags: flags}
 	}
 	for attempt := 0; ; attempt++ {
-		var resp wire.Create2Response
-		_, err := c.call(ctx, op, "create", path, body, &resp, nil)
+		r := startRequest(op)
+		r.frame = body.Append(r.frame)
+		r.endFrame()
+		r.resp = &r.c2
+		err := c.roundTrip(ctx, r, "create", path)
 		if err == nil {
 			if o.stat != nil {
-				*o.stat = Stat(resp.Stat)
+				*o.stat = Stat(r.c2.Stat)
 			}
-			return c.root.strip(resp.Path), nil
+			p := c.root.strip(r.c2.Path)
+			r.recycle()
+			return p, nil
 		}
 		if !o.makeParents || !errors.Is(err, ErrNoNode) || attempt >= 3 {
 			return "", err
@@ -224,16 +229,30 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, *Stat, error) {
 	if err := validatePath(path, false); err != nil {
 		return nil, nil, err
 	}
-	var resp wire.GetDataResponse
-	err := c.read(ctx, func(ctx context.Context) error {
-		_, err := c.call(ctx, wire.OpGetData, "get", path, &wire.GetDataRequest{Path: c.root.add(path)}, &resp, nil)
-		return err
-	})
-	if err != nil {
+	var rs retryState
+	for {
+		data, st, err := c.getOnce(ctx, path, nil)
+		if err == nil || !c.cfg.retry.again(ctx, &rs, err) {
+			return data, st, err
+		}
+	}
+}
+
+// getOnce sends one getData request.
+func (c *Client) getOnce(ctx context.Context, path string, w *watchReg) ([]byte, *Stat, error) {
+	r := startRequest(wire.OpGetData)
+	req := wire.GetDataRequest{Path: c.root.add(path), Watch: w != nil}
+	r.frame = req.Append(r.frame)
+	r.endFrame()
+	r.resp, r.watch = &r.gd, w
+	if err := c.roundTrip(ctx, r, "get", path); err != nil {
 		return nil, nil, err
 	}
-	st := Stat(resp.Stat)
-	return resp.Data, &st, nil
+	data := r.gd.Data
+	st := new(Stat)
+	*st = Stat(r.gd.Stat)
+	r.recycle()
+	return data, st, nil
 }
 
 // GetW is Get that also sets a one-shot watch: the returned channel
@@ -245,19 +264,17 @@ func (c *Client) GetW(ctx context.Context, path string) ([]byte, *Stat, <-chan E
 	if err := validatePath(path, false); err != nil {
 		return nil, nil, nil, err
 	}
-	var resp wire.GetDataResponse
-	var ch chan Event
-	err := c.read(ctx, func(ctx context.Context) error {
-		ch = make(chan Event, 1)
-		_, err := c.call(ctx, wire.OpGetData, "get", path, &wire.GetDataRequest{Path: c.root.add(path), Watch: true},
-			&resp, &watchReg{kind: kindData, path: path, ch: ch})
-		return err
-	})
-	if err != nil {
-		return nil, nil, nil, err
+	var rs retryState
+	for {
+		ch := make(chan Event, 1)
+		data, st, err := c.getOnce(ctx, path, &watchReg{kind: kindData, path: path, ch: ch})
+		if err == nil {
+			return data, st, ch, nil
+		}
+		if !c.cfg.retry.again(ctx, &rs, err) {
+			return nil, nil, nil, err
+		}
 	}
-	st := Stat(resp.Stat)
-	return resp.Data, &st, ch, nil
 }
 
 // Exists returns the node's Stat, or nil (and no error) when it does not
@@ -266,19 +283,32 @@ func (c *Client) Exists(ctx context.Context, path string) (*Stat, error) {
 	if err := validatePath(path, false); err != nil {
 		return nil, err
 	}
-	var resp wire.ExistsResponse
-	err := c.read(ctx, func(ctx context.Context) error {
-		_, err := c.call(ctx, wire.OpExists, "exists", path, &wire.ExistsRequest{Path: c.root.add(path)}, &resp, nil)
-		return err
-	})
-	if errors.Is(err, ErrNoNode) {
-		return nil, nil
+	var rs retryState
+	for {
+		st, err := c.existsOnce(ctx, path, nil)
+		if err == nil || !c.cfg.retry.again(ctx, &rs, err) {
+			return st, err
+		}
 	}
-	if err != nil {
+}
+
+// existsOnce sends one exists request; a missing node gives nil, nil.
+func (c *Client) existsOnce(ctx context.Context, path string, w *watchReg) (*Stat, error) {
+	r := startRequest(wire.OpExists)
+	req := wire.ExistsRequest{Path: c.root.add(path), Watch: w != nil}
+	r.frame = req.Append(r.frame)
+	r.endFrame()
+	r.resp, r.watch = &r.ex, w
+	if err := c.roundTrip(ctx, r, "exists", path); err != nil {
+		if errors.Is(err, ErrNoNode) {
+			return nil, nil
+		}
 		return nil, err
 	}
-	st := Stat(resp.Stat)
-	return &st, nil
+	st := new(Stat)
+	*st = Stat(r.ex.Stat)
+	r.recycle()
+	return st, nil
 }
 
 // ExistsW is Exists that also sets a one-shot watch, which fires on
@@ -287,29 +317,19 @@ func (c *Client) ExistsW(ctx context.Context, path string) (*Stat, <-chan Event,
 	if err := validatePath(path, false); err != nil {
 		return nil, nil, err
 	}
-	var resp wire.ExistsResponse
-	var ch chan Event
-	err := c.read(ctx, func(ctx context.Context) error {
-		ch = make(chan Event, 1)
-		_, err := c.call(ctx, wire.OpExists, "exists", path, &wire.ExistsRequest{Path: c.root.add(path), Watch: true},
-			&resp, &watchReg{kind: kindExists, path: path, ch: ch})
-		if errors.Is(err, ErrNoNode) {
-			resp = wire.ExistsResponse{}
-			return errNoNodeWatched
+	var rs retryState
+	for {
+		ch := make(chan Event, 1)
+		st, err := c.existsOnce(ctx, path, &watchReg{kind: kindExists, path: path, ch: ch})
+		if err == nil {
+			return st, ch, nil
 		}
-		return err
-	})
-	if errors.Is(err, errNoNodeWatched) {
-		return nil, ch, nil
+		if !c.cfg.retry.again(ctx, &rs, err) {
+			return nil, nil, err
+		}
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	st := Stat(resp.Stat)
-	return &st, ch, nil
 }
 
-var errNoNodeWatched = errors.New("no node, watched")
 
 // Children returns the names of the node's children, in no particular
 // order.
@@ -373,13 +393,18 @@ func (c *Client) Set(ctx context.Context, path string, data []byte, version int3
 	if err := validatePath(path, false); err != nil {
 		return nil, err
 	}
-	var resp wire.SetDataResponse
-	_, err := c.call(ctx, wire.OpSetData, "set", path, &wire.SetDataRequest{Path: c.root.add(path), Data: data, Version: version}, &resp, nil)
-	if err != nil {
+	r := startRequest(wire.OpSetData)
+	req := wire.SetDataRequest{Path: c.root.add(path), Data: data, Version: version}
+	r.frame = req.Append(r.frame)
+	r.endFrame()
+	r.resp = &r.sd
+	if err := c.roundTrip(ctx, r, "set", path); err != nil {
 		return nil, err
 	}
-	st := Stat(resp.Stat)
-	return &st, nil
+	st := new(Stat)
+	*st = Stat(r.sd.Stat)
+	r.recycle()
+	return st, nil
 }
 
 // Delete deletes the node if its version is version (AnyVersion matches

@@ -36,7 +36,16 @@ func validatePath(p string, sequential bool) error {
 	if sequential && strings.HasSuffix(body, "/") {
 		body = body[:len(body)-1]
 	}
-	for _, comp := range strings.Split(body, "/") {
+	for body != "" || strings.HasSuffix(p, "//") {
+		comp := body
+		if i := strings.IndexByte(body, '/'); i >= 0 {
+			comp, body = body[:i], body[i+1:]
+			if body == "" {
+				return bad("empty component (//)")
+			}
+		} else {
+			body = ""
+		}
 		switch comp {
 		case "":
 			return bad("empty component (//)")

@@ -26,6 +26,8 @@ type request struct {
 	op    wire.OpCode
 	xid   int32
 	frame []byte      // the whole frame, header xid patched by the writer
+	bufp  *[]byte     // the pooled buffer behind frame
+	start int         // offset of the frame's length placeholder
 	resp  wire.Record // decoded on success; nil when the reply has no body
 	state atomic.Int32
 	done  chan struct{} // 1-buffered; the reader never blocks on it
@@ -40,8 +42,14 @@ type request struct {
 	// onDone, for internal requests that nobody waits for, runs on the
 	// reader goroutine instead of signalling done. It must not block.
 	onDone func(*request)
-	// noFail marks internal requests that must not be replayed.
+	// internal marks requests made by the client itself.
 	internal bool
+
+	// Storage for the hot paths' replies, so they need no allocation.
+	gd wire.GetDataResponse
+	ex wire.ExistsResponse
+	c2 wire.Create2Response
+	sd wire.SetDataResponse
 }
 
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
@@ -49,30 +57,40 @@ var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b
 var reqPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
 
 func newRequest(op wire.OpCode, body wire.Record, resp wire.Record) *request {
-	r := reqPool.Get().(*request)
-	r.op, r.resp = op, resp
-	bp := framePool.Get().(*[]byte)
-	b, start := wire.BeginFrame((*bp)[:0])
-	b = (&wire.RequestHeader{Xid: 0, Op: op}).Append(b)
+	r := startRequest(op)
+	r.resp = resp
 	if body != nil {
-		b = body.Append(b)
+		r.frame = body.Append(r.frame)
 	}
-	wire.EndFrame(b, start)
-	r.frame = b
+	r.endFrame()
 	return r
 }
+
+// startRequest takes a pooled request and begins its frame with the
+// request header; the caller appends the body and calls endFrame.
+func startRequest(op wire.OpCode) *request {
+	r := reqPool.Get().(*request)
+	r.op = op
+	r.bufp = framePool.Get().(*[]byte)
+	b, start := wire.BeginFrame((*r.bufp)[:0])
+	hdr := wire.RequestHeader{Xid: 0, Op: op}
+	r.frame, r.start = hdr.Append(b), start
+	return r
+}
+
+func (r *request) endFrame() { wire.EndFrame(r.frame, r.start) }
 
 // releaseFrame returns the frame buffer to the pool once it was copied to
 // the connection's write buffer (or will never be).
 func (r *request) releaseFrame() {
-	if r.frame == nil {
+	if r.bufp == nil {
 		return
 	}
-	b := r.frame[:0]
-	r.frame = nil
-	if cap(b) <= 64<<10 {
-		framePool.Put(&b)
+	if cap(r.frame) <= 64<<10 {
+		*r.bufp = r.frame[:0]
+		framePool.Put(r.bufp)
 	}
+	r.frame, r.bufp = nil, nil
 }
 
 // recycle puts a completed request back in the pool. Only the caller, after

@@ -36,47 +36,66 @@ func (r *Retry) Do(ctx context.Context, fn func(ctx context.Context) error) erro
 }
 
 func (r *Retry) do(ctx context.Context, fn func(ctx context.Context) error, _ bool) error {
-	if r == nil {
-		return fn(ctx)
+	var st retryState
+	for {
+		err := fn(ctx)
+		if err == nil || !r.again(ctx, &st, err) {
+			return err
+		}
 	}
-	tries := max(r.MaxTries, 1)
-	delay := r.Delay
+}
+
+// retryState is the progress of one retried call.
+type retryState struct {
+	tries    int
+	delay    time.Duration
+	deadline time.Time
+}
+
+// again reports whether a call that failed with err should be tried
+// again, after waiting the policy's delay (it returns false at once when
+// the policy is exhausted, err is not retryable or ctx ends).
+func (r *Retry) again(ctx context.Context, st *retryState, err error) bool {
+	if r == nil {
+		return false
+	}
+	if st.tries == 0 {
+		st.delay = r.Delay
+		if r.Deadline > 0 {
+			st.deadline = time.Now().Add(r.Deadline)
+		}
+	}
+	st.tries++
+	if st.tries >= max(r.MaxTries, 1) || !IsRetryable(err) || errors.Is(err, ErrClosed) || ctx.Err() != nil {
+		return false
+	}
+	d := st.delay
+	if r.Jitter > 0 && d > 0 {
+		j := time.Duration(float64(d) * min(r.Jitter, 1))
+		d = d - j + rand.N(2*j+1)
+	}
+	if r.MaxDelay > 0 && d > r.MaxDelay {
+		d = r.MaxDelay
+	}
+	if !st.deadline.IsZero() && time.Until(st.deadline) < d {
+		return false
+	}
+	if d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+	}
 	backoff := r.Backoff
 	if backoff < 1 {
 		backoff = 1
 	}
-	var deadline time.Time
-	if r.Deadline > 0 {
-		deadline = time.Now().Add(r.Deadline)
+	st.delay = time.Duration(float64(st.delay) * backoff)
+	if r.MaxDelay > 0 && st.delay > r.MaxDelay {
+		st.delay = r.MaxDelay
 	}
-	for i := 1; ; i++ {
-		err := fn(ctx)
-		if err == nil || i >= tries || !IsRetryable(err) || errors.Is(err, ErrClosed) || ctx.Err() != nil {
-			return err
-		}
-		d := delay
-		if r.Jitter > 0 && d > 0 {
-			j := time.Duration(float64(d) * min(r.Jitter, 1))
-			d = d - j + rand.N(2*j+1)
-		}
-		if r.MaxDelay > 0 && d > r.MaxDelay {
-			d = r.MaxDelay
-		}
-		if !deadline.IsZero() && time.Until(deadline) < d {
-			return err
-		}
-		if d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return err
-			}
-		}
-		delay = time.Duration(float64(delay) * backoff)
-		if r.MaxDelay > 0 && delay > r.MaxDelay {
-			delay = r.MaxDelay
-		}
-	}
+	return true
 }

@@ -48,6 +48,12 @@ func NewReader(b []byte) *Reader {
 	return &Reader{b: b, n0: len(b)}
 }
 
+// Reset makes r read b from the start, clearing any error, so that one
+// Reader can be reused without allocating.
+func (r *Reader) Reset(b []byte) {
+	*r = Reader{b: b, n0: len(b)}
+}
+
 // Len returns the number of bytes left.
 func (r *Reader) Len() int { return len(r.b) }
 
