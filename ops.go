@@ -330,7 +330,6 @@ func (c *Client) ExistsW(ctx context.Context, path string) (*Stat, <-chan Event,
 	}
 }
 
-
 // Children returns the names of the node's children, in no particular
 // order.
 func (c *Client) Children(ctx context.Context, path string) ([]string, error) {
