@@ -116,6 +116,7 @@ func New(servers string, opts ...Option) (*Client, error) {
 		passwd:    cfg.passwd,
 		auth:      append([]authInfo(nil), cfg.auth...),
 		timeout:   cfg.sessionTimeout,
+		xid:       cfg.initialXid,
 	}
 	if cfg.sessionID != 0 {
 		c.seenRW = true

@@ -57,20 +57,6 @@ func leakedGoroutines(d time.Duration) string {
 	}
 }
 
-// countGoroutines returns how many goroutines run code of package keeper
-// (not its tests).
-func countGoroutines() int {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	n := 0
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "github.com/keeper-go/keeper.(*") || strings.Contains(g, "github.com/keeper-go/keeper.(") {
-			n++
-		}
-	}
-	return n
-}
-
 // waitFor polls cond until it holds or d passes.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()

@@ -43,6 +43,7 @@ type config struct {
 	backoffMax      time.Duration
 	closeTimeout    time.Duration
 	sasl            *saslConfig
+	initialXid      int32 // tests only: where xids start
 	errs            []error
 }
 

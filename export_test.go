@@ -1,0 +1,26 @@
+package keeper
+
+import (
+	"runtime"
+	"strings"
+)
+
+// WithInitialXid makes the client's xids start after x, so a test can
+// cross the wrap-around at MaxInt32 quickly.
+func WithInitialXid(x int32) Option { return func(c *config) { c.initialXid = x } }
+
+// CountKeeperGoroutines returns how many goroutines run the client's own
+// code (engine, listeners, watchers).
+func CountKeeperGoroutines() int { return countOwnGoroutines() }
+
+func countOwnGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "github.com/keeper-go/keeper.(*") && !strings.Contains(g, "_test.") {
+			n++
+		}
+	}
+	return n
+}
