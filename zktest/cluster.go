@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -34,7 +35,7 @@ const (
 var pickPort = FreePort
 
 // errPortTaken marks a start that failed because a port was in use.
-var errPortTaken = errors.New("zktest: a port was already in use")
+var errPortTaken = errors.New("a port was already in use")
 
 // errClosed is returned by the methods that start servers after Close.
 var errClosed = errors.New("zktest: cluster is closed")
@@ -77,8 +78,14 @@ func New(opts ...Option) (*Cluster, error) {
 		return nil, err
 	}
 	inst.classpath = append(inst.classpath, cfg.classpath...)
+	staleOnce.Do(removeStaleDirs)
 	root, err := os.MkdirTemp("", "zktest-")
 	if err != nil {
+		return nil, fmt.Errorf("zktest: %w", err)
+	}
+	owner := []byte(strconv.Itoa(os.Getpid()) + "\n")
+	if err := os.WriteFile(filepath.Join(root, ownerFile), owner, 0o644); err != nil {
+		_ = os.RemoveAll(root)
 		return nil, fmt.Errorf("zktest: %w", err)
 	}
 	c := &Cluster{cfg: cfg, inst: inst, root: root}
@@ -275,6 +282,21 @@ func (c *Cluster) Addr(i int) string {
 		return ""
 	}
 	return "127.0.0.1:" + strconv.Itoa(m.clientPort)
+}
+
+// AdminAddr returns "127.0.0.1:port", the AdminServer address of member i,
+// or "" when the AdminServer is off (the default; see [Config]) or there is
+// no member i. Its commands answer at http://AdminAddr/commands/<name>.
+func (c *Cluster) AdminAddr(i int) string {
+	m, err := c.member(i)
+	if err != nil || !c.cfg.adminEnabled() {
+		return ""
+	}
+	port := strconv.Itoa(m.adminPort)
+	if m.adminPort == 0 {
+		port = c.cfg.get("admin.serverPort")
+	}
+	return "127.0.0.1:" + port
 }
 
 // Len returns the number of members.
@@ -498,6 +520,33 @@ func (c *Cluster) killAll() {
 }
 
 func notReadOnly(mode string) bool { return mode != "read-only" }
+
+// ownerFile, in a cluster's directory, holds the id of the process that
+// made it.
+const ownerFile = "owner.pid"
+
+var staleOnce sync.Once
+
+// removeStaleDirs removes the directories that clusters of test binaries
+// which died without cleaning up (killed, or a timeout's panic) left in the
+// temp dir: those whose owner process is gone. Their servers died with them
+// (Pdeathsig).
+func removeStaleDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "zktest-*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue // not ours, or being made
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(dir)
+		}
+	}
+}
 
 // tail returns the last n lines of s.
 func tail(s string, n int) string {

@@ -3,10 +3,15 @@ package zktest
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -304,5 +309,74 @@ func TestFourLetterWord(t *testing.T) {
 	mode, err := srv.Mode(ctx, 0)
 	if err != nil || mode != "standalone" {
 		t.Fatalf("Mode = %q, %v", mode, err)
+	}
+}
+
+func TestRemoveStaleDirs(t *testing.T) {
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(pid int) string {
+		dir, err := os.MkdirTemp("", "zktest-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	stale, live := mk(dead.Process.Pid), mk(os.Getpid())
+	removeStaleDirs()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the directory of a dead process: %v, want it removed", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("the directory of a live process: %v", err)
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	c := Start(t, Nodes(3), JVMFlag("-Dreadonlymode.enabled=true"), Config("localSessionsEnabled", "true"))
+	for i := range c.Len() {
+		if mode := srvr(t, c.Addr(i)).mode; mode == "read-only" {
+			t.Fatalf("server %d is read-only after New", i)
+		}
+	}
+	survivor := c.Leader()
+	for i := range c.Len() {
+		if i != survivor {
+			if err := c.Kill(i); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.WaitMode(ctx, survivor, "read-only"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAdminServer(t *testing.T) {
+	c := Start(t, Config("admin.enableServer", "true"))
+	if srv.AdminAddr(0) != "" {
+		t.Fatalf("AdminAddr = %q with the AdminServer off", srv.AdminAddr(0))
+	}
+	url := "http://" + c.AdminAddr(0) + "/commands/ruok"
+	var body []byte
+	waitFor(t, 30*time.Second, "the AdminServer to answer", func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, err = io.ReadAll(resp.Body)
+		return err == nil && resp.StatusCode == http.StatusOK
+	})
+	if !strings.Contains(string(body), `"command" : "ruok"`) && !strings.Contains(string(body), `"command":"ruok"`) {
+		t.Fatalf("%s: %s", url, body)
 	}
 }

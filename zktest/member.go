@@ -183,9 +183,9 @@ func (m *member) waitMode(ctx context.Context, accept func(mode string) bool) (s
 		}
 		if time.Since(lastLogCheck) >= time.Second {
 			lastLogCheck = time.Now()
-			if portTaken(m.logSince(p)) {
-				return srvrInfo{}, fmt.Errorf("%w: %s; last lines of its log:\n%s",
-					errPortTaken, m.name(), tail(m.logSince(p), errorLogLines))
+			if out := m.logSince(p); portTaken(out) {
+				return srvrInfo{}, fmt.Errorf("zktest: %s: %w; last lines of its log:\n%s",
+					m.name(), errPortTaken, tail(out, errorLogLines))
 			}
 		}
 		t.Reset(pollInterval)
@@ -195,11 +195,11 @@ func (m *member) waitMode(ctx context.Context, accept func(mode string) bool) (s
 // exitError describes a process that exited while it was awaited.
 func (m *member) exitError(p *process) error {
 	out := m.logSince(p)
-	err := fmt.Errorf("zktest: %s exited (%v); last lines of its log:\n%s", m.name(), p.err, tail(out, errorLogLines))
 	if portTaken(out) {
-		return fmt.Errorf("%w: %w", errPortTaken, err)
+		return fmt.Errorf("zktest: %s exited (%v): %w; last lines of its log:\n%s",
+			m.name(), p.err, errPortTaken, tail(out, errorLogLines))
 	}
-	return err
+	return fmt.Errorf("zktest: %s exited (%v); last lines of its log:\n%s", m.name(), p.err, tail(out, errorLogLines))
 }
 
 // portTaken reports whether a log says the server could not bind a port.
