@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"regexp"
 	"testing"
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/wire"
 )
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
@@ -60,21 +62,87 @@ func ChrootName(name string) string {
 }
 
 // ExpireSession expires the client's current session on the server for
-// real: it resumes the session from a second connection and closes it
-// there, as a server-side expiry would end it. The client notices on its
-// next contact (its connection is closed by the server) and reports Lost.
+// real: it resumes the session on a side connection and closes it there,
+// as a server-side expiry would end it (the server deletes its ephemeral
+// nodes and closes its connections). The client learns it on its next
+// contact and reports Lost. ExpireSession returns once the server has
+// confirmed that the session is gone.
 func ExpireSession(ctx context.Context, cl *keeper.Client) error {
 	id, pw := cl.Session()
 	if id == 0 {
 		return fmt.Errorf("zktest: client has no session")
 	}
-	servers := cl.Server()
-	if servers == "" {
+	addr := cl.Server()
+	if addr == "" {
 		return fmt.Errorf("zktest: client is not connected")
 	}
-	other, err := keeper.Connect(ctx, servers, keeper.WithSession(id, pw), keeper.WithNoAutoResession())
-	if err != nil {
-		return fmt.Errorf("zktest: resume session %x: %w", id, err)
+	var last error
+	for attempt := 0; attempt < 20; attempt++ {
+		done, err := closeSessionOn(ctx, addr, id, pw)
+		if done {
+			return nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			break
+		}
 	}
-	return other.Close()
+	return fmt.Errorf("zktest: expire session %x: %w", id, last)
+}
+
+// closeSessionOn resumes session id on addr and closes it; done is true
+// once the server confirmed the close, or said the session is gone. The
+// client that owns the session may reconnect and take the session back
+// meanwhile (the server then closes our side connection): the caller tries
+// again.
+func closeSessionOn(ctx context.Context, addr string, id int64, pw []byte) (done bool, err error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false, err
+	}
+	defer nc.Close()
+	dl := time.Now().Add(5 * time.Second)
+	if cdl, ok := ctx.Deadline(); ok && cdl.Before(dl) {
+		dl = cdl
+	}
+	_ = nc.SetDeadline(dl)
+	req := wire.ConnectRequest{Timeout: 30000, SessionID: id, Passwd: pw}
+	b, start := wire.BeginFrame(nil)
+	b = req.Append(b)
+	wire.EndFrame(b, start)
+	if _, err := nc.Write(b); err != nil {
+		return false, err
+	}
+	frame, err := wire.ReadFrame(nc, nil, 1024)
+	if err != nil {
+		return false, err
+	}
+	var resp wire.ConnectResponse
+	r := wire.NewReader(frame)
+	resp.Decode(r)
+	if r.Err() != nil {
+		return false, r.Err()
+	}
+	if resp.Timeout <= 0 {
+		return true, nil // already expired
+	}
+	b, start = wire.BeginFrame(b[:0])
+	hdr := wire.RequestHeader{Xid: 1, Op: wire.OpCloseSession}
+	b = hdr.Append(b)
+	wire.EndFrame(b, start)
+	if _, err := nc.Write(b); err != nil {
+		return false, err
+	}
+	for {
+		frame, err := wire.ReadFrame(nc, nil, 1<<20)
+		if err != nil {
+			return false, err
+		}
+		var h wire.ReplyHeader
+		h.Decode(wire.NewReader(frame))
+		if h.Xid == 1 {
+			return h.Err == wire.ErrOK, fmt.Errorf("closeSession: %v", h.Err)
+		}
+	}
 }
