@@ -1,0 +1,187 @@
+// Package node holds the helpers every recipe shares: protected creates
+// (a create whose reply was lost finds its node instead of making a second
+// one), unique name prefixes, sequence-suffix parsing and ordering, and
+// ownership checks.
+//
+// It uses only the public API of package keeper. All functions are safe for
+// concurrent use.
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keeper-go/keeper"
+)
+
+// ErrNotOwner reports that a recipe's node is gone or belongs to another
+// session than the client's current one.
+var ErrNotOwner = errors.New("node: not owned by this session")
+
+// UUIDHex returns a random (version 4) UUID as 32 lowercase hexadecimal
+// characters without dashes, as Python's uuid.uuid4().hex prints it.
+func UUIDHex() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return hex.EncodeToString(b[:])
+}
+
+// UUID returns a random (version 4) UUID in its canonical 36-character form
+// with dashes, as Java's UUID.randomUUID().toString() prints it.
+func UUID() string {
+	h := UUIDHex()
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// Base returns the last element of a path: Base("/a/b") is "b".
+func Base(path string) string {
+	return path[strings.LastIndexByte(path, '/')+1:]
+}
+
+// outcomeUnknown reports whether a failed create may nevertheless have
+// been applied, or may succeed when tried again on the same or a new
+// session.
+func outcomeUnknown(err error) bool {
+	return keeper.IsRetryable(err) ||
+		errors.Is(err, keeper.ErrSessionExpired) ||
+		errors.Is(err, keeper.ErrSessionMoved)
+}
+
+// ProtectedCreate creates the node dir/prefix (plus the server's sequence
+// suffix for sequential modes) and returns its path. prefix must begin with
+// an id unique to the caller, such as UUIDHex(): Kazoo names lock nodes
+// "<uuid hex>__lock__". Without opts the node is ephemeral and sequential;
+// with opts, exactly what they say.
+//
+// When a create fails with an unknown outcome (ErrConnectionLoss: the server
+// may have applied it), ProtectedCreate lists dir and adopts the child whose
+// name starts with prefix instead of creating a second node. A found
+// ephemeral node owned by another session than the current one (left by a
+// session that was lost meanwhile) is deleted and the node created again.
+// A missing dir is created first, with persistent parents (as Kazoo's
+// ensure_path). ctx bounds the whole; it retries until ctx ends or an
+// error that is not transient.
+func ProtectedCreate(ctx context.Context, c *keeper.Client, dir, prefix string, data []byte, opts ...keeper.CreateOption) (string, error) {
+	if len(opts) == 0 {
+		opts = []keeper.CreateOption{keeper.Ephemeral(), keeper.Sequential()}
+	}
+	target := keeper.JoinPath(dir, prefix)
+	tried := false // a create may have been applied
+	delay := 10 * time.Millisecond
+	for {
+		if tried {
+			p, err := Find(ctx, c, dir, prefix)
+			switch {
+			case err == nil && p != "":
+				return p, nil
+			case err != nil && !outcomeUnknown(err) && !errors.Is(err, keeper.ErrNoNode):
+				return "", err
+			case err != nil:
+				// Not known yet: back off and look again.
+				if err := sleep(ctx, &delay); err != nil {
+					return "", fmt.Errorf("node: create %s: %w", target, err)
+				}
+				continue
+			}
+		}
+		p, err := c.Create(ctx, target, data, opts...)
+		if err == nil {
+			return p, nil
+		}
+		if errors.Is(err, keeper.ErrNoNode) {
+			if err := c.EnsurePath(ctx, dir); err != nil && !outcomeUnknown(err) {
+				return "", err
+			}
+			continue
+		}
+		if !outcomeUnknown(err) {
+			return "", err
+		}
+		if !keeper.SafeToRetry(err) {
+			tried = true
+		}
+		if err := sleep(ctx, &delay); err != nil {
+			return "", fmt.Errorf("node: create %s: %w", target, err)
+		}
+	}
+}
+
+// Find returns the path of dir's child whose name starts with prefix, or ""
+// when there is none. A found ephemeral node owned by another session than
+// the client's current one is deleted (best effort) and not returned: it
+// belongs to a session that is gone.
+func Find(ctx context.Context, c *keeper.Client, dir, prefix string) (string, error) {
+	kids, err := c.Children(ctx, dir)
+	if err != nil {
+		return "", err
+	}
+	for _, k := range kids {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		p := keeper.JoinPath(dir, k)
+		st, err := c.Exists(ctx, p)
+		if err != nil {
+			return "", err
+		}
+		if st == nil {
+			continue
+		}
+		if st.EphemeralOwner != 0 && st.EphemeralOwner != c.SessionID() {
+			if err := c.Delete(ctx, p, keeper.AnyVersion); err != nil && !errors.Is(err, keeper.ErrNoNode) {
+				return "", err
+			}
+			continue
+		}
+		return p, nil
+	}
+	return "", nil
+}
+
+// sleep waits *delay (then doubles it, up to 1s) or until ctx ends.
+func sleep(ctx context.Context, delay *time.Duration) error {
+	t := time.NewTimer(*delay)
+	defer t.Stop()
+	*delay = min(*delay*2, time.Second)
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// CheckOwner returns nil when the node at path exists and is an ephemeral
+// node of the client's current session. It returns an error matching
+// ErrNotOwner when the node is gone or owned by another session (or is not
+// ephemeral), and the client's error when it could not find out.
+func CheckOwner(ctx context.Context, c *keeper.Client, path string) error {
+	st, err := c.Exists(ctx, path)
+	if err != nil {
+		return fmt.Errorf("node: check owner of %s: %w", path, err)
+	}
+	if st == nil {
+		return fmt.Errorf("%w: %s is gone", ErrNotOwner, path)
+	}
+	if sid := c.SessionID(); st.EphemeralOwner != sid {
+		return fmt.Errorf("%w: %s is owned by session 0x%x, not 0x%x", ErrNotOwner, path, st.EphemeralOwner, sid)
+	}
+	return nil
+}
+
+// Cleanup runs fn with a fresh context that is not cancelled with ctx and
+// lasts at most the client's session timeout (at least 2s): the bounded
+// cleanup after a cancelled wait.
+func Cleanup(ctx context.Context, c *keeper.Client, fn func(ctx context.Context) error) error {
+	d := max(c.SessionTimeout(), 2*time.Second)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d)
+	defer cancel()
+	return fn(cctx)
+}

@@ -1,0 +1,218 @@
+// Package rtest holds test helpers shared by the recipes' tests: one server
+// per test package with a goroutine-leak check, clients behind a fault
+// proxy, a deterministic session expiry, polling, and the server's list of
+// watches (wchc).
+package rtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/zktest"
+)
+
+// Main starts a standalone server into *srv, runs the tests, stops the
+// server, fails the run when goroutines of this module are left, and exits.
+// Call it from TestMain.
+func Main(m *testing.M, srv **zktest.Cluster, opts ...zktest.Option) {
+	s, err := zktest.New(opts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting ZooKeeper:", err)
+		os.Exit(1)
+	}
+	*srv = s
+	code := m.Run()
+	s.Close()
+	if code == 0 {
+		if leaked := LeakedGoroutines(10 * time.Second); leaked != "" {
+			fmt.Fprintln(os.Stderr, "goroutines left after the tests:\n"+leaked)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// LeakedGoroutines waits up to d for every goroutine running code of this
+// module (other than the caller's) to exit and returns the stacks of those
+// that did not.
+func LeakedGoroutines(d time.Duration) string {
+	deadline := time.Now().Add(d)
+	for {
+		buf := make([]byte, 4<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		var leaked []string
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "github.com/keeper-go/keeper") && !strings.Contains(g, "rtest.LeakedGoroutines") &&
+				!strings.Contains(g, "testing.(*M)") && !strings.Contains(g, "rtest.Main") {
+				leaked = append(leaked, g)
+			}
+		}
+		if len(leaked) == 0 {
+			return ""
+		}
+		if time.Now().After(deadline) {
+			return strings.Join(leaked, "\n\n")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Ctx returns a context that ends after d (60s when d is 0) or at the end of
+// the test.
+func Ctx(t testing.TB, d time.Duration) context.Context {
+	if d == 0 {
+		d = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// ProxyDialer returns a keeper.WithDialer option that sends every
+// connection of a client through p, whatever server address it dials.
+func ProxyDialer(p *zktest.Proxy) keeper.Option {
+	return keeper.WithDialer(func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, p.Addr())
+	})
+}
+
+// Proxied returns a client of srv on a fresh chroot whose connections go
+// through a new fault proxy in front of member 0. Both are closed at the
+// end of the test.
+func Proxied(t testing.TB, srv *zktest.Cluster, opts ...keeper.Option) (*keeper.Client, *zktest.Proxy) {
+	t.Helper()
+	p, err := zktest.NewProxy(srv.Addr(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return srv.Client(t, append([]keeper.Option{ProxyDialer(p)}, opts...)...), p
+}
+
+// Connect returns another client on the same chroot as c (with its own
+// session), closed at the end of the test.
+func Connect(t testing.TB, srv *zktest.Cluster, c *keeper.Client, opts ...keeper.Option) *keeper.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := keeper.Connect(ctx, srv.Servers()+c.Chroot(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// Expire expires c's current session on the server and waits until c has
+// reported it Lost. c must connect through p (see Proxied): the proxy is
+// paused meanwhile so that c cannot take its session back before the
+// server has closed it (zktest.ExpireSession alone races with the client's
+// immediate reconnect).
+func Expire(t testing.TB, ctx context.Context, c *keeper.Client, p *zktest.Proxy) {
+	t.Helper()
+	old := c.SessionID()
+	lost := make(chan struct{})
+	stop := c.Listen(func(ev keeper.StateEvent) {
+		if ev.State == keeper.Lost && ev.SessionID == old {
+			select {
+			case <-lost:
+			default:
+				close(lost)
+			}
+		}
+	})
+	defer stop()
+	p.Pause()
+	err := zktest.ExpireSession(ctx, c)
+	p.Resume()
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lost:
+	case <-ctx.Done():
+		t.Fatalf("session 0x%x not reported lost: %v", old, ctx.Err())
+	}
+}
+
+// WaitFor polls cond every 10ms until it holds, or fails the test after d.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Watches returns the paths on which the server at addr holds watches of
+// the session (from the wchc four-letter word). Paths are as the server
+// sees them, with the client's chroot.
+func Watches(ctx context.Context, addr string, session int64) ([]string, error) {
+	out, err := keeper.Command(ctx, addr, "wchc")
+	if err != nil {
+		return nil, err
+	}
+	return parseWchc(out, session)
+}
+
+// parseWchc reads wchc's reply: a "0x<session>" line, then that session's
+// watched paths, each on a line starting with a tab.
+func parseWchc(out string, session int64) ([]string, error) {
+	var paths []string
+	cur := int64(0)
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimRight(line, "\r")
+		switch {
+		case strings.TrimSpace(line) == "":
+		case strings.HasPrefix(line, "0x"):
+			v, err := strconv.ParseUint(line[2:], 16, 64)
+			if err != nil {
+				return nil, fmt.Errorf("rtest: wchc: bad session line %q", line)
+			}
+			cur = int64(v)
+		case line[0] == '\t' || line[0] == ' ':
+			if cur == session {
+				paths = append(paths, strings.TrimSpace(line))
+			}
+		default:
+			return nil, fmt.Errorf("rtest: wchc: unexpected line %q", line)
+		}
+	}
+	return paths, nil
+}
+
+// NoWatches waits (up to 20s) until the server at addr holds no watch of
+// the session, and fails the test otherwise. A watch that fired is removed
+// by the server when it sends the event, so a short wait may be needed.
+func NoWatches(t testing.TB, addr string, session int64) {
+	t.Helper()
+	var last []string
+	var lastErr error
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		last, lastErr = Watches(ctx, addr, session)
+		cancel()
+		if lastErr == nil && len(last) == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if lastErr != nil && !errors.Is(lastErr, context.DeadlineExceeded) {
+		t.Fatalf("wchc: %v", lastErr)
+	}
+	t.Fatalf("session 0x%x still holds watches on %q", session, last)
+}
