@@ -1,0 +1,340 @@
+// Command bench measures Keeper against go-zookeeper v1.0.4 and a raw
+// pipelined protocol client (the ceiling) on the same ZooKeeper server in
+// one run, interleaving the clients, and writes the results as a Markdown
+// table to RESULTS.md and stdout.
+//
+//	go run . [-quick] [-reps 5] [-only 1,2,5] [-cpuprofile cpu.pprof] [-out RESULTS.md]
+//
+// The measurements are those of issue 8: 1 sequential Get, 2 concurrent Get,
+// 3 Create and Delete, 4 allocations, 5 watches, 6 lock handoff, 7 failover,
+// 8 bulk read. See RESULTS.md for how each is taken.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keeper-go/keeper/zktest"
+)
+
+// measurement is one kind of run, repeated for each client in each
+// repetition.
+type measurement struct {
+	id       int
+	name     string
+	clients  []string // nil: all three
+	setup    func(e *env) error
+	run      func(e *env, client string) error
+	teardown func(e *env) error
+}
+
+var allClients = []string{nameRaw, nameGoZK, nameKeeper}
+
+// measurements lists the runs on the standalone server, in order; the lock
+// and bulk-read files add theirs when the recipes they need exist.
+var measurements = []measurement{
+	{id: 1, name: "sequential Get", run: (*env).seqGet},
+	{id: 2, name: "concurrent Get ×8", run: func(e *env, c string) error { return e.concGet(c, 8) }},
+	{id: 2, name: "concurrent Get ×64", run: func(e *env, c string) error { return e.concGet(c, 64) }},
+	{id: 2, name: "concurrent Get ×256", run: func(e *env, c string) error { return e.concGet(c, 256) }},
+	{id: 3, name: "Create and Delete", run: (*env).createDelete},
+	{id: 4, name: "allocations", run: (*env).allocs},
+	{id: 5, name: "watches", setup: (*env).setupWatchNodes, run: (*env).watches,
+		teardown: func(e *env) error { return e.rawDeleteTree(watchParent) }},
+}
+
+// unavailable lists measurements whose code path waits for a package that
+// does not exist yet, with the reason.
+var unavailable []string
+
+func main() {
+	testing.Init()
+	quick := flag.Bool("quick", false, "smaller counts, for trying the benchmark out")
+	reps := flag.Int("reps", 5, "repetitions of each measurement per client")
+	only := flag.String("only", "", "comma-separated measurement numbers to run (default: all)")
+	out := flag.String("out", "RESULTS.md", "where to write the Markdown results")
+	flag.StringVar(&profile, "cpuprofile", "", "write the CPU profile of an extra Keeper 256-goroutine Get run to `file`")
+	flag.Parse()
+	if err := run(*quick, *reps, *only, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(quick bool, reps int, only, out string) error {
+	sz := fullSizes
+	if quick {
+		sz = quickSizes
+	}
+	if reps < 1 {
+		return fmt.Errorf("-reps %d: need at least 1", reps)
+	}
+	want := map[int]bool{}
+	for _, f := range strings.Split(only, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || n > 8 {
+			return fmt.Errorf("-only: bad measurement %q (1 to 8)", f)
+		}
+		want[n] = true
+	}
+	selected := func(id int) bool { return len(want) == 0 || want[id] }
+	if err := flag.Set("test.benchtime", strconv.Itoa(sz.allocOps)+"x"); err != nil {
+		return err
+	}
+
+	started := time.Now()
+	loadStart := loadAvg()
+	fmt.Println("starting a standalone ZooKeeper...")
+	var opts []zktest.Option
+	for _, f := range serverJVM {
+		opts = append(opts, zktest.JVMFlag(f))
+	}
+	cl, err := zktest.New(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	e := &env{servers: cl.Servers(), addr: cl.Addr(0), pid: cl.PID(0), sizes: sz, data: make([]byte, 100)}
+	for i := range e.data {
+		e.data[i] = byte('a' + i%26)
+	}
+	version := cl.Version()
+	if err := prepare(e); err != nil {
+		return err
+	}
+	var failures []string
+	fail := func(what string, err error) {
+		msg := fmt.Sprintf("%s: %v", what, err)
+		fmt.Println("  FAILED:", msg)
+		failures = append(failures, msg)
+	}
+	for _, m := range measurements {
+		if !selected(m.id) {
+			continue
+		}
+		if m.setup != nil {
+			fmt.Printf("setting up %d (%s)...\n", m.id, m.name)
+			if err := m.setup(e); err != nil {
+				fail(m.name+" setup", err)
+				continue
+			}
+		}
+		clients := m.clients
+		if clients == nil {
+			clients = allClients
+		}
+		for rep := range reps {
+			for i := range clients {
+				c := clients[(i+rep)%len(clients)] // rotate who goes first
+				t0 := time.Now()
+				if err := m.run(e, c); err != nil {
+					fail(fmt.Sprintf("%d %s, %s, rep %d", m.id, m.name, c, rep+1), err)
+					continue
+				}
+				fmt.Printf("%d %-22s rep %d %-13s %6.1fs\n", m.id, m.name, rep+1, c, time.Since(t0).Seconds())
+			}
+		}
+		if m.teardown != nil {
+			if err := m.teardown(e); err != nil {
+				fail(m.name+" teardown", err)
+			}
+		}
+	}
+	if profile != "" && selected(2) {
+		fmt.Println("profiling Keeper's 256-goroutine Get...")
+		if err := e.profileConcGet(profile); err != nil {
+			fail("profile", err)
+		} else {
+			fmt.Println("CPU profile written to", profile)
+		}
+	}
+	if err := cl.Close(); err != nil {
+		fail("stopping the server", err)
+	}
+	if selected(7) {
+		fmt.Println("starting a three-member ensemble for failover...")
+		ens, err := zktest.New(append([]zktest.Option{zktest.Nodes(3)}, ensembleFlags...)...)
+		if err != nil {
+			fail("7 failover: ensemble", err)
+		} else {
+			if err := failover(ens, reps); err != nil {
+				fail("7 failover", err)
+			}
+			ens.Close()
+		}
+	}
+	md := document(docInfo{
+		started: started, took: time.Since(started), version: version, reps: reps, quick: quick,
+		sizes: sz, loadStart: loadStart, loadEnd: loadAvg(), failures: failures,
+	})
+	fmt.Println()
+	fmt.Println(table())
+	for _, f := range failures {
+		fmt.Println("FAILED:", f)
+	}
+	if err := writeResults(out, md); err != nil {
+		return err
+	}
+	fmt.Println("results written to", out)
+	return nil
+}
+
+// serverFlags give the standalone server room for 100,000 watches and a
+// 100,000-node tree, and the JVM's full JIT as in production (zktest's
+// defaults favour quick starts).
+var serverJVM = []string{"-Xms512m", "-Xmx1g", "-XX:TieredStopAtLevel=4"}
+
+var ensembleFlags = []zktest.Option{zktest.JVMFlag("-Xmx256m")}
+
+// prepare creates the nodes every run reads and warms the server up.
+func prepare(e *env) error {
+	if err := e.rawDeleteTree("/bench"); err != nil {
+		return err
+	}
+	if err := e.rawCreate(1, func(int) string { return "/bench" }, nil); err != nil {
+		return err
+	}
+	if err := e.rawCreate(1, func(int) string { return getPath }, e.data); err != nil {
+		return err
+	}
+	rc, err := e.raw()
+	if err != nil {
+		return err
+	}
+	defer rc.close()
+	fmt.Println("warming the server up...")
+	_, err = rc.pipeline(opGetData, 10*e.sizes.warmup+20000, 64, encGet([]string{getPath}, false), nil, nil)
+	return err
+}
+
+// loadAvg returns the 1-minute load average, or "?".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}
+
+func createFile(path string) (*os.File, error) { return os.Create(path) }
+
+type docInfo struct {
+	started            time.Time
+	took               time.Duration
+	version            string
+	reps               int
+	quick              bool
+	sizes              sizes
+	loadStart, loadEnd string
+	failures           []string
+}
+
+// analysisMarker starts the hand-written part of RESULTS.md, which a new
+// run keeps.
+const analysisMarker = "<!-- analysis: written by hand, kept by later runs -->"
+
+func document(d docInfo) string {
+	var b strings.Builder
+	b.WriteString("# Benchmark results: Keeper, go-zookeeper v1.0.4 and a raw pipelined client\n\n")
+	fmt.Fprintf(&b, "Generated by `make bench` (`cd bench && go run .`%s) on %s; the run took %s.\n\n",
+		map[bool]string{true: " -quick", false: ""}[d.quick], d.started.Format("2006-01-02 15:04 MST"), d.took.Round(time.Second))
+	fmt.Fprintf(&b, "- Machine: %d cores (%s), %s, %s/%s, GOMAXPROCS %d.\n", runtime.NumCPU(), cpuModel(), runtime.Version(),
+		runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(&b, "- Server: ZooKeeper %s (Debian's package), standalone, started by zktest on loopback with the JVM flags %s; "+
+		"measurement 7 uses a three-member ensemble. Server and clients share the machine's cores.\n", orUnknown(d.version), "`"+strings.Join(serverJVM, " ")+"`")
+	fmt.Fprintf(&b, "- Clients: Keeper at commit %s, go-zookeeper v1.0.4, and the raw client in `bench/raw.go` "+
+		"(encodes requests, keeps a window outstanding on one connection, reads only reply headers). "+
+		"Session timeout %v (failover: %v, the same for both clients).\n", gitCommit(), sessionTimeout, failoverTimeout)
+	fmt.Fprintf(&b, "- Method: %d repetitions of every measurement per client, the clients interleaved (the first one rotates), "+
+		"a fresh connection per run; each cell is median (min–max). Client CPU is this process's getrusage time over the timed part "+
+		"divided by the operations; server CPU is the ZooKeeper process's utime+stime from /proc over the same part.\n", d.reps)
+	fmt.Fprintf(&b, "- Load: other engineers ran test suites on this machine during the run (1-minute load average %s at the start, %s at the end), "+
+		"so absolute figures are noisy; compare the ratios.\n", d.loadStart, d.loadEnd)
+	s := d.sizes
+	fmt.Fprintf(&b, "- Sizes: %d sequential Gets; %d Gets per concurrency level; %d creates then deletes; %d iterations for allocations; "+
+		"%d watches; %d lock handoffs; a bulk-read tree of %d leaves. Values are 100 bytes.\n\n",
+		s.seqGets, s.concGets, s.creates, s.allocOps, s.watches, s.handoffs, s.bulkLeaves)
+	b.WriteString(table())
+	b.WriteString("\n")
+	b.WriteString(methodNotes)
+	if len(unavailable) > 0 {
+		b.WriteString("\n## Not measured in this run\n\n")
+		for _, u := range unavailable {
+			b.WriteString("- " + u + "\n")
+		}
+	}
+	if len(d.failures) > 0 {
+		b.WriteString("\n## Failures\n\n")
+		for _, f := range d.failures {
+			b.WriteString("- " + f + "\n")
+		}
+	}
+	return b.String()
+}
+
+const methodNotes = `## How each figure is taken
+
+1. Sequential Get: one connection, one Get of a 100-byte node at a time; latency per call (the raw client: per round trip).
+2. Concurrent Get: one client shared by 8, 64 or 256 goroutines, each looping on Get until the total is reached; the raw client keeps a window of 8, 64 or 256 requests outstanding.
+3. Create: persistent sequential nodes with 100-byte values from 64 goroutines (raw: a window of 64; raw uses create, Keeper create2, go-zookeeper create), then Delete of each from 64 goroutines.
+4. Allocations: testing.Benchmark with ReportAllocs over sequential Gets and Creates on one client.
+5. Watches: the measured client sets one-shot data watches (GetW from 64 goroutines; raw: getData with the watch flag, a window of 256) on every node of a flat parent; a second, raw client then sets every node's data (a window of 256). Delivered events are counted until 15 s after the last change was acknowledged; the time runs from the first change to the last event. Heap per watch is the live-heap growth (after GC) while setting them, divided by their number: what the client keeps per watch.
+6. Lock handoff: sessions contending for one lock in a loop; the handoff is the time from one holder's Release call to the next holder's Acquire returning.
+7. Failover: Keeper and go-zookeeper connect to the same follower of a three-member ensemble (hosts in a fixed order), the follower is killed with SIGKILL, and each client's time from the kill to its first successful Get is taken; the member is restarted between repetitions.
+8. Bulk read: a tree of 10 top nodes, each with children that have 100-byte leaves; Keeper's TreeCache initial load against go-zookeeper walking it with 64 goroutines (Children, then Get of each leaf).
+`
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(version unknown)"
+	}
+	return s
+}
+
+// cpuModel returns the processor's model name from /proc/cpuinfo.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+// gitCommit returns the short hash of the checked-out commit.
+func gitCommit() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "(unknown)"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// writeResults writes md to path, keeping the hand-written analysis of an
+// earlier file.
+func writeResults(path, md string) error {
+	if old, err := os.ReadFile(path); err == nil {
+		if i := strings.Index(string(old), analysisMarker); i >= 0 {
+			md += "\n" + string(old[i:])
+		}
+	}
+	return os.WriteFile(path, []byte(md), 0o644)
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// series holds one figure's value from each repetition.
+type series []float64
+
+// summary returns the median, minimum and maximum; NaN when empty.
+func (s series) summary() (med, lo, hi float64) {
+	if len(s) == 0 {
+		return math.NaN(), math.NaN(), math.NaN()
+	}
+	v := slices.Clone(s)
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		med = v[n/2]
+	} else {
+		med = (v[n/2-1] + v[n/2]) / 2
+	}
+	return med, v[0], v[n-1]
+}
+
+func (s series) median() float64 {
+	m, _, _ := s.summary()
+	return m
+}
+
+// percentile returns the p-th percentile (0 < p <= 100) of sorted d.
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(d)))) - 1
+	return d[max(0, min(i, len(d)-1))]
+}
+
+// meter measures one timed part: wall time, this process's CPU time, the
+// server processes' CPU time and this process's heap allocations.
+type meter struct {
+	pids   []int
+	wall   time.Time
+	cpu    time.Duration
+	srv    time.Duration
+	allocs uint64
+	bytes  uint64
+}
+
+// result is what a meter measured.
+type result struct {
+	wall, cpu, srv time.Duration
+	allocs, bytes  uint64
+}
+
+// startMeter starts measuring; pids are the server processes.
+func startMeter(pids ...int) *meter {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	m := &meter{pids: pids, allocs: ms.Mallocs, bytes: ms.TotalAlloc}
+	m.srv = serverCPU(pids)
+	m.cpu = processCPU()
+	m.wall = time.Now()
+	return m
+}
+
+// stop ends the measurement.
+func (m *meter) stop() result {
+	wall := time.Since(m.wall)
+	cpu := processCPU() - m.cpu
+	srv := serverCPU(m.pids) - m.srv
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return result{wall: wall, cpu: cpu, srv: srv, allocs: ms.Mallocs - m.allocs, bytes: ms.TotalAlloc - m.bytes}
+}
+
+// processCPU returns this process's user+system CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ,
+// 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// serverCPU returns the summed user+system CPU time of the processes.
+func serverCPU(pids []int) time.Duration {
+	var total time.Duration
+	for _, pid := range pids {
+		d, err := procCPU(pid)
+		if err == nil {
+			total += d
+		}
+	}
+	return total
+}
+
+// procCPU reads utime+stime of pid from /proc/<pid>/stat.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// count fields after the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("bad stat line for pid %d", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); utime is field 14, stime field 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short stat line for pid %d", pid)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("bad stat times for pid %d", pid)
+	}
+	return time.Duration(ut+st) * clockTick, nil
+}
+
+// perOp returns d per op in microseconds.
+func perOp(d time.Duration, ops int) float64 {
+	if ops == 0 {
+		return math.NaN()
+	}
+	return float64(d) / float64(time.Microsecond) / float64(ops)
+}
+
+// rate returns ops per second.
+func rate(ops int, d time.Duration) float64 {
+	if d <= 0 {
+		return math.NaN()
+	}
+	return float64(ops) / d.Seconds()
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
