@@ -819,7 +819,7 @@ func (c *Client) closeAbandoned(a abandonedSession) {
 	defer c.wg.Done()
 	ctx, cancel := context.WithTimeout(c.baseCtx, c.SessionTimeout())
 	defer cancel()
-	for round := 0; round < 5 && ctx.Err() == nil; round++ {
+	for ctx.Err() == nil {
 		for _, hp := range c.hostOrder() {
 			switch c.tryCloseSession(ctx, hp, a) {
 			case nil:
@@ -828,6 +828,12 @@ func (c *Client) closeAbandoned(a abandonedSession) {
 			case errExpired:
 				return // already gone
 			}
+		}
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
 		}
 	}
 }

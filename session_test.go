@@ -3,7 +3,9 @@ package keeper_test
 import (
 	"context"
 	"errors"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,7 +124,21 @@ func TestPresumedExpiry(t *testing.T) {
 	start := time.Now()
 	// Keep the old session alive on the server from a second connection,
 	// so that only the client's own presumption can end it.
-	keep, err := keeper.Connect(ctx, srv.Servers(), keeper.WithSession(old, pw), keeper.WithNoAutoResession())
+	// keep reconnects slowly, as a real stale holder would not race us.
+	var dials atomic.Int32
+	slow := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if dials.Add(1) > 1 {
+			select {
+			case <-time.After(300 * time.Millisecond):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	keep, err := keeper.Connect(ctx, srv.Servers(), keeper.WithSession(old, pw), keeper.WithNoAutoResession(),
+		keeper.WithDialer(slow), keeper.WithServerVersion("3.8.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
