@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/keeper-go/keeper"
+)
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// statJSON is a Stat as the --json output shows it.
+type statJSON struct {
+	Czxid          int64  `json:"czxid"`
+	Mzxid          int64  `json:"mzxid"`
+	Pzxid          int64  `json:"pzxid"`
+	Ctime          int64  `json:"ctime"`
+	Mtime          int64  `json:"mtime"`
+	Version        int32  `json:"version"`
+	Cversion       int32  `json:"cversion"`
+	Aversion       int32  `json:"aversion"`
+	EphemeralOwner string `json:"ephemeralOwner"`
+	DataLength     int32  `json:"dataLength"`
+	NumChildren    int32  `json:"numChildren"`
+}
+
+func toStatJSON(s *keeper.Stat) *statJSON {
+	if s == nil {
+		return nil
+	}
+	return &statJSON{
+		Czxid: s.Czxid, Mzxid: s.Mzxid, Pzxid: s.Pzxid, Ctime: s.Ctime, Mtime: s.Mtime,
+		Version: s.Version, Cversion: s.Cversion, Aversion: s.Aversion,
+		EphemeralOwner: hex64(s.EphemeralOwner), DataLength: s.DataLength, NumChildren: s.NumChildren,
+	}
+}
+
+// hex64 formats a zxid or session id as ZooKeeper prints them.
+func hex64(v int64) string { return "0x" + strconv.FormatUint(uint64(v), 16) }
+
+// fmtTime formats a server time in milliseconds since the epoch.
+func fmtTime(ms int64) string {
+	return time.UnixMilli(ms).Format("2006-01-02 15:04:05.000 MST")
+}
+
+// fmtShortTime formats a server time for listings.
+func fmtShortTime(ms int64) string {
+	return time.UnixMilli(ms).Format("2006-01-02 15:04:05")
+}
+
+// fmtSize formats a byte count: "512 B", "1.5 KiB".
+func fmtSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// dataJSON is node data in JSON: base64 (binary-safe; null for a node
+// without data) and, when it is valid UTF-8, also as text.
+type dataJSON struct {
+	Data *string `json:"data"`
+	Text *string `json:"text,omitempty"`
+}
+
+func toDataJSON(b []byte) dataJSON {
+	if b == nil {
+		return dataJSON{}
+	}
+	enc := base64.StdEncoding.EncodeToString(b)
+	d := dataJSON{Data: &enc}
+	if utf8.Valid(b) {
+		s := string(b)
+		d.Text = &s
+	}
+	return d
+}
+
+// node is one znode met by walk.
+type node struct {
+	path     string // absolute path
+	depth    int    // 0 for the root of the walk
+	stat     *keeper.Stat
+	data     []byte   // with walkOpts.data
+	children []string // sorted names; nil beyond walkOpts.maxDepth
+}
+
+// walkOpts tunes walk.
+type walkOpts struct {
+	data     bool // read each node's data
+	maxDepth int  // stop listing children below this depth; <0 for no limit
+	// skipSystem leaves out /zookeeper when walking the real root.
+	skipSystem bool
+}
+
+// walk visits root and its descendants depth-first, children in name order,
+// parents before their children. Nodes that vanish during the walk are
+// skipped; a missing root is an error. fn may return errSkip to leave out a
+// node's children.
+func (a *app) walk(ctx context.Context, c *keeper.Client, root string, o walkOpts, fn func(n *node) error) error {
+	var visit func(p string, depth int) error
+	visit = func(p string, depth int) error {
+		n := &node{path: p, depth: depth}
+		octx, cancel := a.op(ctx)
+		defer cancel()
+		var err error
+		if o.data {
+			n.data, n.stat, err = c.Get(octx, p)
+		}
+		if err == nil && (o.maxDepth < 0 || depth < o.maxDepth) {
+			var st *keeper.Stat
+			n.children, st, err = c.ChildrenStat(octx, p)
+			if !o.data {
+				n.stat = st
+			}
+		} else if err == nil && !o.data {
+			n.stat, err = c.Exists(octx, p)
+			if err == nil && n.stat == nil {
+				err = &keeper.Error{Op: "exists", Path: p, Code: keeper.CodeNoNode}
+			}
+		}
+		if err != nil {
+			if depth > 0 && errors.Is(err, keeper.ErrNoNode) {
+				return nil
+			}
+			return a.opErr(octx, err)
+		}
+		cancel()
+		sort.Strings(n.children)
+		if o.skipSystem && p == "/" && c.Chroot() == "" {
+			n.children = deleteString(n.children, "zookeeper")
+		}
+		if err := fn(n); err != nil {
+			if err == errSkip {
+				return nil
+			}
+			return err
+		}
+		for _, ch := range n.children {
+			if err := visit(keeper.JoinPath(p, ch), depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return visit(root, 0)
+}
+
+// errSkip tells walk not to visit a node's children.
+var errSkip = errors.New("skip")
+
+// deleteString returns s without the elements equal to v.
+func deleteString(s []string, v string) []string {
+	out := s[:0]
+	for _, x := range s {
+		if x != v {
+			out = append(out, x)
+		}
+	}
+	return out
+}

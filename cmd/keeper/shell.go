@@ -1,0 +1,426 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keeper-go/keeper"
+)
+
+func init() {
+	register(shellCommand, cdCommand, pwdCommand, exitCommand)
+}
+
+// historyName is the shell's history file, in the home directory.
+const historyName = ".keeper_history"
+
+// maxHistory is the number of history lines kept.
+const maxHistory = 1000
+
+var shellCommand = &command{
+	name:    "shell",
+	args:    "[--no-history]",
+	summary: "interactive shell: the same commands, with cd, history and tab completion",
+	help: `The prompt shows the connection state and the current directory, as
+"(CONNECTED) /app> ". Paths are relative to the current directory; cd, pwd,
+.. and . work as in a Unix shell. Tab completes command names and znode paths;
+up and down browse the history, kept in ~/.keeper_history. Ctrl-C clears the
+line (or stops a running command such as watch); Ctrl-D or exit quits.
+When standard input is not a terminal, commands are read from it line by line;
+the exit status is then that of the last command that failed.`,
+	noShell:    true,
+	ownSignals: true,
+	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
+		noHistory := fs.Bool("no-history", false, "do not read or write ~/"+historyName)
+		return func(ctx context.Context, args []string) error {
+			return a.runShell(ctx, !*noHistory)
+		}
+	},
+}
+
+var cdCommand = &command{
+	name:      "cd",
+	args:      "[path]",
+	summary:   "change the current directory (default /)",
+	max:       1,
+	shellOnly: true,
+	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
+		return func(ctx context.Context, args []string) error {
+			p := "/"
+			if len(args) > 0 {
+				var err error
+				if p, err = resolve(a.cwd, args[0]); err != nil {
+					return err
+				}
+			}
+			c, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			octx, cancel := a.op(ctx)
+			defer cancel()
+			st, err := c.Exists(octx, p)
+			if err != nil {
+				return a.opErr(octx, err)
+			}
+			if st == nil {
+				return &keeper.Error{Op: "cd", Path: p, Code: keeper.CodeNoNode}
+			}
+			a.cwd = p
+			return nil
+		}
+	},
+}
+
+var pwdCommand = &command{
+	name:      "pwd",
+	summary:   "print the current directory",
+	shellOnly: true,
+	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
+		return func(ctx context.Context, args []string) error {
+			fmt.Fprintln(a.stdout, a.cwd)
+			return nil
+		}
+	},
+}
+
+// errExitShell is returned by exit to end the shell.
+var errExitShell = errors.New("exit")
+
+var exitCommand = &command{
+	name:      "exit",
+	aliases:   []string{"quit"},
+	summary:   "leave the shell (as Ctrl-D)",
+	shellOnly: true,
+	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
+		return func(ctx context.Context, args []string) error { return errExitShell }
+	},
+}
+
+// runShell connects and reads commands from the terminal, or line by line
+// from standard input when it is not a terminal.
+func (a *app) runShell(ctx context.Context, useHistory bool) error {
+	c, err := a.client(ctx)
+	if err != nil {
+		return err
+	}
+	a.inShell = true
+	defer func() { a.inShell = false }()
+	in := terminalFile(a.stdin)
+	if in == nil {
+		return a.script(ctx)
+	}
+	histFile := ""
+	if useHistory {
+		if home, err := os.UserHomeDir(); err == nil {
+			histFile = filepath.Join(home, historyName)
+		}
+	}
+	return a.interactive(ctx, c, in, histFile)
+}
+
+// script runs the commands read from standard input, one per line. Blank
+// lines and lines starting with # are skipped.
+func (a *app) script(ctx context.Context) error {
+	sc := bufio.NewScanner(a.stdin)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	status := 0
+	for sc.Scan() && ctx.Err() == nil {
+		st, err := a.shellLine(ctx, sc.Text())
+		if st != 0 {
+			status = st
+		}
+		if errors.Is(err, errExitShell) || errors.Is(err, errInterrupted) {
+			break
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("keeper: shell: reading standard input: %w", err)
+	}
+	if ctx.Err() != nil {
+		return contextErr(ctx)
+	}
+	if status != 0 {
+		return &exitError{status}
+	}
+	return nil
+}
+
+// interactive runs the shell on a terminal.
+func (a *app) interactive(ctx context.Context, c *keeper.Client, in *os.File, histFile string) error {
+	wake := make(chan struct{}, 1)
+	stop := c.Listen(func(keeper.StateEvent) {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
+	defer stop()
+	keys := newKeyReader(in)
+	a.keys = keys
+	defer func() { a.keys = nil; keys.close() }()
+	out := terminalFile(a.stdout)
+	if out == nil {
+		out = in
+	}
+	ed := &editor{
+		out:      a.stdout,
+		keys:     keys,
+		width:    func() int { return termWidth(out) },
+		prompt:   func() string { return a.prompt(c) },
+		complete: a.completer(ctx, c),
+		wake:     wake,
+		history:  loadHistory(histFile),
+	}
+	id, _ := c.Session()
+	fmt.Fprintf(a.stdout, "Connected to %s, session %s. Type help for the commands, Ctrl-D to quit.\n",
+		a.conn.servers(), hex64(id))
+	for {
+		restore, err := rawMode(in)
+		if err != nil {
+			return fmt.Errorf("keeper: shell: %w", err)
+		}
+		line, err := ed.readLine(ctx)
+		restore()
+		switch {
+		case err == io.EOF:
+			return nil
+		case errors.Is(err, errInterruptLine):
+			continue
+		case err != nil:
+			if ctx.Err() != nil {
+				return contextErr(ctx)
+			}
+			return fmt.Errorf("keeper: shell: %w", err)
+		}
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		ed.history = addHistory(ed.history, line, histFile)
+		if _, err := a.shellLine(ctx, line); errors.Is(err, errExitShell) {
+			return nil
+		}
+	}
+}
+
+// shellLine runs one line of the shell and returns its exit status and
+// error (already reported; errExitShell for exit).
+func (a *app) shellLine(ctx context.Context, line string) (status int, err error) {
+	words, err := splitWords(line)
+	if err != nil {
+		err = usageErr(nil, "%v", err)
+		return a.report(err), err
+	}
+	if len(words) == 0 || strings.HasPrefix(words[0], "#") {
+		return 0, nil
+	}
+	c := lookupCommand(words[0])
+	switch {
+	case c == nil:
+		err = usageErr(nil, "unknown command %q (type help for the list)", words[0])
+	case c.noShell:
+		err = usageErr(nil, "%s does not work inside the shell", c.name)
+	default:
+		err = a.runCommand(ctx, c, words[1:])
+	}
+	if errors.Is(err, errExitShell) {
+		return 0, err
+	}
+	return a.report(err), err
+}
+
+// prompt returns the shell's prompt: "(CONNECTED) /app> ".
+func (a *app) prompt(c *keeper.Client) string {
+	return "(" + stateLabel(c.State()) + ") " + a.cwd + "> "
+}
+
+// stateLabel names a connection state for the prompt.
+func stateLabel(s keeper.State) string {
+	switch s {
+	case keeper.Connecting:
+		return "CONNECTING"
+	case keeper.Connected:
+		return "CONNECTED"
+	case keeper.ConnectedReadOnly:
+		return "CONNECTED_READONLY"
+	case keeper.Suspended:
+		return "SUSPENDED"
+	case keeper.Lost:
+		return "LOST"
+	case keeper.Closed:
+		return "CLOSED"
+	}
+	return strings.ToUpper(s.String())
+}
+
+// completer returns the shell's tab completion: command names for the first
+// word, znode paths (relative to the current directory) after it.
+func (a *app) completer(ctx context.Context, c *keeper.Client) func([]rune, int) completion {
+	return func(line []rune, pos int) completion {
+		start := pos
+		for start > 0 && line[start-1] != ' ' {
+			start--
+		}
+		word := string(line[start:pos])
+		if strings.TrimSpace(string(line[:start])) == "" {
+			var comp completion
+			comp.start = start
+			for _, cmd := range commands {
+				if cmd.noShell || !strings.HasPrefix(cmd.name, word) {
+					continue
+				}
+				comp.words = append(comp.words, cmd.name+" ")
+				comp.display = append(comp.display, cmd.name)
+			}
+			return comp
+		}
+		if strings.HasPrefix(word, "-") || strings.Contains(word, "://") {
+			return completion{}
+		}
+		dir, prefix := "", word
+		if i := strings.LastIndexByte(word, '/'); i >= 0 {
+			dir, prefix = word[:i+1], word[i+1:]
+		}
+		parent, err := resolve(a.cwd, dir)
+		if err != nil {
+			return completion{}
+		}
+		octx, cancel := context.WithTimeout(ctx, min(a.conn.timeout, 3*time.Second))
+		defer cancel()
+		names, err := c.Children(octx, parent)
+		if err != nil {
+			return completion{}
+		}
+		sort.Strings(names)
+		comp := completion{start: start}
+		for _, name := range names {
+			if strings.HasPrefix(name, prefix) {
+				comp.words = append(comp.words, dir+name)
+				comp.display = append(comp.display, name)
+			}
+		}
+		if len(comp.words) == 1 {
+			// A node with children gets a "/" to go on completing; a leaf
+			// ends the word.
+			st, err := c.Exists(octx, keeper.JoinPath(parent, comp.display[0]))
+			if err == nil && st != nil && st.NumChildren > 0 {
+				comp.words[0] += "/"
+			} else {
+				comp.words[0] += " "
+			}
+		}
+		return comp
+	}
+}
+
+// loadHistory returns the last lines of the history file.
+func loadHistory(file string) []string {
+	if file == "" {
+		return nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) == 1 && lines[0] == "" {
+		return nil
+	}
+	return lines[max(len(lines)-maxHistory, 0):]
+}
+
+// addHistory appends line to the history (unless it repeats the last one)
+// and to the history file.
+func addHistory(h []string, line, file string) []string {
+	if len(h) > 0 && h[len(h)-1] == line {
+		return h
+	}
+	h = append(h, line)
+	if len(h) > maxHistory {
+		h = h[len(h)-maxHistory:]
+	}
+	if file != "" {
+		if f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err == nil {
+			fmt.Fprintln(f, line)
+			f.Close()
+		}
+	}
+	return h
+}
+
+// splitWords splits a command line into words as a Unix shell does:
+// whitespace separates words; '...' quotes literally; "..." quotes with
+// backslash escapes (\" \\ \n \t); a backslash outside quotes escapes the
+// next character.
+func splitWords(line string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	rs := []rune(line)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case r == ' ' || r == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case r == '\'':
+			inWord = true
+			j := i + 1
+			for j < len(rs) && rs[j] != '\'' {
+				j++
+			}
+			if j == len(rs) {
+				return nil, errors.New("unterminated ' quote")
+			}
+			cur.WriteString(string(rs[i+1 : j]))
+			i = j
+		case r == '"':
+			inWord = true
+			j := i + 1
+			for ; j < len(rs) && rs[j] != '"'; j++ {
+				if rs[j] == '\\' && j+1 < len(rs) {
+					j++
+					switch rs[j] {
+					case 'n':
+						cur.WriteRune('\n')
+					case 't':
+						cur.WriteRune('\t')
+					default:
+						cur.WriteRune(rs[j])
+					}
+					continue
+				}
+				cur.WriteRune(rs[j])
+			}
+			if j == len(rs) {
+				return nil, errors.New(`unterminated " quote`)
+			}
+			i = j
+		case r == '\\':
+			inWord = true
+			if i+1 < len(rs) {
+				i++
+				cur.WriteRune(rs[i])
+			}
+		default:
+			inWord = true
+			cur.WriteRune(r)
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
