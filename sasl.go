@@ -31,9 +31,10 @@ const saslDigestURI = "zookeeper/zk-sasl-md5"
 var errSASL = errors.New("keeper: sasl")
 
 // saslAuth runs the SASL DIGEST-MD5 exchange on a fresh connection, right
-// after the handshake and before anything else is sent. It uses xids 1
-// and 2 and leaves c.xid at the last one used. A refusal by the server is
-// also reported to listeners (KeeperAuthFailed).
+// after the handshake and before anything else is sent: no writer runs
+// yet, so it takes its two xids from the client's counter (c.nextXid),
+// which the writer then goes on from. A refusal by the server is also
+// reported to listeners (KeeperAuthFailed).
 func (c *Client) saslAuth(ctx context.Context, nc net.Conn, hp hostPort) error {
 	user, password := c.cfg.sasl.user, c.cfg.sasl.password
 	if dl, ok := ctx.Deadline(); ok {
@@ -43,10 +44,8 @@ func (c *Client) saslAuth(ctx context.Context, nc net.Conn, hp hostPort) error {
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	xid := int32(0)
 	exchange := func(token []byte) ([]byte, error) {
-		xid++
-		c.xid = xid
+		xid := c.nextXid()
 		b, start := wire.BeginFrame(nil)
 		b = (&wire.RequestHeader{Xid: xid, Op: wire.OpSASL}).Append(b)
 		b = (&wire.GetSASLRequest{Token: token}).Append(b)
