@@ -1,0 +1,41 @@
+// Package lock provides distributed locks on ZooKeeper: Lock (a fair
+// mutex), ReadLock and WriteLock (a read/write lock), and Semaphore (at most
+// n holders). Their znodes are named and filled exactly as Kazoo's, so Keeper
+// and Kazoo processes exclude each other on the same path; WithCuratorLayout
+// does the same for Apache Curator's InterProcessMutex.
+//
+// Quick start:
+//
+//	l := lock.New(c, "/locks/job", "worker-1")
+//	if err := l.Acquire(ctx); err != nil { ... }
+//	defer l.Release(context.WithoutCancel(ctx))
+//	select {
+//	case <-l.Lost(): // the session ended or the node is gone: stop now
+//	case <-work(ctx):
+//	}
+//
+// # Fencing
+//
+// A lock held through a ZooKeeper session is only as good as the session.
+// Lost is closed when the session that owns the lock node is lost (expired
+// as the server says, or presumed expired by the client after a whole
+// session timeout without a server), when the client is closed, and when the
+// node is deleted or, after a reconnect, found gone or owned by another
+// session. IsAcquired turns false at the same time (Kazoo's is_acquired does
+// not). Suspended is closed at the first disconnect, when the lock may still
+// be held; applications that must never overlap stop there.
+//
+// # Protected creates and cleanup
+//
+// Each node's name starts with a random id, so a create whose reply was lost
+// is found again by that id instead of leaving an orphan node that would
+// block the queue. A cancelled Acquire deletes its node and removes its watch;
+// Release deletes the node, which also fires (and so removes) the holder's
+// own watch: nothing is left on the server.
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use; Acquire, TryAcquire and Release
+// of one value run one at a time. A value holds its lock at most once: use
+// one value per contender, even within a process.
+package lock

@@ -1,0 +1,341 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/recipe/internal/node"
+)
+
+// Semaphore lets at most maxLeases holders in at once. It is Kazoo's
+// Semaphore, with the same layout:
+//
+//   - path holds maxLeases as decimal text; a Semaphore whose maxLeases
+//     differ fails with ErrMaxLeases (text that is not a number is ignored,
+//     as Kazoo does);
+//   - each holder has an ephemeral child path/<uuid hex> with its
+//     identifier as data;
+//   - a Lock on the sibling path+"-__lock__" lets one contender at a time
+//     look for a free lease, so a freed lease wakes only that one.
+//
+// Lost, Suspended and IsAcquired work as a Lock's. The methods are safe for
+// concurrent use; one Semaphore value holds at most one lease.
+type Semaphore struct {
+	c    *keeper.Client
+	path string
+	data []byte
+	max  int
+	lock *Lock // on path + "-__lock__"
+
+	turn chan struct{}
+
+	mu      sync.Mutex
+	node    string
+	fence   *node.Fence
+	pending string
+}
+
+// NewSemaphore returns a Semaphore on path with maxLeases leases;
+// identifier is each lease's data (see LeaseHolders). Nothing is sent until
+// Acquire. maxLeases below 1 makes Acquire fail.
+func NewSemaphore(c *keeper.Client, path, identifier string, maxLeases int) *Semaphore {
+	return &Semaphore{
+		c:    c,
+		path: path,
+		data: []byte(identifier),
+		max:  maxLeases,
+		lock: New(c, path+"-"+writeMarker, identifier),
+		turn: make(chan struct{}, 1),
+	}
+}
+
+// Path returns the semaphore's path.
+func (s *Semaphore) Path() string { return s.path }
+
+// MaxLeases returns the number of leases.
+func (s *Semaphore) MaxLeases() int { return s.max }
+
+// Acquire waits until it holds a lease, or ctx ends (then it deletes what
+// it created, removes its watches and returns an error matching ctx.Err()).
+func (s *Semaphore) Acquire(ctx context.Context) error {
+	_, err := s.acquire(ctx, true)
+	return err
+}
+
+// TryAcquire takes a lease if one is free and nobody else is taking one at
+// the moment, and reports whether it did; it waits only for the server's
+// replies (bounded by ctx).
+func (s *Semaphore) TryAcquire(ctx context.Context) (bool, error) {
+	return s.acquire(ctx, false)
+}
+
+func (s *Semaphore) acquire(ctx context.Context, blocking bool) (bool, error) {
+	if s.max < 1 {
+		return false, fmt.Errorf("%w: semaphore %s: max leases %d is below 1", ErrBadOption, s.path, s.max)
+	}
+	select {
+	case s.turn <- struct{}{}:
+	case <-ctx.Done():
+		return false, fmt.Errorf("lock: acquire semaphore %s: %w", s.path, ctx.Err())
+	}
+	defer func() { <-s.turn }()
+	if s.IsAcquired() {
+		return false, fmt.Errorf("%w: semaphore %s", ErrHeld, s.path)
+	}
+	if err := s.deletePending(ctx); err != nil {
+		return false, err
+	}
+	if err := s.ensurePath(ctx); err != nil {
+		return false, err
+	}
+	// One contender at a time looks for a lease.
+	var ok bool
+	var err error
+	if blocking {
+		err = s.lock.Acquire(ctx)
+		ok = err == nil
+	} else {
+		ok, err = s.lock.TryAcquire(ctx)
+	}
+	if err != nil || !ok {
+		if err != nil {
+			err = fmt.Errorf("lock: acquire semaphore %s: %w", s.path, err)
+		}
+		return false, err
+	}
+	// A failed release leaves the node to the next Acquire of s.lock (or
+	// to the session's end); the lease decision stands either way.
+	defer func() { _ = node.Cleanup(ctx, s.c, s.lock.Release) }()
+	return s.takeLease(ctx, blocking)
+}
+
+// ensurePath creates path with maxLeases as its data, or checks the number
+// stored there.
+func (s *Semaphore) ensurePath(ctx context.Context) error {
+	want := strconv.Itoa(s.max)
+	for {
+		_, err := s.c.Create(ctx, s.path, []byte(want), keeper.MakeParents())
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, keeper.ErrNodeExists) && !errors.Is(err, keeper.ErrConnectionLoss) {
+			return fmt.Errorf("lock: semaphore %s: %w", s.path, err)
+		}
+		data, _, err := s.c.Get(ctx, s.path)
+		if errors.Is(err, keeper.ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("lock: semaphore %s: %w", s.path, err)
+		}
+		n, perr := strconv.Atoi(strings.TrimSpace(string(data)))
+		if perr == nil && n != s.max {
+			return fmt.Errorf("%w: %s holds %d, this Semaphore has %d", ErrMaxLeases, s.path, n, s.max)
+		}
+		return nil
+	}
+}
+
+// takeLease runs while holding the internal lock: it creates a lease when
+// fewer than max exist, else waits (when blocking) for a change of the
+// lease holders.
+func (s *Semaphore) takeLease(ctx context.Context, blocking bool) (bool, error) {
+	prefix := node.UUIDHex()
+	lease := keeper.JoinPath(s.path, prefix)
+	delay := 10 * time.Millisecond
+	fail := func(err error) (bool, error) {
+		_ = node.Cleanup(ctx, s.c, func(cctx context.Context) error {
+			_ = s.c.RemoveWatches(cctx, s.path, keeper.WatchChildren)
+			return s.deleteOwn(cctx, lease)
+		})
+		return false, fmt.Errorf("lock: acquire semaphore %s: %w", s.path, err)
+	}
+	for {
+		kids, err := s.c.Children(ctx, s.path)
+		if err != nil {
+			if transient(err) && ctx.Err() == nil {
+				if err := sleep(ctx, &delay); err != nil {
+					return fail(err)
+				}
+				continue
+			}
+			return fail(err)
+		}
+		if len(kids) < s.max {
+			p, err := node.ProtectedCreate(ctx, s.c, s.path, prefix, s.data, keeper.Ephemeral())
+			if err != nil && !errors.Is(err, keeper.ErrNodeExists) {
+				return fail(err)
+			}
+			if err == nil {
+				lease = p
+			}
+		}
+		st, err := s.c.Exists(ctx, lease)
+		if err != nil {
+			return fail(err)
+		}
+		if st != nil && st.EphemeralOwner == s.c.SessionID() {
+			f := node.NewFence(s.c, lease, st.EphemeralOwner, nil)
+			if f.Held() {
+				s.mu.Lock()
+				s.node, s.fence = lease, f
+				s.mu.Unlock()
+				return true, nil
+			}
+			f.Stop()
+			continue
+		}
+		if !blocking {
+			return false, nil
+		}
+		kids, _, ch, err := s.c.ChildrenW(ctx, s.path)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fail(ctx.Err())
+			}
+			if transient(err) {
+				continue
+			}
+			return fail(err)
+		}
+		if len(kids) < s.max {
+			// A lease was freed meanwhile; our create will fire the watch.
+			continue
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		}
+	}
+}
+
+// deleteOwn deletes the lease p unless it is gone or not ours.
+func (s *Semaphore) deleteOwn(ctx context.Context, p string) error {
+	return (&Lock{c: s.c}).deleteOwn(ctx, p)
+}
+
+func (s *Semaphore) deletePending(ctx context.Context) error {
+	s.mu.Lock()
+	p := s.pending
+	s.mu.Unlock()
+	if p == "" {
+		return nil
+	}
+	if err := s.deleteOwn(ctx, p); err != nil {
+		return fmt.Errorf("lock: delete %s left by an earlier call: %w", p, err)
+	}
+	s.mu.Lock()
+	s.pending = ""
+	s.mu.Unlock()
+	return nil
+}
+
+// Release gives the lease back by deleting its node. It returns ErrNotHeld
+// when no lease was held, and an error matching ErrLost when it had been
+// lost meanwhile (nothing is deleted then).
+func (s *Semaphore) Release(ctx context.Context) error {
+	select {
+	case s.turn <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("lock: release semaphore %s: %w", s.path, ctx.Err())
+	}
+	defer func() { <-s.turn }()
+	s.mu.Lock()
+	f, p := s.fence, s.node
+	s.fence, s.node = nil, ""
+	if f == nil && s.pending != "" {
+		s.mu.Unlock()
+		return s.deletePending(ctx)
+	}
+	s.mu.Unlock()
+	if f == nil {
+		return fmt.Errorf("%w: semaphore %s", ErrNotHeld, s.path)
+	}
+	if lost := f.Stop(); lost != nil {
+		return fmt.Errorf("%w: semaphore %s: %w", ErrLost, s.path, lost)
+	}
+	if err := s.deleteOwn(ctx, p); err != nil {
+		s.mu.Lock()
+		s.pending = p
+		s.mu.Unlock()
+		return fmt.Errorf("lock: release semaphore %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// IsAcquired reports whether a lease is held now (acquired, not released,
+// not lost).
+func (s *Semaphore) IsAcquired() bool {
+	s.mu.Lock()
+	f := s.fence
+	s.mu.Unlock()
+	return f != nil && f.Held()
+}
+
+// Lost returns a channel closed when no lease is held: after a loss, after
+// Release, and before the first Acquire. Take it after Acquire.
+func (s *Semaphore) Lost() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fence == nil {
+		return closedChan()
+	}
+	return s.fence.Lost()
+}
+
+// Suspended returns a channel closed at the first disconnect while a lease
+// is held, or when none is held.
+func (s *Semaphore) Suspended() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fence == nil {
+		return closedChan()
+	}
+	return s.fence.Suspended()
+}
+
+// Err returns why the held lease was lost (matching ErrLost and its
+// cause), or nil.
+func (s *Semaphore) Err() error {
+	s.mu.Lock()
+	f := s.fence
+	s.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	if err := f.Err(); err != nil {
+		return fmt.Errorf("%w: semaphore %s: %w", ErrLost, s.path, err)
+	}
+	return nil
+}
+
+// LeaseHolders returns the identifiers of the current lease holders, in no
+// particular order (as Kazoo's lease_holders). A missing path has none.
+func (s *Semaphore) LeaseHolders(ctx context.Context) ([]string, error) {
+	kids, err := s.c.Children(ctx, s.path)
+	if errors.Is(err, keeper.ErrNoNode) {
+		return []string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock: lease holders of %s: %w", s.path, err)
+	}
+	out := []string{}
+	for _, k := range kids {
+		data, _, err := s.c.Get(ctx, keeper.JoinPath(s.path, k))
+		if errors.Is(err, keeper.ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lock: lease holders of %s: %w", s.path, err)
+		}
+		out = append(out, string(data))
+	}
+	return out, nil
+}
