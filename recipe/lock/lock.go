@@ -106,10 +106,10 @@ func NewReadLock(c *keeper.Client, path, identifier string, opts ...Option) *Loc
 
 func newLock(c *keeper.Client, path, identifier string, read bool, opts []Option) *Lock {
 	l := &Lock{
-		c:     c,
-		path:  path,
-		data:  []byte(identifier),
-		read:  read,
+		c:    c,
+		path: path,
+		data: []byte(identifier),
+		read: read,
 		turn: make(chan struct{}, 1),
 	}
 	for _, o := range opts {
