@@ -1,7 +1,10 @@
 package keeper_test
 
 import (
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -297,4 +300,101 @@ func TestWithAuthUnknownScheme(t *testing.T) {
 	if n := events.count(isAuthFailed); n != 1 {
 		t.Fatalf("%d AuthFailed events, want 1", n)
 	}
+}
+
+// startSASLServer starts a server whose JAAS config knows super and bob
+// (DIGEST-MD5), with super as its superuser and sasl: ACLs enabled.
+func startSASLServer(t *testing.T) *zktest.Cluster {
+	t.Helper()
+	jaas := filepath.Join(t.TempDir(), "jaas.conf")
+	conf := "Server {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n" +
+		"  user_super=\"adminsecret\"\n  user_bob=\"bobsecret\";\n};\n"
+	if err := os.WriteFile(jaas, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return zktest.Start(t,
+		zktest.JVMFlag("-Djava.security.auth.login.config="+jaas),
+		zktest.JVMFlag("-Dzookeeper.superUser=super"),
+		zktest.Config("authProvider.1", "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"))
+}
+
+func TestSASL(t *testing.T) {
+	t.Parallel()
+	cl := startSASLServer(t)
+	ctx := ctxT(t)
+	bobACL := keeper.ACL{Perms: keeper.PermAll, Scheme: "sasl", ID: "bob"}
+
+	t.Run("bob", func(t *testing.T) {
+		p, err := zktest.NewProxy(cl.Addr(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		bob := connectTo(t, p.Addr(), "", keeper.WithSASL("bob", "bobsecret"))
+		ids, err := bob.WhoAmI(ctx)
+		if err != nil || !slices.Contains(ids, keeper.ClientInfo{Scheme: "sasl", User: "bob"}) {
+			t.Fatalf("WhoAmI = %v, %v; want sasl:bob", ids, err)
+		}
+		if _, err := bob.Create(ctx, "/bobs", []byte("b"), keeper.WithACL(bobACL)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := bob.Get(ctx, "/bobs"); err != nil {
+			t.Fatal(err)
+		}
+		anon := connectTo(t, cl.Servers(), "")
+		if _, _, err := anon.Get(ctx, "/bobs"); !errors.Is(err, keeper.ErrNoAuth) {
+			t.Fatalf("anonymous Get: %v, want ErrNoAuth", err)
+		}
+		if ids, err := anon.WhoAmI(ctx); err != nil || slices.ContainsFunc(ids, func(ci keeper.ClientInfo) bool { return ci.Scheme == "sasl" }) {
+			t.Fatalf("anonymous WhoAmI = %v, %v", ids, err)
+		}
+		// A new connection authenticates again, before anything else.
+		events := recordEvents(bob)
+		p.Drop()
+		waitFor(t, 30*time.Second, "a reconnect", func() bool {
+			_, ok := events.find(func(ev keeper.StateEvent) bool { return ev.State == keeper.Suspended })
+			return ok && bob.State() == keeper.Connected
+		})
+		if data, _, err := bob.Get(ctx, "/bobs"); err != nil || string(data) != "b" {
+			t.Fatalf("Get after the reconnect = %q, %v", data, err)
+		}
+	})
+
+	t.Run("superuser", func(t *testing.T) {
+		su := connectTo(t, cl.Servers(), "", keeper.WithSASL("super", "adminsecret"))
+		ids, err := su.WhoAmI(ctx)
+		if err != nil || !slices.Contains(ids, keeper.ClientInfo{Scheme: "sasl", User: "super"}) ||
+			!slices.ContainsFunc(ids, func(ci keeper.ClientInfo) bool { return ci.Scheme == "super" }) {
+			t.Fatalf("WhoAmI = %v, %v; want sasl:super and super", ids, err)
+		}
+		if _, err := su.Create(ctx, "/supers", nil, keeper.WithACL(bobACL)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := su.Get(ctx, "/supers"); err != nil {
+			t.Fatalf("super reading bob's node: %v", err)
+		}
+	})
+
+	t.Run("wrong password", func(t *testing.T) {
+		c, err := keeper.New(cl.Servers(), keeper.WithSASL("bob", "wrong"), keeper.WithReconnectBackoff(100*time.Millisecond, 500*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		events := recordEvents(c)
+		// Every attempt is refused and reported; the client keeps trying.
+		waitFor(t, 30*time.Second, "two AuthFailed events", func() bool { return events.count(isAuthFailed) >= 2 })
+		ev, _ := events.find(isAuthFailed)
+		if !errors.Is(ev.Err, keeper.ErrAuthFailed) {
+			t.Fatalf("event error %v, want ErrAuthFailed", ev.Err)
+		}
+		if st := c.State(); st == keeper.Connected {
+			t.Fatalf("state %v with a wrong password", st)
+		}
+		short, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if _, err := keeper.Connect(short, cl.Servers(), keeper.WithSASL("bob", "wrong")); err == nil {
+			t.Fatal("Connect with a wrong password succeeded")
+		}
+	})
 }
