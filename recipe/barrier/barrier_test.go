@@ -1,0 +1,151 @@
+package barrier_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/recipe/barrier"
+	"github.com/keeper-go/keeper/zktest"
+)
+
+func TestBarrierWaitRemove(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c0 := srv.Client(t)
+	c1 := sameChroot(t, c0, "")
+	b0 := barrier.New(c0, "/b/gate")
+	if err := b0.Wait(ctx); err != nil {
+		t.Fatalf("Wait on a barrier that is not up: %v", err)
+	}
+	if err := b0.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b0.Create(ctx); err != nil {
+		t.Fatalf("second Create: %v", err)
+	}
+	data, st, err := c0.Get(ctx, "/b/gate")
+	if err != nil || len(data) != 0 || st.EphemeralOwner != 0 {
+		t.Fatalf("barrier node: data %q stat %+v err %v; want a persistent node with empty data", data, st, err)
+	}
+
+	var removed atomic.Bool
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for i := range 6 {
+		c := c0
+		if i%2 == 1 {
+			c = c1
+		}
+		b := barrier.New(c, "/b/gate")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := b.Wait(ctx)
+			if err == nil && !removed.Load() {
+				err = errors.New("Wait returned while the barrier was up")
+			}
+			errs <- err
+		}()
+	}
+	waitWatch(t, c0, "/b/gate")
+	waitWatch(t, c1, "/b/gate")
+	removed.Store(true)
+	if err := barrier.New(c1, "/b/gate").Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if err := b0.Remove(ctx); err != nil {
+		t.Fatalf("Remove of a barrier that is not up: %v", err)
+	}
+	assertClean(t, "/b", c0)
+}
+
+func TestBarrierWaitCancelLeavesNoWatch(t *testing.T) {
+	t.Parallel()
+	c := srv.Client(t)
+	ctx := testCtx(t)
+	b := barrier.New(c, "/gate")
+	if err := b.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.Wait(wctx) }()
+	waitWatch(t, c, "/gate")
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait after cancel: %v", err)
+	}
+	waitFor(t, 30*time.Second, "the watch to go", func() bool { return len(watches(ctx, t, c)) == 0 })
+	if err := b.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertClean(t, "/", c)
+}
+
+func TestBarrierWaitAcrossSessionLoss(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := srv.Client(t)
+	other := sameChroot(t, c, "")
+	b := barrier.New(c, "/gate")
+	if err := b.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Wait(ctx) }()
+	waitWatch(t, c, "/gate")
+	old := c.SessionID()
+	if err := zktest.ExpireSession(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "a new session", func() bool {
+		return c.State() == keeper.Connected && c.SessionID() != old
+	})
+	waitWatch(t, c, "/gate") // armed again in the new session
+	select {
+	case err := <-done:
+		t.Fatalf("Wait returned %v while the barrier is up", err)
+	default:
+	}
+	if err := barrier.New(other, "/gate").Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	assertClean(t, "/", c)
+}
+
+func TestBarrierWaitClientClosed(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c0 := srv.Client(t)
+	c := sameChroot(t, c0, "")
+	b := barrier.New(c, "/gate")
+	if err := b.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Wait(ctx) }()
+	waitWatch(t, c, "/gate")
+	c.Close()
+	if err := <-done; !errors.Is(err, keeper.ErrClosed) {
+		t.Fatalf("Wait after Close: %v", err)
+	}
+	if err := barrier.New(c0, "/gate").Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertClean(t, "/", c0)
+}
