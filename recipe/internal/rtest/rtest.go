@@ -157,9 +157,10 @@ func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// Watches returns the paths on which the server at addr holds watches of
-// the session (from the wchc four-letter word). Paths are as the server
-// sees them, with the client's chroot.
+// Watches returns the paths on which the server at addr holds data (and
+// exists) watches of the session, from the wchc four-letter word. Paths are
+// as the server sees them, with the client's chroot. ZooKeeper's wchc (and
+// wchp, wchs) leave child watches out: see NoChildWatches.
 func Watches(ctx context.Context, addr string, session int64) ([]string, error) {
 	out, err := keeper.Command(ctx, addr, "wchc")
 	if err != nil {
@@ -194,8 +195,8 @@ func parseWchc(out string, session int64) ([]string, error) {
 	return paths, nil
 }
 
-// NoWatches waits (up to 20s) until the server at addr holds no watch of
-// the session, and fails the test otherwise. A watch that fired is removed
+// NoWatches waits (up to 20s) until the server at addr holds no data watch
+// of the session, and fails the test otherwise. A watch that fired is removed
 // by the server when it sends the event, so a short wait may be needed.
 func NoWatches(t testing.TB, addr string, session int64) {
 	t.Helper()
@@ -215,4 +216,26 @@ func NoWatches(t testing.TB, addr string, session int64) {
 		t.Fatalf("wchc: %v", lastErr)
 	}
 	t.Fatalf("session 0x%x still holds watches on %q", session, last)
+}
+
+// NoChildWatches fails the test when the server holds a child watch of c on
+// one of paths (asked with checkWatches, as wchc does not list them).
+func NoChildWatches(t testing.TB, c *keeper.Client, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		var err error
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = c.CheckWatches(ctx, p, keeper.WatchChildren)
+			cancel()
+			if errors.Is(err, keeper.ErrNoWatcher) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !errors.Is(err, keeper.ErrNoWatcher) {
+			t.Fatalf("child watch on %s: %v", p, err)
+		}
+	}
 }
