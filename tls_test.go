@@ -104,8 +104,8 @@ type connectLog struct {
 }
 
 func (l *connectLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *connectLog) WithAttrs([]slog.Attr) slog.Handler        { return l }
-func (l *connectLog) WithGroup(string) slog.Handler             { return l }
+func (l *connectLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *connectLog) WithGroup(string) slog.Handler            { return l }
 func (l *connectLog) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "connect failed" {
 		return nil
