@@ -126,8 +126,14 @@ func (cn *conn) readLoop() {
 	br := bufio.NewReaderSize(cn.nc, 64<<10)
 	readTimeout := cn.timeout * 2 / 3
 	var buf []byte
+	var deadlineSet time.Time
 	for {
-		_ = cn.nc.SetReadDeadline(time.Now().Add(readTimeout))
+		// Moving the deadline costs a syscall-heavy timer update: do it
+		// only when an eighth of the timeout has passed since the last time.
+		if now := time.Now(); now.Sub(deadlineSet) > readTimeout/8 {
+			_ = cn.nc.SetReadDeadline(now.Add(readTimeout))
+			deadlineSet = now
+		}
 		frame, err := wire.ReadFrame(br, buf, c.cfg.maxFrame)
 		if err != nil {
 			var ne net.Error
@@ -223,11 +229,15 @@ func (cn *conn) writeLoop() {
 	defer ping.Stop()
 	var wbuf []byte
 	var batch []*request
+	var writeDeadlineSet time.Time
 	flush := func() bool {
 		if len(wbuf) == 0 {
 			return true
 		}
-		_ = cn.nc.SetWriteDeadline(time.Now().Add(cn.timeout * 2 / 3))
+		if now := time.Now(); now.Sub(writeDeadlineSet) > cn.timeout/12 {
+			_ = cn.nc.SetWriteDeadline(now.Add(cn.timeout * 2 / 3))
+			writeDeadlineSet = now
+		}
 		_, err := cn.nc.Write(wbuf)
 		if cap(wbuf) > 1<<20 {
 			wbuf = nil
