@@ -342,11 +342,7 @@ func (a *app) runCommand(ctx context.Context, c *command, args []string) error {
 	}
 	ctx, cancel := a.interruptible(ctx)
 	defer cancel()
-	err = run(ctx, pos)
-	if err != nil && ctx.Err() != nil && !errors.Is(err, errInterrupted) && context.Cause(ctx) == errInterrupted {
-		return errInterrupted
-	}
-	return err
+	return run(ctx, pos)
 }
 
 // printHelp prints the list of commands.
