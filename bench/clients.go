@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +43,15 @@ type keeperSubject struct {
 func connectKeeper(servers string, opts ...keeper.Option) (*keeperSubject, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	opts = append([]keeper.Option{keeper.WithSessionTimeout(sessionTimeout)}, opts...)
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{nc}, nil
+	}
+	opts = append([]keeper.Option{keeper.WithSessionTimeout(sessionTimeout), keeper.WithDialer(dial)}, opts...)
 	c, err := keeper.Connect(ctx, servers, opts...)
 	if err != nil {
 		return nil, err
@@ -78,16 +87,18 @@ func (nopLogger) Printf(string, ...any) {}
 var gozkACL = zk.WorldACL(zk.PermAll)
 
 // orderedHosts is a go-zookeeper HostProvider that tries the servers in
-// the given order (its default shuffles them), so that a failover test
-// knows which member the client starts on.
+// its own order (Connect shuffles the list it passes to Init), so that a
+// failover test knows which member the client starts on.
 type orderedHosts struct {
 	servers []string
 	next    int
 	tried   int
 }
 
-func (h *orderedHosts) Init(servers []string) error {
-	h.servers = servers
+func (h *orderedHosts) Init(shuffled []string) error {
+	if len(shuffled) != len(h.servers) {
+		return fmt.Errorf("ordered hosts: got %d servers, want %d", len(shuffled), len(h.servers))
+	}
 	return nil
 }
 
@@ -108,9 +119,16 @@ func (h *orderedHosts) Connected() { h.tried = 0 }
 
 func connectGoZK(servers []string, timeout time.Duration, ordered bool) (*gozkSubject, error) {
 	// go-zookeeper's option type is unexported: let inference name it.
-	opts := sliceOf(zk.WithLogger(nopLogger{}), zk.WithLogInfo(false))
+	dial := func(network, addr string, timeout time.Duration) (net.Conn, error) {
+		nc, err := net.DialTimeout(network, addr, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{nc}, nil
+	}
+	opts := sliceOf(zk.WithLogger(nopLogger{}), zk.WithLogInfo(false), zk.WithDialer(dial))
 	if ordered {
-		opts = append(opts, zk.WithHostProvider(&orderedHosts{}))
+		opts = append(opts, zk.WithHostProvider(&orderedHosts{servers: servers}))
 	}
 	c, events, err := zk.Connect(servers, timeout, opts...)
 	if err != nil {

@@ -34,19 +34,9 @@ func failover(cl *zktest.Cluster, reps int) error {
 				order = append(order, cl.Addr(i))
 			}
 		}
-		k, err := connectKeeper(strings.Join(order, ","), keeper.WithOrderedHosts(), keeper.WithSessionTimeout(failoverTimeout))
+		k, g, err := connectBoth(order)
 		if err != nil {
 			return err
-		}
-		g, err := connectGoZK(order, failoverTimeout, true)
-		if err != nil {
-			k.close()
-			return err
-		}
-		if k.c.Server() != order[0] || g.c.Server() != order[0] {
-			k.close()
-			g.close()
-			return fmt.Errorf("failover: clients on %s and %s, want %s", k.c.Server(), g.c.Server(), order[0])
 		}
 		for _, s := range []subject{k, g} {
 			if err := s.get("/"); err != nil {
@@ -108,6 +98,36 @@ func failover(cl *zktest.Cluster, reps int) error {
 			float64(took[nameKeeper])/float64(time.Millisecond), float64(took[nameGoZK])/float64(time.Millisecond))
 	}
 	return nil
+}
+
+// connectBoth connects Keeper and go-zookeeper to order[0] (the other
+// members next), trying again while either lands elsewhere (a member that
+// has just rejoined may refuse a session for a moment).
+func connectBoth(order []string) (*keeperSubject, *gozkSubject, error) {
+	var last string
+	for range 10 {
+		k, err := connectKeeper(strings.Join(order, ","), keeper.WithOrderedHosts(), keeper.WithSessionTimeout(failoverTimeout))
+		if err != nil {
+			return nil, nil, err
+		}
+		g, err := connectGoZK(order, failoverTimeout, true)
+		if err != nil {
+			k.close()
+			return nil, nil, err
+		}
+		// Both must be connected to the target now and still be after a
+		// round trip.
+		kerr, gerr := k.get("/"), g.get("/")
+		if kerr == nil && gerr == nil && k.c.Server() == order[0] && g.c.Server() == order[0] {
+			return k, g, nil
+		}
+		last = fmt.Sprintf("Keeper on %q (%v, state %v), go-zookeeper on %q (%v)", k.c.Server(), kerr, k.c.State(), g.c.Server(), gerr)
+		fmt.Printf("  failover: clients not both on %s, connecting again: %s\n", order[0], last)
+		k.close()
+		g.close()
+		time.Sleep(500 * time.Millisecond)
+	}
+	return nil, nil, fmt.Errorf("failover: clients not both on %s: %s", order[0], last)
 }
 
 // waitLeader waits until the ensemble has a leader.

@@ -37,8 +37,7 @@ type measurement struct {
 
 var allClients = []string{nameRaw, nameGoZK, nameKeeper}
 
-// measurements lists the runs on the standalone server, in order; the lock
-// and bulk-read files add theirs when the recipes they need exist.
+// measurements lists the runs on the standalone server, in order.
 var measurements = []measurement{
 	{id: 1, name: "sequential Get", run: (*env).seqGet},
 	{id: 2, name: "concurrent Get ×8", run: func(e *env, c string) error { return e.concGet(c, 8) }},
@@ -48,6 +47,9 @@ var measurements = []measurement{
 	{id: 4, name: "allocations", run: (*env).allocs},
 	{id: 5, name: "watches", setup: (*env).setupWatchNodes, run: (*env).watches,
 		teardown: func(e *env) error { return e.rawDeleteTree(watchParent) }},
+	{id: 6, name: "lock handoff", clients: []string{nameGoZK, nameKeeper}, run: (*env).lockHandoff},
+	{id: 8, name: "bulk read", setup: (*env).setupBulk, run: (*env).bulk,
+		teardown: func(e *env) error { return e.rawDeleteTree(bulkRoot) }},
 }
 
 // unavailable lists measurements whose code path waits for a package that
@@ -94,6 +96,58 @@ func run(quick bool, reps int, only, out string) error {
 
 	started := time.Now()
 	loadStart := loadAvg()
+	var version string
+	var failures []string
+	fail := func(what string, err error) {
+		msg := fmt.Sprintf("%s: %v", what, err)
+		fmt.Println("  FAILED:", msg)
+		failures = append(failures, msg)
+	}
+	standalone := false
+	for _, m := range measurements {
+		standalone = standalone || selected(m.id)
+	}
+	if standalone {
+		v, err := runStandalone(sz, reps, selected, fail)
+		if err != nil {
+			return err
+		}
+		version = v
+	}
+	if selected(7) {
+		fmt.Println("starting a three-member ensemble for failover...")
+		ens, err := zktest.New(append([]zktest.Option{zktest.Nodes(3)}, ensembleFlags...)...)
+		if err != nil {
+			fail("7 failover: ensemble", err)
+		} else {
+			if version == "" {
+				version = ens.Version()
+			}
+			if err := failover(ens, reps); err != nil {
+				fail("7 failover", err)
+			}
+			ens.Close()
+		}
+	}
+	md := document(docInfo{
+		started: started, took: time.Since(started), version: version, reps: reps, quick: quick,
+		sizes: sz, loadStart: loadStart, loadEnd: loadAvg(), failures: failures,
+	})
+	fmt.Println()
+	fmt.Println(table())
+	for _, f := range failures {
+		fmt.Println("FAILED:", f)
+	}
+	if err := writeResults(out, md); err != nil {
+		return err
+	}
+	fmt.Println("results written to", out)
+	return nil
+}
+
+// runStandalone runs the selected measurements on a standalone server and
+// returns its version.
+func runStandalone(sz sizes, reps int, selected func(int) bool, fail func(string, error)) (string, error) {
 	fmt.Println("starting a standalone ZooKeeper...")
 	var opts []zktest.Option
 	for _, f := range serverJVM {
@@ -101,22 +155,15 @@ func run(quick bool, reps int, only, out string) error {
 	}
 	cl, err := zktest.New(opts...)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer cl.Close()
 	e := &env{servers: cl.Servers(), addr: cl.Addr(0), pid: cl.PID(0), sizes: sz, data: make([]byte, 100)}
 	for i := range e.data {
 		e.data[i] = byte('a' + i%26)
 	}
-	version := cl.Version()
 	if err := prepare(e); err != nil {
-		return err
-	}
-	var failures []string
-	fail := func(what string, err error) {
-		msg := fmt.Sprintf("%s: %v", what, err)
-		fmt.Println("  FAILED:", msg)
-		failures = append(failures, msg)
+		return "", err
 	}
 	for _, m := range measurements {
 		if !selected(m.id) {
@@ -158,35 +205,11 @@ func run(quick bool, reps int, only, out string) error {
 			fmt.Println("CPU profile written to", profile)
 		}
 	}
+	version := cl.Version()
 	if err := cl.Close(); err != nil {
 		fail("stopping the server", err)
 	}
-	if selected(7) {
-		fmt.Println("starting a three-member ensemble for failover...")
-		ens, err := zktest.New(append([]zktest.Option{zktest.Nodes(3)}, ensembleFlags...)...)
-		if err != nil {
-			fail("7 failover: ensemble", err)
-		} else {
-			if err := failover(ens, reps); err != nil {
-				fail("7 failover", err)
-			}
-			ens.Close()
-		}
-	}
-	md := document(docInfo{
-		started: started, took: time.Since(started), version: version, reps: reps, quick: quick,
-		sizes: sz, loadStart: loadStart, loadEnd: loadAvg(), failures: failures,
-	})
-	fmt.Println()
-	fmt.Println(table())
-	for _, f := range failures {
-		fmt.Println("FAILED:", f)
-	}
-	if err := writeResults(out, md); err != nil {
-		return err
-	}
-	fmt.Println("results written to", out)
-	return nil
+	return version, nil
 }
 
 // serverFlags give the standalone server room for 100,000 watches and a

@@ -226,6 +226,9 @@ func (e *env) concGet(name string, g int) error {
 		goal("≤ 1.1 × raw, < go-zk", atMost(1.1, 1, 0))
 	fig(what+": server CPU", "µs/op").add(name, perOp(res.srv, n)).
 		goal("≤ go-zk", atMost(0, 1, 0))
+	if res.io.writes > 0 {
+		fig(what+": requests per client write", "ops/write").add(name, float64(n)/float64(res.io.writes))
+	}
 	return nil
 }
 

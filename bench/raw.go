@@ -55,6 +55,7 @@ func dialRaw(addr string, timeout time.Duration) (*rawConn, error) {
 		return nil, fmt.Errorf("raw: dial %s: %w", addr, err)
 	}
 	_ = nc.(*net.TCPConn).SetNoDelay(true)
+	nc = countingConn{nc}
 	c := &rawConn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}
 	// ConnectRequest: protocolVersion, lastZxidSeen, timeOut, sessionId,
 	// passwd (16 zero bytes), then the readOnly flag.

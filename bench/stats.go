@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -54,12 +56,37 @@ type meter struct {
 	srv    time.Duration
 	allocs uint64
 	bytes  uint64
+	io     ioCounts // this process's read and write system calls
 }
 
 // result is what a meter measured.
 type result struct {
 	wall, cpu, srv time.Duration
 	allocs, bytes  uint64
+	io             ioCounts
+}
+
+// ioCounts count the socket reads and writes of the measured clients.
+type ioCounts struct{ reads, writes int64 }
+
+// sockReads and sockWrites count the Read and Write calls on every
+// client connection (see countingConn).
+var sockReads, sockWrites atomic.Int64
+
+func procIO() ioCounts { return ioCounts{reads: sockReads.Load(), writes: sockWrites.Load()} }
+
+// countingConn counts its Read and Write calls: each is one system call
+// unless it would block.
+type countingConn struct{ net.Conn }
+
+func (c countingConn) Read(b []byte) (int, error) {
+	sockReads.Add(1)
+	return c.Conn.Read(b)
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	sockWrites.Add(1)
+	return c.Conn.Write(b)
 }
 
 // startMeter starts measuring; pids are the server processes.
@@ -69,6 +96,7 @@ func startMeter(pids ...int) *meter {
 	runtime.ReadMemStats(&ms)
 	m := &meter{pids: pids, allocs: ms.Mallocs, bytes: ms.TotalAlloc}
 	m.srv = serverCPU(pids)
+	m.io = procIO()
 	m.cpu = processCPU()
 	m.wall = time.Now()
 	return m
@@ -78,10 +106,12 @@ func startMeter(pids ...int) *meter {
 func (m *meter) stop() result {
 	wall := time.Since(m.wall)
 	cpu := processCPU() - m.cpu
+	io := procIO()
 	srv := serverCPU(m.pids) - m.srv
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return result{wall: wall, cpu: cpu, srv: srv, allocs: ms.Mallocs - m.allocs, bytes: ms.TotalAlloc - m.bytes}
+	return result{wall: wall, cpu: cpu, srv: srv, allocs: ms.Mallocs - m.allocs, bytes: ms.TotalAlloc - m.bytes,
+		io: ioCounts{reads: io.reads - m.io.reads, writes: io.writes - m.io.writes}}
 }
 
 // processCPU returns this process's user+system CPU time.
