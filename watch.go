@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keeper-go/keeper/internal/wire"
 )
@@ -37,6 +38,7 @@ type watchRegistry struct {
 	child map[string][]chan Event
 	pers  map[string][]*Watcher
 	rec   map[string][]*Watcher
+	locks map[string]*pathLock // see lockPath
 }
 
 func (wr *watchRegistry) init(c *Client) {
@@ -51,22 +53,26 @@ func (wr *watchRegistry) init(c *Client) {
 // register records a watch after its request's reply (on the reader).
 func (wr *watchRegistry) register(reg *watchReg, code Code) {
 	wr.mu.Lock()
-	defer wr.mu.Unlock()
+	added := false
 	switch reg.kind {
 	case kindData:
 		if code == CodeOK {
 			wr.data[reg.path] = append(wr.data[reg.path], reg.ch)
+			added = true
 		}
 	case kindExists:
 		switch code {
 		case CodeOK:
 			wr.data[reg.path] = append(wr.data[reg.path], reg.ch)
+			added = true
 		case CodeNoNode:
 			wr.exist[reg.path] = append(wr.exist[reg.path], reg.ch)
+			added = true
 		}
 	case kindChild:
 		if code == CodeOK {
 			wr.child[reg.path] = append(wr.child[reg.path], reg.ch)
+			added = true
 		}
 	case kindPersistent, kindRecursive:
 		if code == CodeOK {
@@ -74,16 +80,210 @@ func (wr *watchRegistry) register(reg *watchReg, code Code) {
 			if reg.kind == kindRecursive {
 				m = wr.rec
 			}
+			known := false
 			for _, w := range m[reg.path] {
-				if w == reg.w {
-					return // re-armed after a reconnect: already there
-				}
+				known = known || w == reg.w
 			}
-			if !reg.w.isEnded() {
+			switch {
+			case known:
+			case reg.w.isEnded():
+				// Its Watch call gave up: remove what the server added.
+				defer wr.releaseLater(reg.path, reg.kind == kindRecursive)
+			default:
 				m[reg.path] = append(m[reg.path], reg.w)
+				added = true
 			}
 		}
 	}
+	clobbered := added && wr.clobbersLocked(reg.kind, reg.path)
+	wr.mu.Unlock()
+	if clobbered && modesInterfere(wr.c.ServerVersion()) {
+		// The reply's zxid, noted by the reader just before.
+		wr.repair(reg.path, wr.c.lastZxid.Load())
+	}
+}
+
+// modesInterfere reports whether server v keeps a single watch mode per
+// path and connection, so that a one-shot watch set on a path replaces a
+// persistent one there, and removing one-shot watches removes persistent
+// ones (ZooKeeper before 3.9: ZOOKEEPER-4466, ZOOKEEPER-4471). An unknown
+// version is taken to be old.
+func modesInterfere(v Version) bool { return !v.AtLeast(3, 9, 0) }
+
+// clobbersLocked reports whether the server, keeping one mode per path
+// and connection, lost a persistent watch of ours at path when it
+// registered a watch of kind there: a one-shot data or exist watch
+// replaces a persistent or recursive one (they share the server's data
+// watch table), a one-shot child watch a persistent one (recursive
+// watches are not in the child table), and a persistent watch a
+// recursive one. Caller holds wr.mu.
+func (wr *watchRegistry) clobbersLocked(kind watchKind, path string) bool {
+	pers, rec := len(wr.pers[path]) > 0, len(wr.rec[path]) > 0
+	switch kind {
+	case kindData, kindExists:
+		return pers || rec
+	case kindChild:
+		return pers
+	case kindPersistent:
+		return rec
+	}
+	return false
+}
+
+// errRearmed is the cause in the EventResync a persistent watcher gets
+// when its server-side watch had to be re-added.
+var errRearmed = errors.New("keeper: persistent watch re-added after another watch on the same path replaced it " +
+	"(ZooKeeper before 3.9 keeps one watch mode per path); changes may have been missed")
+
+// repair re-adds the persistent and recursive watches at path after the
+// server replaced them (see clobbersLocked), persistent first so that the
+// recursive mode wins in the server's data watch table. It runs on the
+// reader and only queues requests. When the server committed anything
+// after from (the zxid at which the watch was replaced) and before the
+// re-add, the watchers at path may have missed an event: they get
+// EventResync. A watcher closed meanwhile has its server-side watch
+// removed again.
+func (wr *watchRegistry) repair(path string, from int64) {
+	c := wr.c
+	wr.mu.Lock()
+	var modes []int32
+	if len(wr.pers[path]) > 0 {
+		modes = append(modes, int32(wire.AddWatchPersistent))
+	}
+	if len(wr.rec[path]) > 0 {
+		modes = append(modes, int32(wire.AddWatchPersistentRecursive))
+	}
+	wr.mu.Unlock()
+	for i, mode := range modes {
+		r := newRequest(wire.OpAddWatch, &wire.AddWatchRequest{Path: c.root.add(path), Mode: mode}, &wire.ErrorResponse{})
+		r.internal = true
+		last := i == len(modes)-1
+		r.onDone = func(r *request) {
+			if r.err != nil {
+				return // not sent, or the connection dropped: restore re-adds it
+			}
+			recursive := mode == int32(wire.AddWatchPersistentRecursive)
+			wr.mu.Lock()
+			gone := len(wr.pers[path]) == 0
+			if recursive {
+				gone = len(wr.rec[path]) == 0
+			}
+			wr.mu.Unlock()
+			if gone && r.code == CodeOK {
+				wr.releaseLater(path, recursive) // closed while we re-added it
+			}
+			if r.code != CodeOK {
+				c.log.Warn("re-adding a persistent watch failed", slog.String("path", path),
+					slog.Any("err", &Error{Op: "addWatch", Path: path, Code: r.code}))
+			}
+			if last && (r.zxid > from || r.code != CodeOK) {
+				wr.resync(path, errRearmed)
+			}
+		}
+		if err := c.enqueue(r); err != nil {
+			return
+		}
+	}
+}
+
+// releaseLater runs release on a goroutine of its own. It is called on
+// the reader, while the session loop is counted in the client's wg, so the
+// Add cannot race with Close's Wait.
+func (wr *watchRegistry) releaseLater(path string, recursive bool) {
+	wr.c.wg.Add(1)
+	go func() {
+		defer wr.c.wg.Done()
+		_ = wr.release(path, recursive)
+	}()
+}
+
+// resync sends EventResync, with cause, to every watcher at path.
+func (wr *watchRegistry) resync(path string, cause error) {
+	wr.mu.Lock()
+	ws := append(append([]*Watcher(nil), wr.pers[path]...), wr.rec[path]...)
+	wr.mu.Unlock()
+	for _, w := range ws {
+		w.deliver(Event{Type: EventResync, Path: path, Zxid: -1, Err: cause})
+	}
+}
+
+// unwatch removes the server-side persistent (or recursive) watch at
+// path once no Watcher uses it. From ZooKeeper 3.9 it removes just that
+// mode. Before, only WatcherAny removes a persistent watch, and it
+// removes every watch of ours at path: what the client still watches
+// there is set again with SetWatches, relative to the removal's zxid, so
+// the server replays what changed in between to the one-shot watches,
+// and the remaining watchers get EventResync when anything did.
+func (wr *watchRegistry) unwatch(path string, recursive bool) error {
+	c := wr.c
+	ctx, cancel := context.WithTimeout(c.baseCtx, c.SessionTimeout())
+	defer cancel()
+	ignore := func(err error) bool {
+		return err == nil || errors.Is(err, ErrNoWatcher) || errors.Is(err, ErrClosed) || errors.Is(err, ErrSessionExpired)
+	}
+	wr.mu.Lock()
+	inUse := recursive && len(wr.rec[path]) > 0 || !recursive && len(wr.pers[path]) > 0
+	wr.mu.Unlock()
+	if inUse {
+		return nil // a new watcher came meanwhile
+	}
+	if !modesInterfere(c.ServerVersion()) {
+		wt := int32(wire.WatcherPersistent)
+		if recursive {
+			wt = int32(wire.WatcherPersistentRecursive)
+		}
+		_, err := c.call(ctx, wire.OpRemoveWatches, "removeWatches", path,
+			&wire.RemoveWatchesRequest{Path: c.root.add(path), Type: wt}, nil, nil)
+		if ignore(err) {
+			return nil
+		}
+		return err
+	}
+	zxid, err := c.call(ctx, wire.OpRemoveWatches, "removeWatches", path,
+		&wire.RemoveWatchesRequest{Path: c.root.add(path), Type: int32(wire.WatcherAny)}, nil, nil)
+	if err != nil {
+		if ignore(err) {
+			return nil
+		}
+		return err
+	}
+	wr.mu.Lock()
+	sw := &wire.SetWatches2{RelativeZxid: zxid, DataWatches: []string{}, ExistWatches: []string{},
+		ChildWatches: []string{}, PersistentWatches: []string{}, PersistentRecursiveWatches: []string{}}
+	full := c.root.add(path)
+	pick := func(l []string, n int) []string {
+		if n > 0 {
+			return append(l, full)
+		}
+		return l
+	}
+	sw.DataWatches = pick(sw.DataWatches, len(wr.data[path]))
+	sw.ExistWatches = pick(sw.ExistWatches, len(wr.exist[path]))
+	sw.ChildWatches = pick(sw.ChildWatches, len(wr.child[path]))
+	sw.PersistentWatches = pick(sw.PersistentWatches, len(wr.pers[path]))
+	sw.PersistentRecursiveWatches = pick(sw.PersistentRecursiveWatches, len(wr.rec[path]))
+	wr.mu.Unlock()
+	persistent := len(sw.PersistentWatches)+len(sw.PersistentRecursiveWatches) > 0
+	if len(sw.DataWatches)+len(sw.ExistWatches)+len(sw.ChildWatches) == 0 && !persistent {
+		return nil
+	}
+	var rearm int64
+	if persistent {
+		rearm, err = c.call(ctx, wire.OpSetWatches2, "setWatches", path, sw, nil, nil)
+	} else {
+		rearm, err = c.call(ctx, wire.OpSetWatches, "setWatches", path, &wire.SetWatches{RelativeZxid: zxid,
+			DataWatches: sw.DataWatches, ExistWatches: sw.ExistWatches, ChildWatches: sw.ChildWatches}, nil, nil)
+	}
+	if err != nil {
+		if ignore(err) {
+			return nil
+		}
+		return err
+	}
+	if persistent && rearm > zxid {
+		wr.resync(path, errRearmed)
+	}
+	return nil
 }
 
 // fire sends ev to each one-shot channel and closes it.
@@ -99,6 +299,11 @@ func (wr *watchRegistry) dispatch(ev Event) {
 	var shots []chan Event
 	var ws []*Watcher
 	p := ev.Path
+	switch ev.Type {
+	case EventNodeCreated, EventNodeDeleted, EventNodeDataChanged, EventNodeChildrenChanged:
+	default:
+		return // nothing a server should send; no watch expects it
+	}
 	wr.mu.Lock()
 	take := func(m map[string][]chan Event) {
 		if l, ok := m[p]; ok {
@@ -310,6 +515,7 @@ type Watcher struct {
 	out       chan Event
 	stop      chan struct{}
 	stopOnce  sync.Once
+	slow      atomic.Bool // ended by deliver for falling behind
 	mu        sync.Mutex
 	err       error
 }
@@ -336,12 +542,21 @@ func (w *Watcher) isEnded() bool {
 	return w.err != nil
 }
 
-// deliver queues an event; it never blocks.
+// deliver queues an event; it never blocks. A watcher whose backlog
+// passes WithMaxQueued ends with ErrSlowConsumer at once (later events are
+// refused), and its server-side watch is removed in the background.
 func (w *Watcher) deliver(ev Event) {
 	n := w.q.push(ev)
-	if max := w.c.cfg.maxQueued; max > 0 && n > max {
+	if max := w.c.cfg.maxQueued; max > 0 && n > max && w.slow.CompareAndSwap(false, true) {
 		w.c.log.Warn("watcher too slow; ending it", slog.String("path", w.path), slog.Int("backlog", n))
-		go w.closeWith(ErrSlowConsumer)
+		w.end(ErrSlowConsumer)
+		// deliver runs on the reader, while the session loop is counted
+		// in wg, so this Add cannot race with Close's Wait.
+		w.c.wg.Add(1)
+		go func() {
+			defer w.c.wg.Done()
+			_ = w.closeWith(ErrSlowConsumer)
+		}()
 	}
 }
 
@@ -387,8 +602,7 @@ func (w *Watcher) pump() {
 func (w *Watcher) Close() error { return w.closeWith(ErrClosed) }
 
 func (w *Watcher) closeWith(cause error) error {
-	c := w.c
-	wr := &c.watches
+	wr := &w.c.watches
 	wr.mu.Lock()
 	m := wr.pers
 	if w.recursive {
@@ -409,38 +623,62 @@ func (w *Watcher) closeWith(cause error) error {
 		m[w.path] = l
 	}
 	last := found && len(l) == 0
-	others := len(wr.data[w.path])+len(wr.exist[w.path])+len(wr.child[w.path]) > 0
-	if w.recursive {
-		others = others || len(wr.pers[w.path]) > 0
-	} else {
-		others = others || len(wr.rec[w.path]) > 0
-	}
 	wr.mu.Unlock()
 	w.end(cause)
 	if !last {
 		return nil
 	}
-	v := c.ServerVersion()
-	wt := int32(wire.WatcherAny)
-	if v.AtLeast(3, 9, 0) {
-		wt = int32(wire.WatcherPersistent)
-		if w.recursive {
-			wt = int32(wire.WatcherPersistentRecursive)
-		}
-	} else if others {
-		// Before 3.9 a persistent watch can only be removed together with
-		// every other watch on the path; keep it: events for it are
-		// ignored locally.
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(c.baseCtx, c.SessionTimeout())
+	return wr.release(w.path, w.recursive)
+}
+
+// release removes the server-side persistent (or recursive) watch at path
+// unless a Watcher uses it again, under the path's lock (see lockPath).
+func (wr *watchRegistry) release(path string, recursive bool) error {
+	ctx, cancel := context.WithTimeout(wr.c.baseCtx, wr.c.SessionTimeout())
 	defer cancel()
-	_, err := c.call(ctx, wire.OpRemoveWatches, "removeWatches", w.path,
-		&wire.RemoveWatchesRequest{Path: c.root.add(w.path), Type: wt}, nil, nil)
-	if err == nil || errors.Is(err, ErrNoWatcher) || errors.Is(err, ErrClosed) || errors.Is(err, ErrSessionExpired) {
-		return nil
+	unlock, err := wr.lockPath(ctx, path)
+	if err != nil {
+		return nil // the client is closing: the watch ends with the session
 	}
-	return err
+	defer unlock()
+	return wr.unwatch(path, recursive)
+}
+
+// lockPath serializes adding and removing persistent watches at path, so
+// that a removal never overtakes, on the wire, the addition of a watcher
+// that came meanwhile. It fails when ctx ends first.
+func (wr *watchRegistry) lockPath(ctx context.Context, path string) (unlock func(), err error) {
+	wr.mu.Lock()
+	if wr.locks == nil {
+		wr.locks = map[string]*pathLock{}
+	}
+	l := wr.locks[path]
+	if l == nil {
+		l = &pathLock{ch: make(chan struct{}, 1)}
+		wr.locks[path] = l
+	}
+	l.users++
+	wr.mu.Unlock()
+	release := func() {
+		wr.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(wr.locks, path)
+		}
+		wr.mu.Unlock()
+	}
+	select {
+	case l.ch <- struct{}{}:
+		return func() { <-l.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}
+
+// pathLock is a lock for one path that a waiter can give up on.
+type pathLock struct {
+	ch    chan struct{} // holds a token while locked
+	users int           // holders and waiters; guarded by watchRegistry.mu
 }
 
 // Watch adds a persistent watch on path (ZooKeeper 3.6+): every change of
@@ -465,9 +703,23 @@ func (c *Client) Watch(ctx context.Context, path string, recursive bool) (*Watch
 	if recursive {
 		kind, mode = kindRecursive, int32(wire.AddWatchPersistentRecursive)
 	}
-	_, err := c.call(ctx, wire.OpAddWatch, "addWatch", path,
-		&wire.AddWatchRequest{Path: c.root.add(path), Mode: mode}, &wire.ErrorResponse{}, &watchReg{kind: kind, path: path, w: w})
+	unlock, err := c.watches.lockPath(ctx, path)
 	if err != nil {
+		return nil, ctxError(ctx, "addWatch", path, false)
+	}
+	// Adding a watch is idempotent: retried like a read.
+	var rs retryState
+	for {
+		_, err = c.call(ctx, wire.OpAddWatch, "addWatch", path,
+			&wire.AddWatchRequest{Path: c.root.add(path), Mode: mode}, &wire.ErrorResponse{}, &watchReg{kind: kind, path: path, w: w})
+		if err == nil || !c.cfg.retry.again(ctx, &rs, err) {
+			break
+		}
+	}
+	unlock()
+	if err != nil {
+		// The reply of an abandoned attempt may still register it.
+		_ = w.closeWith(err)
 		return nil, err
 	}
 	c.mu.Lock()
@@ -501,31 +753,57 @@ type WatchKind int32
 const (
 	WatchChildren WatchKind = 1 // getChildren watches
 	WatchData     WatchKind = 2 // getData and exists watches
-	WatchAny      WatchKind = 3 // all of them (and, before ZooKeeper 3.9, persistent watches too)
+	WatchAny      WatchKind = 3 // both
 )
 
 // RemoveWatches removes this client's one-shot watches of kind on path,
 // on the server and locally: each removed watch receives an
 // EventDataWatchRemoved or EventChildWatchRemoved event and its channel is
-// closed. It returns ErrNoWatcher when there is none.
+// closed. It returns ErrNoWatcher, without asking the server, when the
+// client has no such watch. Persistent watchers (Watch) are never
+// affected; before ZooKeeper 3.9, where the server keeps one watch per path
+// that a removal would take from them too, the one-shot watches they cover
+// are only removed locally.
 func (c *Client) RemoveWatches(ctx context.Context, path string, kind WatchKind) error {
 	if err := validatePath(path, false); err != nil {
 		return err
 	}
-	_, err := c.call(ctx, wire.OpRemoveWatches, "removeWatches", path,
-		&wire.RemoveWatchesRequest{Path: c.root.add(path), Type: int32(kind)}, nil, nil)
-	if err != nil {
-		return err
+	if kind != WatchData && kind != WatchChildren && kind != WatchAny {
+		return fmt.Errorf("keeper: removeWatches %s: WatchKind(%d): %w", path, kind, ErrBadArguments)
 	}
 	wr := &c.watches
+	wr.mu.Lock()
+	data := kind&WatchData != 0 && len(wr.data[path])+len(wr.exist[path]) > 0
+	child := kind&WatchChildren != 0 && len(wr.child[path]) > 0
+	pers, rec := len(wr.pers[path]) > 0, len(wr.rec[path]) > 0
+	wr.mu.Unlock()
+	if !data && !child {
+		return &Error{Op: "removeWatches", Path: path, Code: CodeNoWatcher}
+	}
+	var onServer WatchKind
+	old := modesInterfere(c.ServerVersion())
+	if data && !(old && (pers || rec)) {
+		onServer |= WatchData
+	}
+	if child && !(old && pers) {
+		onServer |= WatchChildren
+	}
+	if onServer != 0 {
+		_, err := c.call(ctx, wire.OpRemoveWatches, "removeWatches", path,
+			&wire.RemoveWatchesRequest{Path: c.root.add(path), Type: int32(onServer)}, nil, nil)
+		// ErrNoWatcher: the watch fired meanwhile, its event on the way.
+		if err != nil && !errors.Is(err, ErrNoWatcher) {
+			return err
+		}
+	}
 	var dataShots, childShots []chan Event
 	wr.mu.Lock()
-	if kind == WatchData || kind == WatchAny {
+	if kind&WatchData != 0 {
 		dataShots = append(append(dataShots, wr.data[path]...), wr.exist[path]...)
 		delete(wr.data, path)
 		delete(wr.exist, path)
 	}
-	if kind == WatchChildren || kind == WatchAny {
+	if kind&WatchChildren != 0 {
 		childShots = append(childShots, wr.child[path]...)
 		delete(wr.child, path)
 	}
@@ -536,7 +814,9 @@ func (c *Client) RemoveWatches(ctx context.Context, path string, kind WatchKind)
 }
 
 // CheckWatches reports (nil) whether the server holds a watch of kind on
-// path for this client, or returns ErrNoWatcher.
+// path for this client, or returns ErrNoWatcher. It asks the server: a
+// persistent watch on path counts as both kinds (before ZooKeeper 3.9 a
+// recursive one counts as a data watch).
 func (c *Client) CheckWatches(ctx context.Context, path string, kind WatchKind) error {
 	if err := validatePath(path, false); err != nil {
 		return err
