@@ -158,6 +158,8 @@ func TestTLS(t *testing.T) {
 		zktest.Classpath("/usr/share/java/netty-transport-native-unix-common.jar"))
 	secure := "localhost:" + strconv.Itoa(port)
 	ctx := ctxT(t)
+	// The subtests run one after another: parallel ones could wait for a
+	// free slot behind the package's other tests past ctx's deadline.
 	// zktest waits for the plain port; the secure one may open a little later.
 	waitFor(t, 60*time.Second, "the secure port", func() bool {
 		nc, err := net.DialTimeout("tcp", secure, time.Second)
@@ -168,7 +170,6 @@ func TestTLS(t *testing.T) {
 	})
 
 	t.Run("client cert", func(t *testing.T) {
-		t.Parallel()
 		// No ServerName: the client sets it from the host, "localhost",
 		// which the server's certificate names.
 		c := connectTo(t, secure, "", keeper.WithTLS(&tls.Config{RootCAs: ca.pool, Certificates: []tls.Certificate{clientCert}}))
@@ -193,7 +194,6 @@ func TestTLS(t *testing.T) {
 	})
 
 	t.Run("ip address", func(t *testing.T) {
-		t.Parallel()
 		c := connectTo(t, "127.0.0.1:"+strconv.Itoa(port), "", keeper.WithTLS(&tls.Config{RootCAs: ca.pool, Certificates: []tls.Certificate{clientCert}}))
 		if _, err := c.Exists(ctx, "/"); err != nil {
 			t.Fatal(err)
@@ -220,7 +220,6 @@ func TestTLS(t *testing.T) {
 	}
 
 	t.Run("untrusted server", func(t *testing.T) {
-		t.Parallel()
 		other := newTestCA(t, "some other CA")
 		failsWith(t, &tls.Config{RootCAs: other.pool, Certificates: []tls.Certificate{clientCert}}, func(err error) bool {
 			var ua x509.UnknownAuthorityError
@@ -234,7 +233,6 @@ func TestTLS(t *testing.T) {
 	})
 
 	t.Run("wrong name", func(t *testing.T) {
-		t.Parallel()
 		failsWith(t, &tls.Config{RootCAs: ca.pool, ServerName: "zk.example.com", Certificates: []tls.Certificate{clientCert}}, func(err error) bool {
 			var he x509.HostnameError
 			return errors.As(err, &he)
@@ -242,7 +240,6 @@ func TestTLS(t *testing.T) {
 	})
 
 	t.Run("no client cert", func(t *testing.T) {
-		t.Parallel()
 		failsWith(t, &tls.Config{RootCAs: ca.pool}, func(err error) bool {
 			// The server's alert (TLS 1.2 ends the handshake with it).
 			var ae tls.AlertError
