@@ -454,11 +454,7 @@ func (c *Client) hostOrder() []hostPort {
 // waitBackoff sleeps before a retry: capped exponential with jitter, ended
 // early by Close or by the session's presumed expiry.
 func (c *Client) waitBackoff(failures int) bool {
-	d := c.cfg.backoffMin << min(failures-1, 20)
-	if d > c.cfg.backoffMax || d <= 0 {
-		d = c.cfg.backoffMax
-	}
-	d = d/2 + rand.N(d/2+1)
+	d := backoffDelay(failures, c.cfg.backoffMin, c.cfg.backoffMax)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
@@ -478,6 +474,17 @@ func (c *Client) waitBackoff(failures int) bool {
 			c.checkPresumedExpiry()
 		}
 	}
+}
+
+// backoffDelay is the wait before a reconnect attempt after failures
+// failed ones in a row: lo doubled per failure, capped at hi, then a
+// random value in its upper half.
+func backoffDelay(failures int, lo, hi time.Duration) time.Duration {
+	d := lo << min(max(failures-1, 0), 20)
+	if d > hi || d <= 0 {
+		d = hi
+	}
+	return d/2 + rand.N(d/2+1)
 }
 
 // presumedExpiryIn returns how long until the current session, cut off,
