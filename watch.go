@@ -813,6 +813,96 @@ func (c *Client) RemoveWatches(ctx context.Context, path string, kind WatchKind)
 	return nil
 }
 
+// RemoveWatch removes one one-shot watch: the one whose channel ch was
+// returned by GetW, ExistsW or ChildrenW for path. ch receives
+// EventDataWatchRemoved (or EventChildWatchRemoved) and is closed. The
+// server-side watch is removed once no other one-shot watch of the client
+// needs it; other watches on path, one-shot or persistent, keep working.
+// It returns ErrNoWatcher when ch is not armed (it fired already, or
+// belongs to another path).
+func (c *Client) RemoveWatch(ctx context.Context, path string, ch <-chan Event) error {
+	if err := validatePath(path, false); err != nil {
+		return err
+	}
+	wr := &c.watches
+	wr.mu.Lock()
+	var shot chan Event
+	isChild := false
+	for i, x := range []map[string][]chan Event{wr.data, wr.exist, wr.child} {
+		for j, s := range x[path] {
+			if s == ch {
+				shot, isChild = s, i == 2
+				l := append(x[path][:j:j], x[path][j+1:]...)
+				if len(l) == 0 {
+					delete(x, path)
+				} else {
+					x[path] = l
+				}
+				break
+			}
+		}
+		if shot != nil {
+			break
+		}
+	}
+	if shot == nil {
+		wr.mu.Unlock()
+		return &Error{Op: "removeWatch", Path: path, Code: CodeNoWatcher}
+	}
+	old := modesInterfere(c.ServerVersion())
+	var needed, covered bool
+	if isChild {
+		needed = len(wr.child[path]) > 0
+		covered = old && len(wr.pers[path]) > 0
+	} else {
+		needed = len(wr.data[path])+len(wr.exist[path]) > 0
+		covered = old && len(wr.pers[path])+len(wr.rec[path]) > 0
+	}
+	wr.mu.Unlock()
+	kind, typ := WatchData, EventDataWatchRemoved
+	if isChild {
+		kind, typ = WatchChildren, EventChildWatchRemoved
+	}
+	fire([]chan Event{shot}, Event{Type: typ, Path: path, Zxid: -1})
+	if needed || covered {
+		return nil
+	}
+	zxid, err := c.call(ctx, wire.OpRemoveWatches, "removeWatch", path,
+		&wire.RemoveWatchesRequest{Path: c.root.add(path), Type: int32(kind)}, nil, nil)
+	if errors.Is(err, ErrNoWatcher) {
+		return nil // it fired meanwhile on the server; the event finds no one
+	}
+	if err != nil {
+		return err
+	}
+	// Watches of the same kind set meanwhile may have been registered on
+	// the server before the removal took them: set them again, relative
+	// to the removal, so that what changed since fires them.
+	wr.mu.Lock()
+	sw := wire.SetWatches{RelativeZxid: zxid, DataWatches: []string{}, ExistWatches: []string{}, ChildWatches: []string{}}
+	full := c.root.add(path)
+	if isChild && len(wr.child[path]) > 0 {
+		sw.ChildWatches = append(sw.ChildWatches, full)
+	}
+	if !isChild && len(wr.data[path]) > 0 {
+		sw.DataWatches = append(sw.DataWatches, full)
+	}
+	if !isChild && len(wr.exist[path]) > 0 {
+		sw.ExistWatches = append(sw.ExistWatches, full)
+	}
+	clobbered := old && (len(wr.pers[path]) > 0 || !isChild && len(wr.rec[path]) > 0)
+	wr.mu.Unlock()
+	if clobbered {
+		// A Watcher came meanwhile; the removal took its watch too.
+		wr.repair(path, zxid)
+	}
+	if len(sw.DataWatches)+len(sw.ExistWatches)+len(sw.ChildWatches) == 0 {
+		return nil
+	}
+	_, err = c.call(ctx, wire.OpSetWatches, "setWatches", path, &sw, nil, nil)
+	return err
+}
+
 // CheckWatches reports (nil) whether the server holds a watch of kind on
 // path for this client, or returns ErrNoWatcher. It asks the server: a
 // persistent watch on path counts as both kinds (before ZooKeeper 3.9 a

@@ -463,6 +463,67 @@ func TestRemoveAndCheckWatches(t *testing.T) {
 	}
 }
 
+func TestRemoveWatch(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	c := srv.Client(t)
+	if _, err := c.Create(ctx, "/a", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, _, g1, err := c.GetW(ctx, "/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, g2, err := c.ExistsW(ctx, "/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, k, err := c.ChildrenW(ctx, "/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RemoveWatch(ctx, "/other", g1); !errors.Is(err, keeper.ErrNoWatcher) {
+		t.Fatalf("RemoveWatch on the wrong path = %v", err)
+	}
+	if err := c.RemoveWatch(ctx, "/a", g1); err != nil {
+		t.Fatal(err)
+	}
+	if ev := recvEvent(t, g1, 5*time.Second, "removed"); ev.Type != keeper.EventDataWatchRemoved || ev.Path != "/a" {
+		t.Fatalf("removed watch got %+v", ev)
+	}
+	oneShotDone(t, g1, "removed")
+	if err := c.RemoveWatch(ctx, "/a", g1); !errors.Is(err, keeper.ErrNoWatcher) {
+		t.Fatalf("second RemoveWatch = %v", err)
+	}
+	// The other data watch still needs the server's watch.
+	if err := c.CheckWatches(ctx, "/a", keeper.WatchData); err != nil {
+		t.Fatalf("data watch gone from the server: %v", err)
+	}
+	if err := c.RemoveWatch(ctx, "/a", k); err != nil {
+		t.Fatal(err)
+	}
+	if ev := recvEvent(t, k, 5*time.Second, "child"); ev.Type != keeper.EventChildWatchRemoved {
+		t.Fatalf("child watch got %+v", ev)
+	}
+	if err := c.CheckWatches(ctx, "/a", keeper.WatchChildren); !errors.Is(err, keeper.ErrNoWatcher) {
+		t.Fatalf("child watch still on the server: %v", err)
+	}
+	if _, err := c.Set(ctx, "/a", nil, -1); err != nil {
+		t.Fatal(err)
+	}
+	if ev := recvEvent(t, g2, 10*time.Second, "kept"); ev.Type != keeper.EventNodeDataChanged {
+		t.Fatalf("kept watch got %+v", ev)
+	}
+	_, _, g3, err := c.GetW(ctx, "/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RemoveWatch(ctx, "/a", g3); err != nil {
+		t.Fatal(err)
+	}
+	waitNoServerWatches(t, c)
+}
+
 // drain collects the events a Watcher delivers until cond holds.
 type drain struct {
 	mu  sync.Mutex
