@@ -31,7 +31,7 @@ type sizes struct {
 	warmup     int
 }
 
-var fullSizes = sizes{seqGets: 3000, concGets: 40000, creates: 15000, allocOps: 3000, watches: 100000, handoffs: 300, bulkLeaves: 100000, warmup: 2000}
+var fullSizes = sizes{seqGets: 3000, concGets: 20000, creates: 10000, allocOps: 3000, watches: 100000, handoffs: 300, bulkLeaves: 100000, warmup: 2000}
 var quickSizes = sizes{seqGets: 500, concGets: 5000, creates: 2000, allocOps: 500, watches: 10000, handoffs: 40, bulkLeaves: 10000, warmup: 300}
 
 const getPath = "/bench/get"
