@@ -85,8 +85,11 @@ data. Ephemeral nodes are skipped (their session is not ours) and counted.`,
 			}
 			created, updated, skipped, err := a.writeTree(ctx, c, dst, nodes,
 				writeOpts{force: *force, existingRoot: true, ephemerals: "skip"})
+			if err != nil {
+				return fmt.Errorf("keeper: load %s (%d nodes created, %d updated before the error): %w", dst, created, updated, err)
+			}
 			fmt.Fprintf(a.stderr, "loaded %s: %d created, %d updated, %d ephemeral skipped\n", dst, created, updated, skipped)
-			return err
+			return nil
 		}
 	},
 }

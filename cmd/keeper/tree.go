@@ -121,6 +121,12 @@ func (a *app) writeTree(ctx context.Context, c *keeper.Client, dst string, nodes
 		}
 		octx, cancel := a.op(ctx)
 		_, err := c.Create(octx, p, n.data, opts...)
+		if errors.Is(err, keeper.ErrNoAuth) && o.force {
+			// The parent may deny CREATE, but the node may exist already.
+			if st, _ := c.Exists(octx, p); st != nil {
+				err = &keeper.Error{Op: "create", Path: p, Code: keeper.CodeNodeExists}
+			}
+		}
 		if errors.Is(err, keeper.ErrNodeExists) && (o.force || (o.existingRoot && n.rel == "/")) {
 			if n.rel == "/" && len(later) > 0 && later[len(later)-1].path == p {
 				later = later[:len(later)-1] // an existing root keeps its ACL
