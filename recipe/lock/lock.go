@@ -198,7 +198,8 @@ func (l *Lock) acquire(ctx context.Context, blocking bool) (bool, error) {
 	}
 	for {
 		prefix := l.prefix()
-		p, err := node.ProtectedCreate(ctx, l.c, l.path, prefix, l.data)
+		var st keeper.Stat
+		p, err := node.ProtectedCreateStat(ctx, l.c, l.path, prefix, l.data, &st)
 		if err != nil {
 			// The create may have been applied with its reply lost.
 			_ = node.Cleanup(ctx, l.c, func(cctx context.Context) error {
@@ -206,11 +207,11 @@ func (l *Lock) acquire(ctx context.Context, blocking bool) (bool, error) {
 				if err != nil || found == "" {
 					return err
 				}
-				return l.deleteOwn(cctx, found)
+				return deleteOwn(cctx, l.c, found)
 			})
 			return false, fmt.Errorf("lock: acquire %s: %w", l.path, err)
 		}
-		ok, err := l.wait(ctx, p, blocking)
+		ok, err := l.wait(ctx, p, st.EphemeralOwner, blocking)
 		switch {
 		case errors.Is(err, errVanished):
 			continue // our node is gone before we held the lock: queue again
@@ -229,7 +230,7 @@ var errVanished = errors.New("lock: own node vanished")
 
 // wait waits until the node p holds the lock (true), or, when not
 // blocking, reports false at once if it does not.
-func (l *Lock) wait(ctx context.Context, p string, blocking bool) (bool, error) {
+func (l *Lock) wait(ctx context.Context, p string, owner int64, blocking bool) (bool, error) {
 	name := node.Base(p)
 	self, ok := node.Parse(name, l.marker)
 	if !ok {
@@ -252,7 +253,7 @@ func (l *Lock) wait(ctx context.Context, p string, blocking bool) (bool, error) 
 			return false, errVanished
 		}
 		if pred == "" {
-			return l.claim(ctx, p)
+			return l.claim(p, owner)
 		}
 		if !blocking {
 			return false, nil
@@ -301,18 +302,15 @@ func (l *Lock) predecessor(kids []string, self node.Entry) (pred string, found b
 	return "", false
 }
 
-// claim makes sure p is an ephemeral node of the current session before
-// taking the lock with it, and starts its fence.
-func (l *Lock) claim(ctx context.Context, p string) (bool, error) {
-	st, err := l.c.Exists(ctx, p)
-	if err != nil {
-		return false, err
-	}
-	if st == nil || st.EphemeralOwner == 0 || st.EphemeralOwner != l.c.SessionID() {
-		// Our old session's node, listed before the server deleted it.
+// claim takes the lock with the node p, created by the session owner,
+// if that is still the current session (else p is a lost session's node,
+// listed before the server deleted it), and starts its fence, which
+// checks on the server that p exists and is owner's.
+func (l *Lock) claim(p string, owner int64) (bool, error) {
+	if owner == 0 || owner != l.c.SessionID() {
 		return false, errVanished
 	}
-	f := node.NewFence(l.c, p, st.EphemeralOwner, nil)
+	f := node.NewFence(l.c, p, owner, nil)
 	if !f.Held() {
 		f.Stop()
 		return false, errVanished
@@ -328,7 +326,7 @@ func (l *Lock) claim(ctx context.Context, p string) (bool, error) {
 // (nil for a plain TryAcquire failure) wrapped.
 func (l *Lock) fail(ctx context.Context, p string, cause error) error {
 	if p != "" {
-		err := node.Cleanup(ctx, l.c, func(cctx context.Context) error { return l.deleteOwn(cctx, p) })
+		err := node.Cleanup(ctx, l.c, func(cctx context.Context) error { return deleteOwn(cctx, l.c, p) })
 		if err != nil {
 			l.mu.Lock()
 			l.pending = p
@@ -350,20 +348,14 @@ func (l *Lock) removeWatch(ctx context.Context, path string) {
 	})
 }
 
-// deleteOwn deletes p, retrying while the outcome is unknown; a node that
-// is gone is fine. A node of another session is left alone.
-func (l *Lock) deleteOwn(ctx context.Context, p string) error {
+// deleteOwn deletes p (a node only we create: its name holds our unique
+// id), retrying while the outcome is unknown; a node that is gone is fine.
+func deleteOwn(ctx context.Context, c *keeper.Client, p string) error {
 	delay := 10 * time.Millisecond
 	for {
-		st, err := l.c.Exists(ctx, p)
-		if err == nil && (st == nil || st.EphemeralOwner != l.c.SessionID()) {
+		err := c.Delete(ctx, p, keeper.AnyVersion)
+		if err == nil || errors.Is(err, keeper.ErrNoNode) {
 			return nil
-		}
-		if err == nil {
-			err = l.c.Delete(ctx, p, keeper.AnyVersion)
-			if err == nil || errors.Is(err, keeper.ErrNoNode) {
-				return nil
-			}
 		}
 		if errors.Is(err, keeper.ErrClosed) {
 			return nil // the session is gone, and its ephemeral node with it
@@ -385,7 +377,7 @@ func (l *Lock) deletePending(ctx context.Context) error {
 	if p == "" {
 		return nil
 	}
-	if err := l.deleteOwn(ctx, p); err != nil {
+	if err := deleteOwn(ctx, l.c, p); err != nil {
 		return fmt.Errorf("lock: delete %s left by an earlier call: %w", p, err)
 	}
 	l.mu.Lock()
@@ -421,7 +413,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	if lost := f.Stop(); lost != nil {
 		return fmt.Errorf("%w: %s: %w", ErrLost, l.path, lost)
 	}
-	if err := l.deleteOwn(ctx, p); err != nil {
+	if err := deleteOwn(ctx, l.c, p); err != nil {
 		l.mu.Lock()
 		l.pending = p
 		l.mu.Unlock()

@@ -152,7 +152,7 @@ func (s *Semaphore) takeLease(ctx context.Context, blocking bool) (bool, error) 
 	fail := func(err error) (bool, error) {
 		_ = node.Cleanup(ctx, s.c, func(cctx context.Context) error {
 			_ = s.c.RemoveWatches(cctx, s.path, keeper.WatchChildren)
-			return s.deleteOwn(cctx, lease)
+			return deleteOwn(cctx, s.c, lease)
 		})
 		return false, fmt.Errorf("lock: acquire semaphore %s: %w", s.path, err)
 	}
@@ -216,10 +216,6 @@ func (s *Semaphore) takeLease(ctx context.Context, blocking bool) (bool, error) 
 	}
 }
 
-// deleteOwn deletes the lease p unless it is gone or not ours.
-func (s *Semaphore) deleteOwn(ctx context.Context, p string) error {
-	return (&Lock{c: s.c}).deleteOwn(ctx, p)
-}
 
 func (s *Semaphore) deletePending(ctx context.Context) error {
 	s.mu.Lock()
@@ -228,7 +224,7 @@ func (s *Semaphore) deletePending(ctx context.Context) error {
 	if p == "" {
 		return nil
 	}
-	if err := s.deleteOwn(ctx, p); err != nil {
+	if err := deleteOwn(ctx, s.c, p); err != nil {
 		return fmt.Errorf("lock: delete %s left by an earlier call: %w", p, err)
 	}
 	s.mu.Lock()
@@ -261,7 +257,7 @@ func (s *Semaphore) Release(ctx context.Context) error {
 	if lost := f.Stop(); lost != nil {
 		return fmt.Errorf("%w: semaphore %s: %w", ErrLost, s.path, lost)
 	}
-	if err := s.deleteOwn(ctx, p); err != nil {
+	if err := deleteOwn(ctx, s.c, p); err != nil {
 		s.mu.Lock()
 		s.pending = p
 		s.mu.Unlock()

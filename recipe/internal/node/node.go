@@ -69,17 +69,30 @@ func outcomeUnknown(err error) bool {
 // ensure_path). ctx bounds the whole; it retries until ctx ends or an
 // error that is not transient.
 func ProtectedCreate(ctx context.Context, c *keeper.Client, dir, prefix string, data []byte, opts ...keeper.CreateOption) (string, error) {
+	return ProtectedCreateStat(ctx, c, dir, prefix, data, nil, opts...)
+}
+
+// ProtectedCreateStat is ProtectedCreate that also stores the node's Stat
+// in st (when not nil), so that the caller learns the node's
+// EphemeralOwner without another request.
+func ProtectedCreateStat(ctx context.Context, c *keeper.Client, dir, prefix string, data []byte, st *keeper.Stat, opts ...keeper.CreateOption) (string, error) {
 	if len(opts) == 0 {
 		opts = []keeper.CreateOption{keeper.Ephemeral(), keeper.Sequential()}
+	}
+	if st != nil {
+		opts = append(opts[:len(opts):len(opts)], keeper.StoreStat(st))
 	}
 	target := keeper.JoinPath(dir, prefix)
 	tried := false // a create may have been applied
 	delay := 10 * time.Millisecond
 	for {
 		if tried {
-			p, err := Find(ctx, c, dir, prefix)
+			p, fst, err := find(ctx, c, dir, prefix)
 			switch {
 			case err == nil && p != "":
+				if st != nil {
+					*st = *fst
+				}
 				return p, nil
 			case err != nil && !outcomeUnknown(err) && !errors.Is(err, keeper.ErrNoNode):
 				return "", err
@@ -118,9 +131,14 @@ func ProtectedCreate(ctx context.Context, c *keeper.Client, dir, prefix string, 
 // the client's current one is deleted (best effort) and not returned: it
 // belongs to a session that is gone.
 func Find(ctx context.Context, c *keeper.Client, dir, prefix string) (string, error) {
+	p, _, err := find(ctx, c, dir, prefix)
+	return p, err
+}
+
+func find(ctx context.Context, c *keeper.Client, dir, prefix string) (string, *keeper.Stat, error) {
 	kids, err := c.Children(ctx, dir)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	for _, k := range kids {
 		if !strings.HasPrefix(k, prefix) {
@@ -129,20 +147,20 @@ func Find(ctx context.Context, c *keeper.Client, dir, prefix string) (string, er
 		p := keeper.JoinPath(dir, k)
 		st, err := c.Exists(ctx, p)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if st == nil {
 			continue
 		}
 		if st.EphemeralOwner != 0 && st.EphemeralOwner != c.SessionID() {
 			if err := c.Delete(ctx, p, keeper.AnyVersion); err != nil && !errors.Is(err, keeper.ErrNoNode) {
-				return "", err
+				return "", nil, err
 			}
 			continue
 		}
-		return p, nil
+		return p, st, nil
 	}
-	return "", nil
+	return "", nil, nil
 }
 
 // sleep waits *delay (then doubles it, up to 1s) or until ctx ends.
