@@ -216,7 +216,6 @@ func (s *Semaphore) takeLease(ctx context.Context, blocking bool) (bool, error) 
 	}
 }
 
-
 func (s *Semaphore) deletePending(ctx context.Context) error {
 	s.mu.Lock()
 	p := s.pending
