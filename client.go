@@ -57,6 +57,7 @@ type Client struct {
 	abandoned    []abandonedSession // sessions presumed lost, to close for sure
 	closeStarted bool               // Close is sending closeSession
 	preferred    *hostPort          // a read-write server found while read-only
+	lastConnErr  error              // why the last connection attempt failed
 }
 
 type abandonedSession struct {
@@ -208,7 +209,16 @@ func (c *Client) WaitConnected(ctx context.Context) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return ctxError(ctx, "connect", "", false)
+			err := ctxError(ctx, "connect", "", false)
+			c.mu.Lock()
+			connErr := c.lastConnErr
+			c.mu.Unlock()
+			if connErr != nil {
+				// Say why no connection could be made (refused, TLS,
+				// authentication), keeping ctx's error for errors.Is.
+				return &requestError{err: fmt.Errorf("%w (last attempt: %w)", err, connErr)}
+			}
+			return err
 		}
 	}
 }
@@ -429,6 +439,9 @@ func (c *Client) run() {
 			}
 			failures++
 			c.log.Warn("connect failed", slog.String("server", hp.String()), slog.Any("err", err))
+			c.mu.Lock()
+			c.lastConnErr = err
+			c.mu.Unlock()
 			c.checkPresumedExpiry()
 			continue
 		}
@@ -586,6 +599,12 @@ func (c *Client) connect(hp hostPort) (*conn, error) {
 	if c.cfg.sasl != nil {
 		if err := c.saslAuth(ctx, nc, hp); err != nil {
 			_ = nc.Close()
+			if resp.SessionID != sid {
+				// The handshake opened a session we will not use: end it
+				// rather than leave it to time out on the server.
+				c.wg.Add(1)
+				go c.closeAbandoned(abandonedSession{resp.SessionID, bytes.Clone(resp.Passwd)})
+			}
 			return nil, err
 		}
 	}
@@ -712,6 +731,7 @@ func (c *Client) serve(cn *conn) {
 		return
 	}
 	c.cur, c.server = cn, cn.addr
+	c.lastConnErr = nil
 	abandoned := c.abandoned
 	c.abandoned = nil
 	c.setStateLocked(StateEvent{State: st, Keeper: ks, SessionID: sid, Server: cn.addr})

@@ -576,3 +576,17 @@ func TestListenerOrderAndClose(t *testing.T) {
 		t.Fatalf("events %v", got)
 	}
 }
+
+func TestConnectSaysWhyItFailed(t *testing.T) {
+	t.Parallel()
+	port, _ := zktest.FreePort()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err := keeper.Connect(ctx, fmt.Sprintf("127.0.0.1:%d", port))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Connect = %v", err)
+	}
+	if !strings.Contains(err.Error(), "last attempt") || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("Connect error does not say why: %v", err)
+	}
+}
