@@ -113,3 +113,30 @@ func ExampleClient_GetW() {
 	fmt.Println(ev.Type, ev.Path)
 	// Output: NodeDataChanged /example-watch
 }
+
+// A client that may use read-only servers: when its ensemble loses its
+// quorum, reads keep working on a server started with
+// -Dreadonlymode.enabled=true (and localSessionsEnabled=true from 3.7 on),
+// while writes fail with ErrNotReadOnly until a read-write server is back.
+func ExampleWithReadOnly() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := keeper.Connect(ctx, srv.Servers(), keeper.WithReadOnly(true))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	c.Listen(func(ev keeper.StateEvent) {
+		switch ev.State {
+		case keeper.ConnectedReadOnly:
+			log.Println("read-only: serving reads, holding writes back")
+		case keeper.Connected:
+			log.Println("read-write again, session", ev.SessionID)
+		}
+	})
+	if _, err := c.Create(ctx, "/example-ro", nil, keeper.Ephemeral()); errors.Is(err, keeper.ErrNotReadOnly) {
+		log.Println("write refused by a read-only server")
+	}
+	fmt.Println(c.State())
+	// Output: Connected
+}
