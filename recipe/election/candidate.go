@@ -308,10 +308,13 @@ func deleteNode(ctx context.Context, c *keeper.Client, path string) error {
 	}
 }
 
-// transient reports whether err (not nil) is worth another try: connection
-// loss and the like, while ctx lasts.
+// transient reports whether err (not nil) is worth another try while ctx
+// lasts: connection loss and the like, and a session loss, after which the
+// client opens a new session (a client made WithNoAutoResession keeps
+// failing until ctx ends).
 func transient(ctx context.Context, err error) bool {
-	return err != nil && ctx.Err() == nil && keeper.IsRetryable(err)
+	return err != nil && ctx.Err() == nil &&
+		(keeper.IsRetryable(err) || errors.Is(err, keeper.ErrSessionExpired) || errors.Is(err, keeper.ErrSessionMoved))
 }
 
 // pause waits *delay (then doubles it, up to 1s) or until ctx ends.
