@@ -1,0 +1,96 @@
+package watch_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/recipe/watch"
+	"github.com/keeper-go/keeper/zktest"
+)
+
+// exampleClient connects to the test server on a fresh chroot.
+func exampleClient(name string) *keeper.Client {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	root := "/" + zktest.ChrootName(name)
+	admin, err := keeper.Connect(ctx, srv.Servers())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Create(ctx, root, nil); err != nil {
+		log.Fatal(err)
+	}
+	c, err := keeper.Connect(ctx, srv.Servers()+root)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return c
+}
+
+func ExampleNewDataWatch() {
+	c := exampleClient("ExampleNewDataWatch")
+	defer c.Close()
+	ctx := context.Background()
+
+	seen := make(chan string, 10)
+	w, err := watch.NewDataWatch(c, "/config", func(data []byte, st *keeper.Stat, ev *keeper.Event) bool {
+		if st == nil {
+			seen <- "no config"
+			return true
+		}
+		seen <- "config: " + string(data)
+		return string(data) != "final" // stop watching after "final"
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(<-seen)
+	if _, err := c.Create(ctx, "/config", []byte("v1")); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(<-seen)
+	if _, err := c.Set(ctx, "/config", []byte("final"), keeper.AnyVersion); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(<-seen)
+	<-w.Done()
+	// Output:
+	// no config
+	// config: v1
+	// config: final
+}
+
+func ExampleNewChildrenWatch() {
+	c := exampleClient("ExampleNewChildrenWatch")
+	defer c.Close()
+	ctx := context.Background()
+	if _, err := c.Create(ctx, "/workers", nil); err != nil {
+		log.Fatal(err)
+	}
+
+	seen := make(chan string, 10)
+	w, err := watch.NewChildrenWatch(c, "/workers", func(children []string, ev *keeper.Event) bool {
+		if ev == nil {
+			seen <- fmt.Sprintf("workers %v", children)
+		} else {
+			seen <- fmt.Sprintf("workers %v after %v", children, ev.Type)
+		}
+		return true
+	}, watch.SendEvent())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer w.Close()
+	fmt.Println(<-seen)
+	if _, err := c.Create(ctx, "/workers/w1", nil, keeper.Ephemeral()); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(<-seen)
+	// Output:
+	// workers []
+	// workers [w1] after NodeChildrenChanged
+}

@@ -1,0 +1,442 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keeper-go/keeper"
+)
+
+// Option configures a ChildrenWatch.
+type Option func(*options)
+
+type options struct {
+	sendEvent bool
+}
+
+// SendEvent makes a ChildrenWatch pass fn the event that caused each call
+// after the first (Kazoo's send_event). Without it, the default, fn always
+// gets a nil event.
+func SendEvent() Option { return func(o *options) { o.sendEvent = true } }
+
+// retry delays between failed reads: from minDelay doubling to maxDelay.
+const (
+	minDelay = 50 * time.Millisecond
+	maxDelay = 2 * time.Second
+)
+
+// runner is the loop shared by DataWatch and ChildrenWatch: one goroutine
+// that reads, calls fn and waits for the armed one-shot watch to fire.
+type runner struct {
+	c      *keeper.Client
+	path   string
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu      sync.Mutex
+	stopped bool  // no further call of fn
+	inFn    bool  // fn is running
+	err     error // why the watch ended
+}
+
+func newRunner(c *keeper.Client, path string, fnNil bool) (*runner, context.Context, error) {
+	if c == nil {
+		return nil, nil, errors.New("watch: nil client")
+	}
+	if fnNil {
+		return nil, nil, fmt.Errorf("watch: %s: nil function", path)
+	}
+	if err := checkPath(path); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &runner{c: c, path: path, cancel: cancel, done: make(chan struct{})}, ctx, nil
+}
+
+// checkPath rejects the path shapes ZooKeeper never accepts; the client
+// checks the rest on the first read (ending the watch with its error).
+func checkPath(p string) error {
+	switch {
+	case p == "":
+		return fmt.Errorf("watch: %w: empty path", keeper.ErrInvalidPath)
+	case p[0] != '/':
+		return fmt.Errorf("watch: %w %q: must start with /", keeper.ErrInvalidPath, p)
+	case len(p) > 1 && strings.HasSuffix(p, "/"):
+		return fmt.Errorf("watch: %w %q: must not end with /", keeper.ErrInvalidPath, p)
+	case strings.Contains(p, "//"):
+		return fmt.Errorf("watch: %w %q: empty component", keeper.ErrInvalidPath, p)
+	}
+	return nil
+}
+
+// call runs fn unless the watch was stopped; it reports whether to go on.
+func (r *runner) call(fn func() bool) bool {
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return false
+	}
+	r.inFn = true
+	r.mu.Unlock()
+	more := false
+	defer func() {
+		r.mu.Lock()
+		r.inFn = false
+		if !more {
+			r.stopped = true
+		}
+		r.mu.Unlock()
+	}()
+	more = fn()
+	return more
+}
+
+// fail ends the watch with err (nil for a normal stop).
+func (r *runner) fail(err error) {
+	r.mu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.stopped = true
+	r.mu.Unlock()
+}
+
+// close stops the watch and, unless fn is running (Close called from fn,
+// or while fn runs), waits until the goroutine has cleaned up and exited.
+func (r *runner) close() error {
+	r.mu.Lock()
+	r.stopped = true
+	busy := r.inFn
+	r.mu.Unlock()
+	r.cancel()
+	if !busy {
+		<-r.done
+	}
+	return nil
+}
+
+// errOf returns why the watch ended.
+func (r *runner) errOf() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// pause waits before the next attempt after a failed read: until the
+// client is connected again, then the backoff delay. It returns false
+// when the watch must end (stopped, or the client closed).
+func (r *runner) pause(ctx context.Context, err error, delay *time.Duration) bool {
+	if errors.Is(err, keeper.ErrClosed) {
+		r.fail(err)
+		return false
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	if permanent(err) {
+		r.fail(err)
+		return false
+	}
+	if werr := r.c.WaitConnected(ctx); werr != nil {
+		if errors.Is(werr, keeper.ErrClosed) {
+			r.fail(werr)
+		}
+		return false
+	}
+	t := time.NewTimer(*delay)
+	defer t.Stop()
+	*delay = min(*delay*2, maxDelay)
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// permanent reports whether a failed read cannot succeed when tried
+// again: a bad path, no permission. Anything else (connection loss, a
+// lost session, throttling) is retried.
+func permanent(err error) bool {
+	for _, e := range []error{keeper.ErrInvalidPath, keeper.ErrNoAuth, keeper.ErrAuthFailed,
+		keeper.ErrBadArguments, keeper.ErrUnimplemented} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// disarm removes the armed one-shot watch when the watch ends, so that no
+// server-side watch outlives it.
+func (r *runner) disarm(ch <-chan keeper.Event) {
+	if ch == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.c.SessionTimeout())
+	defer cancel()
+	_ = r.c.RemoveWatch(ctx, r.path, ch)
+}
+
+// DataWatch calls a function with a node's data and Stat now and after
+// every change, as Kazoo's DataWatch does. Create one with NewDataWatch.
+type DataWatch struct {
+	r  *runner
+	fn func(data []byte, st *keeper.Stat, ev *keeper.Event) bool
+}
+
+// NewDataWatch watches the node at path and calls fn with its data and
+// Stat: first as soon as the node is read (ev nil), then after every
+// change (ev is the event that told of it). When the node does not
+// exist, fn gets nil data and a nil Stat; its creation is a change.
+//
+// fn runs on the watch's own goroutine, one call at a time, never on the
+// client's I/O goroutines. It is called once per change seen: a change is
+// a different czxid or mzxid (a delete and re-create, a Set even with the
+// same data), or the node appearing or vanishing. Changes that follow each
+// other quickly may be seen as one, but the last call always has the
+// node's latest state. The watch survives reconnects and session expiry
+// (it reads again on the new session and calls fn if the node changed
+// meanwhile).
+//
+// The watch ends when fn returns false, on Close, or when the client is
+// closed. NewDataWatch returns at once; it fails only for a nil client or
+// function, or a malformed path.
+func NewDataWatch(c *keeper.Client, path string, fn func(data []byte, st *keeper.Stat, ev *keeper.Event) bool) (*DataWatch, error) {
+	r, ctx, err := newRunner(c, path, fn == nil)
+	if err != nil {
+		return nil, err
+	}
+	w := &DataWatch{r: r, fn: fn}
+	go w.run(ctx)
+	return w, nil
+}
+
+// Close stops the watch: fn is not called again, and the armed server-side
+// watch is removed. Close waits until that is done, except when fn is
+// running (so fn may call Close; Done then closes after fn returns).
+// It returns nil.
+func (w *DataWatch) Close() error { return w.r.close() }
+
+// Done is closed when the watch has ended (fn returned false, Close, or
+// the client closed) and cleaned up.
+func (w *DataWatch) Done() <-chan struct{} { return w.r.done }
+
+// Err returns why the watch ended on its own: keeper.ErrClosed when the
+// client was closed, or the error of a read that cannot succeed (such as
+// an invalid path or no permission). It is nil while the watch runs and
+// after fn returned false or Close.
+func (w *DataWatch) Err() error { return w.r.errOf() }
+
+// sameData reports whether two reads show the same version of the node.
+func sameData(a, b *keeper.Stat) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Czxid == b.Czxid && a.Mzxid == b.Mzxid && a.Version == b.Version
+}
+
+// readData reads the node and arms a one-shot watch that fires on its
+// next change, whether it exists or not.
+func (w *DataWatch) readData(ctx context.Context) ([]byte, *keeper.Stat, <-chan keeper.Event, error) {
+	c, path := w.r.c, w.r.path
+	data, st, ch, err := c.GetW(ctx, path)
+	if !errors.Is(err, keeper.ErrNoNode) {
+		return data, st, ch, err
+	}
+	st, ch, err = c.ExistsW(ctx, path)
+	if err != nil || st == nil {
+		return nil, nil, ch, err
+	}
+	// Created in between: the exists watch is armed; read the data.
+	data, st, err = c.Get(ctx, path)
+	if errors.Is(err, keeper.ErrNoNode) {
+		return nil, nil, ch, nil // deleted again: the watch fires for it
+	}
+	if err != nil {
+		w.r.disarm(ch)
+		return nil, nil, nil, err
+	}
+	return data, st, ch, nil
+}
+
+func (w *DataWatch) run(ctx context.Context) {
+	r := w.r
+	defer close(r.done)
+	defer r.cancel()
+	var last *keeper.Stat
+	var ev *keeper.Event
+	first := true
+	delay := minDelay
+	for {
+		data, st, ch, err := w.readData(ctx)
+		if err != nil {
+			if !r.pause(ctx, err, &delay) {
+				return
+			}
+			continue
+		}
+		delay = minDelay
+		if first || !sameData(last, st) {
+			first = false
+			last = st
+			cev := ev
+			if !r.call(func() bool { return w.fn(data, st, cev) }) {
+				r.disarm(ch)
+				return
+			}
+		}
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				continue
+			}
+			if e.Type == keeper.EventNotWatching && errors.Is(e.Err, keeper.ErrClosed) {
+				r.fail(e.Err)
+				return
+			}
+			ev = &e
+		case <-ctx.Done():
+			r.disarm(ch)
+			return
+		}
+	}
+}
+
+// ChildrenWatch calls a function with a node's children now and after
+// every change, as Kazoo's ChildrenWatch does. Create one with
+// NewChildrenWatch.
+type ChildrenWatch struct {
+	r    *runner
+	fn   func(children []string, ev *keeper.Event) bool
+	opts options
+}
+
+// NewChildrenWatch watches the children of the node at path and calls fn
+// with their names, sorted: first as soon as they are read, then after
+// every change. When the node does not exist fn gets nil children (an
+// existing node without children gives an empty, non-nil slice); unlike
+// Kazoo's, the watch does not end then but waits for the node to be
+// created. With SendEvent, fn also gets the event that caused each call
+// after the first; otherwise ev is nil.
+//
+// fn runs on the watch's own goroutine, one call at a time, never on the
+// client's I/O goroutines. It is called once per change seen: a change of
+// the node's children version (cversion), of its pzxid or czxid (a delete
+// and re-create), or the node appearing or vanishing. Changes that follow
+// each other quickly may be seen as one, but the last call always has the
+// latest children. The watch survives reconnects and session expiry.
+//
+// The watch ends when fn returns false, on Close, or when the client is
+// closed. NewChildrenWatch returns at once; it fails only for a nil client
+// or function, or a malformed path.
+func NewChildrenWatch(c *keeper.Client, path string, fn func(children []string, ev *keeper.Event) bool, opts ...Option) (*ChildrenWatch, error) {
+	r, ctx, err := newRunner(c, path, fn == nil)
+	if err != nil {
+		return nil, err
+	}
+	w := &ChildrenWatch{r: r, fn: fn}
+	for _, o := range opts {
+		if o != nil {
+			o(&w.opts)
+		}
+	}
+	go w.run(ctx)
+	return w, nil
+}
+
+// Close stops the watch: fn is not called again, and the armed server-side
+// watch is removed. Close waits until that is done, except when fn is
+// running (so fn may call Close; Done then closes after fn returns).
+// It returns nil.
+func (w *ChildrenWatch) Close() error { return w.r.close() }
+
+// Done is closed when the watch has ended (fn returned false, Close, or
+// the client closed) and cleaned up.
+func (w *ChildrenWatch) Done() <-chan struct{} { return w.r.done }
+
+// Err returns why the watch ended on its own: keeper.ErrClosed when the
+// client was closed, or the error of a read that cannot succeed (such as
+// an invalid path or no permission). It is nil while the watch runs and
+// after fn returned false or Close.
+func (w *ChildrenWatch) Err() error { return w.r.errOf() }
+
+// sameChildren reports whether two reads show the same children.
+func sameChildren(a, b *keeper.Stat) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Czxid == b.Czxid && a.Pzxid == b.Pzxid && a.Cversion == b.Cversion
+}
+
+// readChildren reads the children and arms a one-shot watch that fires on
+// their next change, or on the node's creation when it does not exist.
+func (w *ChildrenWatch) readChildren(ctx context.Context) ([]string, *keeper.Stat, <-chan keeper.Event, error) {
+	c, path := w.r.c, w.r.path
+	for {
+		kids, st, ch, err := c.ChildrenW(ctx, path)
+		if !errors.Is(err, keeper.ErrNoNode) {
+			if err == nil {
+				slices.Sort(kids)
+			}
+			return kids, st, ch, err
+		}
+		st, ch, err = c.ExistsW(ctx, path)
+		if err != nil || st == nil {
+			return nil, nil, ch, err
+		}
+		// Created in between: watch its children instead.
+		w.r.disarm(ch)
+	}
+}
+
+func (w *ChildrenWatch) run(ctx context.Context) {
+	r := w.r
+	defer close(r.done)
+	defer r.cancel()
+	var last *keeper.Stat
+	var ev *keeper.Event
+	first := true
+	delay := minDelay
+	for {
+		kids, st, ch, err := w.readChildren(ctx)
+		if err != nil {
+			if !r.pause(ctx, err, &delay) {
+				return
+			}
+			continue
+		}
+		delay = minDelay
+		if first || !sameChildren(last, st) {
+			first = false
+			last = st
+			var cev *keeper.Event
+			if w.opts.sendEvent {
+				cev = ev
+			}
+			if !r.call(func() bool { return w.fn(kids, cev) }) {
+				r.disarm(ch)
+				return
+			}
+		}
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				continue
+			}
+			if e.Type == keeper.EventNotWatching && errors.Is(e.Err, keeper.ErrClosed) {
+				r.fail(e.Err)
+				return
+			}
+			ev = &e
+		case <-ctx.Done():
+			r.disarm(ch)
+			return
+		}
+	}
+}
