@@ -33,10 +33,14 @@ const (
 // runner is the loop shared by DataWatch and ChildrenWatch: one goroutine
 // that reads, calls fn and waits for the armed one-shot watch to fire.
 type runner struct {
-	c      *keeper.Client
-	path   string
-	cancel context.CancelFunc
-	done   chan struct{}
+	c    *keeper.Client
+	path string
+	// stop ends waits at Close; ioCancel ends reads, a grace period later,
+	// so that a read that arms a watch is not abandoned on the wire (its
+	// watch would then be registered with nobody to remove it).
+	stop     context.CancelFunc
+	ioCancel context.CancelFunc
+	done     chan struct{}
 
 	mu      sync.Mutex
 	stopped bool  // no further call of fn
@@ -44,18 +48,28 @@ type runner struct {
 	err     error // why the watch ended
 }
 
-func newRunner(c *keeper.Client, path string, fnNil bool) (*runner, context.Context, error) {
+// newRunner returns the runner and the two contexts its loop uses: io
+// for reads, stop (derived from io) for waits.
+func newRunner(c *keeper.Client, path string, fnNil bool) (r *runner, io, stop context.Context, err error) {
 	if c == nil {
-		return nil, nil, errors.New("watch: nil client")
+		return nil, nil, nil, errors.New("watch: nil client")
 	}
 	if fnNil {
-		return nil, nil, fmt.Errorf("watch: %s: nil function", path)
+		return nil, nil, nil, fmt.Errorf("watch: %s: nil function", path)
 	}
 	if err := checkPath(path); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &runner{c: c, path: path, cancel: cancel, done: make(chan struct{})}, ctx, nil
+	io, ioCancel := context.WithCancel(context.Background())
+	stop, stopCancel := context.WithCancel(io)
+	return &runner{c: c, path: path, stop: stopCancel, ioCancel: ioCancel, done: make(chan struct{})}, io, stop, nil
+}
+
+// exit runs when the loop ends.
+func (r *runner) exit() {
+	r.stop()
+	r.ioCancel()
+	close(r.done)
 }
 
 // checkPath rejects the path shapes ZooKeeper never accepts; the client
@@ -113,9 +127,11 @@ func (r *runner) close() error {
 	r.stopped = true
 	busy := r.inFn
 	r.mu.Unlock()
-	r.cancel()
+	r.stop()
+	grace := time.AfterFunc(r.c.SessionTimeout(), r.ioCancel)
 	if !busy {
 		<-r.done
+		grace.Stop()
 	}
 	return nil
 }
@@ -129,7 +145,8 @@ func (r *runner) errOf() error {
 
 // pause waits before the next attempt after a failed read: until the
 // client is connected again, then the backoff delay. It returns false
-// when the watch must end (stopped, or the client closed).
+// when the watch must end (stopped, or the client closed). ctx is the
+// loop's stop context.
 func (r *runner) pause(ctx context.Context, err error, delay *time.Duration) bool {
 	if errors.Is(err, keeper.ErrClosed) {
 		r.fail(err)
@@ -208,12 +225,12 @@ type DataWatch struct {
 // closed. NewDataWatch returns at once; it fails only for a nil client or
 // function, or a malformed path.
 func NewDataWatch(c *keeper.Client, path string, fn func(data []byte, st *keeper.Stat, ev *keeper.Event) bool) (*DataWatch, error) {
-	r, ctx, err := newRunner(c, path, fn == nil)
+	r, io, stop, err := newRunner(c, path, fn == nil)
 	if err != nil {
 		return nil, err
 	}
 	w := &DataWatch{r: r, fn: fn}
-	go w.run(ctx)
+	go w.run(io, stop)
 	return w, nil
 }
 
@@ -265,18 +282,21 @@ func (w *DataWatch) readData(ctx context.Context) ([]byte, *keeper.Stat, <-chan 
 	return data, st, ch, nil
 }
 
-func (w *DataWatch) run(ctx context.Context) {
+func (w *DataWatch) run(io, stop context.Context) {
 	r := w.r
-	defer close(r.done)
-	defer r.cancel()
+	defer r.exit()
 	var last *keeper.Stat
 	var ev *keeper.Event
 	first := true
 	delay := minDelay
 	for {
-		data, st, ch, err := w.readData(ctx)
+		data, st, ch, err := w.readData(io)
+		if stop.Err() != nil {
+			r.disarm(ch)
+			return
+		}
 		if err != nil {
-			if !r.pause(ctx, err, &delay) {
+			if !r.pause(stop, err, &delay) {
 				return
 			}
 			continue
@@ -301,7 +321,7 @@ func (w *DataWatch) run(ctx context.Context) {
 				return
 			}
 			ev = &e
-		case <-ctx.Done():
+		case <-stop.Done():
 			r.disarm(ch)
 			return
 		}
@@ -336,7 +356,7 @@ type ChildrenWatch struct {
 // closed. NewChildrenWatch returns at once; it fails only for a nil client
 // or function, or a malformed path.
 func NewChildrenWatch(c *keeper.Client, path string, fn func(children []string, ev *keeper.Event) bool, opts ...Option) (*ChildrenWatch, error) {
-	r, ctx, err := newRunner(c, path, fn == nil)
+	r, io, stop, err := newRunner(c, path, fn == nil)
 	if err != nil {
 		return nil, err
 	}
@@ -346,7 +366,7 @@ func NewChildrenWatch(c *keeper.Client, path string, fn func(children []string, 
 			o(&w.opts)
 		}
 	}
-	go w.run(ctx)
+	go w.run(io, stop)
 	return w, nil
 }
 
@@ -395,18 +415,21 @@ func (w *ChildrenWatch) readChildren(ctx context.Context) ([]string, *keeper.Sta
 	}
 }
 
-func (w *ChildrenWatch) run(ctx context.Context) {
+func (w *ChildrenWatch) run(io, stop context.Context) {
 	r := w.r
-	defer close(r.done)
-	defer r.cancel()
+	defer r.exit()
 	var last *keeper.Stat
 	var ev *keeper.Event
 	first := true
 	delay := minDelay
 	for {
-		kids, st, ch, err := w.readChildren(ctx)
+		kids, st, ch, err := w.readChildren(io)
+		if stop.Err() != nil {
+			r.disarm(ch)
+			return
+		}
 		if err != nil {
-			if !r.pause(ctx, err, &delay) {
+			if !r.pause(stop, err, &delay) {
 				return
 			}
 			continue
@@ -434,7 +457,7 @@ func (w *ChildrenWatch) run(ctx context.Context) {
 				return
 			}
 			ev = &e
-		case <-ctx.Done():
+		case <-stop.Done():
 			r.disarm(ch)
 			return
 		}
