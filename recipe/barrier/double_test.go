@@ -12,6 +12,7 @@ import (
 
 	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/recipe/barrier"
+	"github.com/keeper-go/keeper/recipe/internal/rtest"
 	"github.com/keeper-go/keeper/zktest"
 )
 
@@ -179,16 +180,14 @@ func TestDoubleBarrierLeaveCancelled(t *testing.T) {
 func TestDoubleBarrierReentersAfterSessionLoss(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c0 := srv.Client(t)
+	c0, px := rtest.Proxied(t, srv)
 	c1 := sameChroot(t, c0, "")
 	a := barrier.NewDouble(c0, "/db", "a", 2)
 	done := make(chan error, 1)
 	go func() { done <- a.Enter(ctx) }()
 	waitChildWatch(t, c0, "/db")
 	old := c0.SessionID()
-	if err := zktest.ExpireSession(ctx, c0); err != nil {
-		t.Fatal(err)
-	}
+	rtest.Expire(t, ctx, c0, px)
 	waitFor(t, 30*time.Second, "a's node in the new session", func() bool {
 		st, err := c1.Exists(ctx, a.Node())
 		return err == nil && st != nil && st.EphemeralOwner != old && st.EphemeralOwner == c0.SessionID()
