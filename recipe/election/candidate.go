@@ -160,6 +160,14 @@ func (k *candidate) remove(ctx context.Context) error {
 func (k *candidate) await(ctx context.Context) error {
 	delay := 20 * time.Millisecond
 	for {
+		if k.node != "" && k.c.SessionID() != k.session {
+			// A new session: our node belongs to the old one and goes
+			// with it, wherever it stands in the queue. Queue again now.
+			if err := k.remove(ctx); err != nil && !transient(ctx, err) {
+				return err
+			}
+			k.node = ""
+		}
 		if k.node == "" {
 			if err := k.enqueue(ctx); err != nil {
 				if transient(ctx, err) {

@@ -1,0 +1,85 @@
+package barrier_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"sync"
+	"time"
+
+	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/recipe/barrier"
+	"github.com/keeper-go/keeper/zktest"
+)
+
+// exampleClient connects to the test server on a fresh chroot; cleanup
+// closes the client and deletes the chroot.
+func exampleClient(ctx context.Context, name string) (*keeper.Client, func()) {
+	admin, err := keeper.Connect(ctx, srv.Servers())
+	if err != nil {
+		log.Fatal(err)
+	}
+	root := "/" + zktest.ChrootName(name)
+	if _, err := admin.Create(ctx, root, nil); err != nil {
+		log.Fatal(err)
+	}
+	c, err := keeper.Connect(ctx, srv.Servers()+root)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return c, func() {
+		c.Close()
+		_ = admin.DeleteAll(context.Background(), root)
+		admin.Close()
+	}
+}
+
+func ExampleBarrier() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, cleanup := exampleClient(ctx, "ExampleBarrier")
+	defer cleanup()
+
+	gate := barrier.New(c, "/jobs/42/gate")
+	if err := gate.Create(ctx); err != nil {
+		log.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- gate.Wait(ctx) }() // blocks while the gate is up
+	if err := gate.Remove(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("released:", <-done == nil)
+	// Output: released: true
+}
+
+func ExampleDoubleBarrier() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, cleanup := exampleClient(ctx, "ExampleDoubleBarrier")
+	defer cleanup()
+
+	const workers = 3
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var notes []string
+	note := func(s string) { mu.Lock(); notes = append(notes, s); mu.Unlock() }
+	for i := range workers {
+		d := barrier.NewDouble(c, "/jobs/42/workers", fmt.Sprintf("worker-%d", i), workers)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.Enter(ctx); err != nil { // returns once all three entered
+				note(err.Error())
+				return
+			}
+			note("work")
+			if err := d.Leave(ctx); err != nil { // returns once all three left
+				note(err.Error())
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Println(notes)
+	// Output: [work work work]
+}

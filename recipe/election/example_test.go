@@ -1,0 +1,88 @@
+package election_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/recipe/election"
+	"github.com/keeper-go/keeper/zktest"
+)
+
+// exampleClient connects to the test server on a fresh chroot; cleanup
+// closes the client and deletes the chroot.
+func exampleClient(ctx context.Context, name string) (*keeper.Client, func()) {
+	admin, err := keeper.Connect(ctx, srv.Servers())
+	if err != nil {
+		log.Fatal(err)
+	}
+	root := "/" + zktest.ChrootName(name)
+	if _, err := admin.Create(ctx, root, nil); err != nil {
+		log.Fatal(err)
+	}
+	c, err := keeper.Connect(ctx, srv.Servers()+root)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return c, func() {
+		c.Close()
+		_ = admin.DeleteAll(context.Background(), root)
+		admin.Close()
+	}
+}
+
+func ExampleElection() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, cleanup := exampleClient(ctx, "ExampleElection")
+	defer cleanup()
+
+	e := election.New(c, "/app/leader", "host-1")
+	err := e.Run(ctx, func(ctx context.Context) error {
+		// Lead here until done, or until ctx is cancelled (leadership
+		// lost, Cancel called, or Run's ctx ended).
+		ids, err := e.Contenders(ctx)
+		fmt.Println("leading; contenders:", ids, err)
+		return nil
+	})
+	fmt.Println("Run:", err)
+	// Output:
+	// leading; contenders: [host-1] <nil>
+	// Run: <nil>
+}
+
+func ExampleLeaderLatch() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, cleanup := exampleClient(ctx, "ExampleLeaderLatch")
+	defer cleanup()
+
+	first := election.NewLeaderLatch(c, "/app/latch", "host-1")
+	second := election.NewLeaderLatch(c, "/app/latch", "host-2")
+	for _, l := range []*election.LeaderLatch{first, second} {
+		if err := l.Start(ctx); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := first.Await(ctx); err != nil {
+		log.Fatal(err)
+	}
+	lost := first.Lost() // closed when this term of leadership ends
+	fmt.Println("first leads:", first.HasLeadership(), "second leads:", second.HasLeadership())
+
+	// Closing the leader hands leadership on.
+	if err := first.Close(); err != nil {
+		log.Fatal(err)
+	}
+	<-lost
+	if err := second.Await(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("second leads:", second.HasLeadership())
+	_ = second.Close()
+	// Output:
+	// first leads: true second leads: false
+	// second leads: true
+}
