@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -248,8 +249,16 @@ func (w lockedWriter) Write(b []byte) (int, error) {
 // killed at the end of the test if still running.
 func (k *cli) start(args ...string) *proc {
 	k.t.Helper()
+	return k.spawn(nil, append([]string{"--server", k.servers}, args...)...)
+}
+
+// spawn runs keeper with exactly args in the background, with stdin as its
+// standard input (nil for none).
+func (k *cli) spawn(stdin io.Reader, args ...string) *proc {
+	k.t.Helper()
 	p := &proc{t: k.t, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, append([]string{"--server", k.servers}, args...)...)
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stdin = stdin
 	p.cmd.Env = k.env()
 	p.cmd.Stdout, p.cmd.Stderr = lockedWriter{p, &p.out}, lockedWriter{p, &p.errb}
 	if err := p.cmd.Start(); err != nil {

@@ -46,8 +46,12 @@ delete.`,
 				cl.Close()
 				fmt.Fprintln(a.stderr, "sandbox stopped and removed")
 			}()
-			if ctx.Err() != nil {
+			select {
+			case <-ctx.Done():
 				return contextErr(ctx)
+			case <-a.sigint: // Ctrl-C while the servers started
+				return errInterrupted
+			default:
 			}
 			fmt.Fprintf(a.stdout, "ZooKeeper %s sandbox at %s\n", cl.Version(), cl.Servers())
 			fmt.Fprintf(a.stdout, "(from another terminal: keeper --server %s shell)\n", cl.Servers())

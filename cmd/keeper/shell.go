@@ -129,25 +129,64 @@ func (a *app) runShell(ctx context.Context, useHistory bool) error {
 }
 
 // script runs the commands read from standard input, one per line. Blank
-// lines and lines starting with # are skipped.
+// lines and lines starting with # are skipped. Ctrl-C stops the running
+// command and the script.
 func (a *app) script(ctx context.Context) error {
-	sc := bufio.NewScanner(a.stdin)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	type line struct {
+		text string
+		err  error // set on the last one, with io.EOF at the end of input
+	}
+	lines := make(chan line)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		sc := bufio.NewScanner(a.stdin)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		for sc.Scan() {
+			select {
+			case lines <- line{text: sc.Text()}:
+			case <-stop:
+				return
+			}
+		}
+		err := sc.Err()
+		if err == nil {
+			err = io.EOF
+		}
+		select {
+		case lines <- line{err: err}:
+		case <-stop:
+		}
+	}()
 	status := 0
-	for sc.Scan() && ctx.Err() == nil {
-		st, err := a.shellLine(ctx, sc.Text())
+	for {
+		var l line
+		select {
+		case l = <-lines:
+		case <-ctx.Done():
+			return contextErr(ctx)
+		case <-a.sigint:
+			return errInterrupted
+		}
+		if l.err == io.EOF {
+			break
+		}
+		if l.err != nil {
+			return fmt.Errorf("keeper: shell: reading standard input: %w", l.err)
+		}
+		st, err := a.shellLine(ctx, l.text)
 		if st != 0 {
 			status = st
 		}
-		if errors.Is(err, errExitShell) || errors.Is(err, errInterrupted) {
+		if ctx.Err() != nil {
+			return contextErr(ctx)
+		}
+		if errors.Is(err, errInterrupted) {
+			return &exitError{1} // reported already
+		}
+		if errors.Is(err, errExitShell) {
 			break
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("keeper: shell: reading standard input: %w", err)
-	}
-	if ctx.Err() != nil {
-		return contextErr(ctx)
 	}
 	if status != 0 {
 		return &exitError{status}

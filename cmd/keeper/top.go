@@ -44,8 +44,11 @@ watch count. The SOURCE column says which was used. q or Ctrl-C quits.
 			if err != nil {
 				return err
 			}
-			t := &topView{a: a, hosts: hosts, adminPort: *adminPort, source: map[string]string{}}
+			// A live view waits at most a couple of refreshes for an answer.
+			t := &topView{a: a, hosts: hosts, adminPort: *adminPort, source: map[string]string{},
+				wait: min(a.conn.timeout, max(2*time.Second, 2**interval))}
 			if *once {
+				t.wait = a.conn.timeout
 				rows := t.sample(ctx)
 				if *asJSON {
 					return writeJSON(a.stdout, rows)
@@ -63,6 +66,7 @@ type topView struct {
 	a         *app
 	hosts     []string
 	adminPort int
+	wait      time.Duration // for one server's answer from one source
 	mu        sync.Mutex
 	source    map[string]string // the source that last worked, per host
 }
@@ -180,8 +184,6 @@ func (t *topView) sample(ctx context.Context) []topRow {
 // sampleOne asks one server: mntr, else the AdminServer, else srvr. The
 // source that worked is tried first next time.
 func (t *topView) sampleOne(ctx context.Context, host string) topRow {
-	ctx, cancel := context.WithTimeout(ctx, min(t.a.conn.timeout, 2*time.Second))
-	defer cancel()
 	t.mu.Lock()
 	src := t.source[host]
 	t.mu.Unlock()
@@ -213,8 +215,11 @@ func (t *topView) sampleOne(ctx context.Context, host string) topRow {
 	return topRow{Server: host, Error: msg}
 }
 
-// sampleFrom asks one server through one source.
+// sampleFrom asks one server through one source, waiting at most
+// t.wait.
 func (t *topView) sampleFrom(ctx context.Context, host, src string) (topRow, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.wait)
+	defer cancel()
 	var row topRow
 	var err error
 	switch src {
