@@ -16,22 +16,89 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper/recipe/election"
-	"github.com/keeper-go/keeper/recipe/internal/interop"
 )
 
-// TestKazooElection runs a Keeper Election against Kazoo's. Kazoo's
-// Election is its Lock (election.py holds a client.Lock and runs the
-// function while holding it), so the shared driver's Kazoo lock stands for
-// a Kazoo contender: "acquired" is Kazoo being elected, "release" its
-// function returning.
+// kazooElectionSource is a Python program that runs Kazoo's Election,
+// driven by commands on stdin: "election NAME PATH ID"; "run NAME", which
+// runs for the election in a thread and answers "leading NAME" once elected
+// and "ran NAME" when run returns; "release NAME", which makes the leader's
+// function return; "contenders NAME"; "quit".
+const kazooElectionSource = `
+import json, sys, threading
+from kazoo.client import KazooClient
+
+zk = KazooClient(hosts=sys.argv[1], timeout=10.0)
+zk.start(timeout=30)
+mu = threading.Lock()
+elections, releases = {}, {}
+
+def out(*words):
+    with mu:
+        sys.stdout.write(" ".join(words) + "\n")
+        sys.stdout.flush()
+
+def runner(name, ev):
+    def lead():
+        out("leading", name)
+        ev.wait()
+    try:
+        elections[name].run(lead)
+        out("ran", name)
+    except Exception as e:
+        out("error", repr(e))
+
+out("ready")
+for line in sys.stdin:
+    f = line.split()
+    if not f:
+        continue
+    try:
+        if f[0] == "election":
+            elections[f[1]] = zk.Election(f[2], f[3])
+        elif f[0] == "run":
+            releases[f[1]] = threading.Event()
+            threading.Thread(target=runner, args=(f[1], releases[f[1]]), daemon=True).start()
+        elif f[0] == "release":
+            releases[f[1]].set()
+        elif f[0] == "contenders":
+            out("contenders", f[1], json.dumps(elections[f[1]].contenders()))
+        elif f[0] == "quit":
+            break
+        else:
+            out("error unknown command", f[0])
+    except Exception as e:
+        out("error", repr(e))
+zk.stop()
+zk.close()
+`
+
+// startKazoo runs kazooElectionSource against hosts (servers and chroot)
+// with Debian's /usr/bin/python3, for which python3-kazoo is installed (the
+// first python3 on PATH may be another one); a missing Kazoo fails the
+// test.
+func startKazoo(t *testing.T, hosts string) *proc {
+	t.Helper()
+	const python = "/usr/bin/python3"
+	if out, err := exec.Command(python, "-c", "import kazoo").CombinedOutput(); err != nil {
+		t.Fatalf("Kazoo is not usable with %s: %v; run scripts/install-zookeeper (Debian package python3-kazoo)\n%s", python, err, out)
+	}
+	script := filepath.Join(t.TempDir(), "kazoo_election.py")
+	if err := os.WriteFile(script, []byte(kazooElectionSource), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startProc(t, "Kazoo driver", exec.Command(python, script, hosts))
+}
+
+// TestKazooElection runs a Keeper Election against Kazoo's Election on the
+// same path: each excludes the other, and both list the same contenders.
 func TestKazooElection(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	c := srv.Client(t)
-	k := interop.Kazoo(t, srv.Servers()+c.Chroot())
+	k := startKazoo(t, srv.Servers()+c.Chroot())
 	kazooContenders := func() []string {
-		k.Send(t, "contenders py")
-		line := k.Await(t, "contenders py ")
+		k.send(t, "contenders py")
+		line := k.await(t, "contenders py ")
 		var ids []string
 		if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "contenders py ")), &ids); err != nil {
 			t.Fatalf("contenders reply %q: %v", line, err)
@@ -40,9 +107,9 @@ func TestKazooElection(t *testing.T) {
 	}
 
 	// Kazoo leads first; ours waits.
-	k.Send(t, "lock py lock /elect py")
-	k.Send(t, "acquire py")
-	k.Await(t, "acquired py")
+	k.send(t, "election py /elect py")
+	k.send(t, "run py")
+	k.await(t, "leading py")
 	e := election.New(c, "/elect", "go")
 	leads := make(chan struct{})
 	release := make(chan struct{})
@@ -73,10 +140,10 @@ func TestKazooElection(t *testing.T) {
 	}
 
 	// Kazoo's function returns: ours leads, and Kazoo's next run waits.
-	k.Send(t, "release py")
-	k.Await(t, "released py True")
+	k.send(t, "release py")
+	k.await(t, "ran py")
 	<-leads
-	k.Send(t, "acquire py")
+	k.send(t, "run py")
 	waitFor(t, 30*time.Second, "Kazoo queued behind ours", func() bool {
 		ids, err := e.Contenders(ctx)
 		return err == nil && slices.Equal(ids, []string{"go", "py"})
@@ -84,16 +151,16 @@ func TestKazooElection(t *testing.T) {
 	if ids := kazooContenders(); !slices.Equal(ids, []string{"go", "py"}) {
 		t.Fatalf("Kazoo sees contenders %q", ids)
 	}
-	if k.Seen("acquired py") {
+	if k.seen("leading py") {
 		t.Fatal("Kazoo leads while ours does")
 	}
 	close(release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	k.Await(t, "acquired py")
-	k.Send(t, "release py")
-	k.Await(t, "released py True")
+	k.await(t, "leading py")
+	k.send(t, "release py")
+	k.await(t, "ran py")
 	assertClean(t, "/elect", c)
 }
 
@@ -169,8 +236,10 @@ public class LatchDriver {
 }
 `
 
-// javaProc is a running LatchDriver.
-type javaProc struct {
+// proc is a driver process that obeys commands on its stdin and answers
+// with lines on its stdout.
+type proc struct {
+	name   string
 	stdin  io.WriteCloser
 	lines  chan string
 	mu     sync.Mutex
@@ -178,16 +247,120 @@ type javaProc struct {
 	kept   []string // lines read but not awaited yet
 }
 
-func (p *javaProc) Write(b []byte) (int, error) {
+func (p *proc) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stderr.Write(b)
 }
 
+// startProc starts cmd, stops it at the end of the test (logging its
+// stderr if the test failed) and waits for its "ready" line.
+func startProc(t *testing.T, name string, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{name: name, lines: make(chan string, 256)}
+	cmd.Stderr = p
+	var err error
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: start: %v", name, err)
+	}
+	go func() {
+		defer close(p.lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+	}()
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_, _ = io.WriteString(p.stdin, "quit\n")
+		p.stdin.Close()
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			p.mu.Lock()
+			t.Logf("%s stderr:\n%s", name, p.stderr.String())
+			p.mu.Unlock()
+		}
+	})
+	p.await(t, "ready")
+	return p
+}
+
+func (p *proc) send(t *testing.T, line string) {
+	t.Helper()
+	if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
+		t.Fatalf("%s: send %q: %v", p.name, line, err)
+	}
+}
+
+// await waits for a line starting with prefix; other lines are kept for
+// later calls. A line starting with "error" fails the test.
+func (p *proc) await(t *testing.T, prefix string) string {
+	t.Helper()
+	for i, l := range p.kept {
+		if strings.HasPrefix(l, prefix) {
+			p.kept = slices.Delete(p.kept, i, i+1)
+			return l
+		}
+	}
+	timeout := time.NewTimer(60 * time.Second)
+	defer timeout.Stop()
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("%s exited while waiting for %q", p.name, prefix)
+			}
+			if strings.HasPrefix(l, "error") {
+				t.Fatalf("%s: %s", p.name, l)
+			}
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+			p.kept = append(p.kept, l)
+		case <-timeout.C:
+			t.Fatalf("%s: no %q after 60s", p.name, prefix)
+		}
+	}
+}
+
+// seen reports whether a line starting with prefix has arrived (and not
+// been awaited), without waiting.
+func (p *proc) seen(prefix string) bool {
+	for drained := false; !drained; {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				drained = true
+				break
+			}
+			p.kept = append(p.kept, l)
+		default:
+			drained = true
+		}
+	}
+	return slices.ContainsFunc(p.kept, func(l string) bool { return strings.HasPrefix(l, prefix) })
+}
+
 // startCurator compiles the driver with javac and runs it against hosts
 // (servers and a chroot, which Curator takes as its namespace), with
 // Debian's Curator 5.4.0 jars; a missing tool fails the test.
-func startCurator(t *testing.T, hosts string) *javaProc {
+func startCurator(t *testing.T, hosts string) *proc {
 	t.Helper()
 	const hint = "run scripts/install-zookeeper (Debian packages libcurator-recipes-java and default-jdk-headless)"
 	javac, err := exec.LookPath("javac")
@@ -217,105 +390,8 @@ func startCurator(t *testing.T, hosts string) *javaProc {
 		t.Fatalf("javac: %v\n%s", err, out)
 	}
 	connect, ns, _ := strings.Cut(hosts, "/")
-	cmd := exec.Command(java, "-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-cp", dir+string(os.PathListSeparator)+classpath, "LatchDriver", connect, ns)
-	p := &javaProc{lines: make(chan string, 256)}
-	cmd.Stderr = p
-	p.stdin, err = cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start java: %v; %s", err, hint)
-	}
-	go func() {
-		defer close(p.lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-	}()
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_, _ = io.WriteString(p.stdin, "quit\n")
-		p.stdin.Close()
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			p.mu.Lock()
-			t.Logf("Curator driver stderr:\n%s", p.stderr.String())
-			p.mu.Unlock()
-		}
-	})
-	p.await(t, "ready")
-	return p
-}
-
-func (p *javaProc) send(t *testing.T, line string) {
-	t.Helper()
-	if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
-		t.Fatalf("Curator driver: send %q: %v", line, err)
-	}
-}
-
-// await waits for a line starting with prefix; other lines are kept.
-func (p *javaProc) await(t *testing.T, prefix string) string {
-	t.Helper()
-	for i, l := range p.kept {
-		if strings.HasPrefix(l, prefix) {
-			p.kept = slices.Delete(p.kept, i, i+1)
-			return l
-		}
-	}
-	timeout := time.NewTimer(60 * time.Second)
-	defer timeout.Stop()
-	for {
-		select {
-		case l, ok := <-p.lines:
-			if !ok {
-				t.Fatalf("Curator driver exited while waiting for %q", prefix)
-			}
-			if strings.HasPrefix(l, "error") {
-				t.Fatalf("Curator driver: %s", l)
-			}
-			if strings.HasPrefix(l, prefix) {
-				return l
-			}
-			p.kept = append(p.kept, l)
-		case <-timeout.C:
-			t.Fatalf("Curator driver: no %q after 60s", prefix)
-		}
-	}
-}
-
-// seen reports whether a line starting with prefix has arrived, without
-// waiting.
-func (p *javaProc) seen(prefix string) bool {
-	for {
-		select {
-		case l, ok := <-p.lines:
-			if !ok {
-				return false
-			}
-			p.kept = append(p.kept, l)
-			continue
-		default:
-		}
-		break
-	}
-	return slices.ContainsFunc(p.kept, func(l string) bool { return strings.HasPrefix(l, prefix) })
+	return startProc(t, "Curator driver", exec.Command(java, "-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+		"-cp", dir+string(os.PathListSeparator)+classpath, "LatchDriver", connect, ns))
 }
 
 func TestCuratorLeaderLatch(t *testing.T) {
