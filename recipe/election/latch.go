@@ -47,11 +47,12 @@ type LeaderLatch struct {
 	mu        sync.Mutex // guards what follows; never held across a call
 	closed    bool
 	leader    bool
-	lost      chan struct{} // closed when the current term ends
-	changed   chan struct{} // closed (and replaced) on every change
-	runErr    error         // why the latch stopped contending, if not Close
-	node      string        // the node of the current term, for Node
-	reporting bool          // Leadership was called: changes are queued
+	lost      chan struct{}   // closed when the current term ends
+	suspended <-chan struct{} // the current term's fence's Suspended
+	changed   chan struct{}   // closed (and replaced) on every change
+	runErr    error           // why the latch stopped contending, if not Close
+	node      string          // the node of the current term, for Node
+	reporting bool            // Leadership was called: changes are queued
 }
 
 // closedCh is a closed channel, the Lost of a latch that does not lead.
@@ -62,14 +63,15 @@ var closedCh = func() chan struct{} { ch := make(chan struct{}); close(ch); retu
 // is sent until Start.
 func NewLeaderLatch(c *keeper.Client, path, id string, opts ...Option) *LeaderLatch {
 	l := &LeaderLatch{
-		c:       c,
-		path:    path,
-		id:      id,
-		cfg:     newConfig(opts),
-		changes: newBoolQueue(),
-		out:     make(chan bool),
-		lost:    closedCh,
-		changed: make(chan struct{}),
+		c:         c,
+		path:      path,
+		id:        id,
+		cfg:       newConfig(opts),
+		changes:   newBoolQueue(),
+		out:       make(chan bool),
+		lost:      closedCh,
+		suspended: closedCh,
+		changed:   make(chan struct{}),
 	}
 	l.k = candidate{
 		c:         c,
@@ -125,7 +127,7 @@ func (l *LeaderLatch) run(ctx context.Context) {
 			fence.Stop() // the session changed meanwhile
 			continue
 		}
-		l.set(true, l.k.node)
+		l.set(true, l.k.node, fence.Suspended())
 		suspended := fence.Suspended()
 		if !l.cfg.stopOnSuspend {
 			suspended = nil
@@ -136,7 +138,7 @@ func (l *LeaderLatch) run(ctx context.Context) {
 		case <-ctx.Done():
 		}
 		// Not leader from here on; Close deletes the node only after this.
-		l.set(false, "")
+		l.set(false, "", nil)
 		fence.Stop()
 		if ctx.Err() != nil {
 			return
@@ -147,7 +149,7 @@ func (l *LeaderLatch) run(ctx context.Context) {
 }
 
 // set records a change of leadership and queues it for Leadership.
-func (l *LeaderLatch) set(leader bool, nodePath string) {
+func (l *LeaderLatch) set(leader bool, nodePath string, suspended <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.leader == leader {
@@ -157,9 +159,11 @@ func (l *LeaderLatch) set(leader bool, nodePath string) {
 	l.node = nodePath
 	if leader {
 		l.lost = make(chan struct{})
+		l.suspended = suspended
 	} else {
 		close(l.lost)
 		l.lost = closedCh
+		l.suspended = closedCh
 	}
 	close(l.changed)
 	l.changed = make(chan struct{})
@@ -199,6 +203,17 @@ func (l *LeaderLatch) Lost() <-chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.lost
+}
+
+// Suspended returns a channel that is closed at the first disconnect
+// during the current term of leadership, or when the term ends: an
+// application that wants Curator's conservative policy for some of its work
+// only stops that work when it is closed (StopOnSuspend applies it to the
+// whole latch). When the latch does not lead, the channel is already closed.
+func (l *LeaderLatch) Suspended() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.suspended
 }
 
 // Leadership returns the channel on which changes of leadership are

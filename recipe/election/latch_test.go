@@ -290,7 +290,14 @@ func TestLeaderLatchSuspendPolicies(t *testing.T) {
 		t.Fatal(err)
 	}
 	lost := keep.Lost()
+	susp := keep.Suspended()
+	select {
+	case <-susp:
+		t.Fatal("Suspended closed while leading and connected")
+	default:
+	}
 	px.Drop()
+	<-susp // told of the disconnect, still leading
 	waitFor(t, 30*time.Second, "a reconnect", reconnected(1))
 	if err := c.Sync(ctx, "/"); err != nil {
 		t.Fatal(err)
