@@ -105,9 +105,9 @@ func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func (f *connFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.server, "server", f.server, "connect string `host:port[,host:port...][/chroot]` (default $ZK_SERVERS, else "+defaultServer+")")
+	fs.StringVar(&f.server, "server", f.server, "the `servers` to connect to: host:port[,host:port...][/chroot] (default $ZK_SERVERS, else "+defaultServer+")")
 	fs.DurationVar(&f.timeout, "timeout", f.timeout, "connect and request timeout")
-	fs.Var(&f.auth, "auth", "credentials `scheme:cred` (digest:user:password), repeatable")
+	fs.Var(&f.auth, "auth", "add credentials `scheme:cred`, such as digest:user:password (repeatable)")
 	fs.StringVar(&f.tlsCert, "tls-cert", f.tlsCert, "client certificate `file` (PEM) for TLS")
 	fs.StringVar(&f.tlsKey, "tls-key", f.tlsKey, "client key `file` (PEM) for TLS")
 	fs.StringVar(&f.tlsCA, "tls-ca", f.tlsCA, "CA certificates `file` (PEM) to verify the servers with")
@@ -328,7 +328,9 @@ func (a *app) runCommand(ctx context.Context, c *command, args []string) error {
 		return usageErr(c, "%v", err)
 	}
 	if *help {
-		a.printCommandHelp(a.stdout, c, fs)
+		hfs := newFlagSet(c.name)
+		c.setup(a, hfs)
+		a.printCommandHelp(a.stdout, c, hfs)
 		return nil
 	}
 	if len(pos) < c.min {
@@ -366,7 +368,7 @@ func (a *app) printHelp(w io.Writer) {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "connection flags (before or after the command):")
 		fs := newFlagSet("keeper")
-		var cf connFlags
+		cf := connFlags{timeout: 10 * time.Second}
 		cf.register(fs)
 		printFlags(w, fs)
 		fmt.Fprintln(w)

@@ -137,6 +137,7 @@ func exitCode(err error) int {
 // ("keeper: get /a: node does not exist (NoNode)").
 func errorLine(err error) string {
 	msg := strings.ReplaceAll(err.Error(), "keeper: ", "")
+	msg = strings.ReplaceAll(strings.TrimSpace(msg), "\n", "; ") // errors.Join
 	var ke *keeper.Error
 	if errors.As(err, &ke) {
 		if name := ke.Code.String(); !strings.Contains(msg, "("+name+")") {

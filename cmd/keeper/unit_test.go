@@ -284,7 +284,8 @@ func TestErrorLine(t *testing.T) {
 	}{
 		{noNode, "keeper: get /a: node does not exist (NoNode)", 1},
 		{fmt.Errorf("keeper: load /x: %w", noNode), "keeper: load /x: get /a: node does not exist (NoNode)", 1},
-		{errors.New("multi\nline  error"), "keeper: multi line error", 1},
+		{errors.New("multi\nline  error"), "keeper: multi; line error", 1},
+		{errors.Join(errors.New("keeper: srvr a: x"), errors.New("keeper: srvr b: y")), "keeper: srvr a: x; srvr b: y", 1},
 		{usageErr(nil, "bad"), "keeper: bad", 2},
 		{fmt.Errorf("%w %q: x", keeper.ErrBadConnectString, "s"), `keeper: bad connect string "s": x`, 2},
 		{&exitError{7}, "keeper: command exited with status 7", 7},
