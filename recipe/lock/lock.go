@@ -214,7 +214,13 @@ func (l *Lock) acquire(ctx context.Context, blocking bool) (bool, error) {
 		ok, err := l.wait(ctx, p, st.EphemeralOwner, blocking)
 		switch {
 		case errors.Is(err, errVanished):
-			continue // our node is gone before we held the lock: queue again
+			// Our node is gone, or is a lost session's, before we held
+			// the lock: make sure it is gone (it must not stay in the
+			// queue) and queue again.
+			if err := deleteOwn(ctx, l.c, p); err != nil {
+				return false, l.fail(ctx, p, err)
+			}
+			continue
 		case err != nil:
 			return false, l.fail(ctx, p, err)
 		case !ok:
@@ -253,6 +259,18 @@ func (l *Lock) wait(ctx context.Context, p string, owner int64, blocking bool) (
 			return false, errVanished
 		}
 		if pred == "" {
+			if owner != l.c.SessionID() {
+				// Created by an earlier session of the client, or a
+				// session change raced with the create: ask the server.
+				st, err := l.c.Exists(ctx, p)
+				if err != nil {
+					return false, err
+				}
+				if st == nil {
+					return false, errVanished
+				}
+				owner = st.EphemeralOwner
+			}
 			return l.claim(p, owner)
 		}
 		if !blocking {

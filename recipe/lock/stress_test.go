@@ -7,12 +7,14 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/recipe/internal/node"
 	"github.com/keeper-go/keeper/recipe/internal/rtest"
 	"github.com/keeper-go/keeper/zktest"
 )
@@ -170,6 +172,49 @@ func (k counter) value(t *testing.T, ctx context.Context) int {
 	return n
 }
 
+// watchdog logs the state of the lock queue when done has not moved for
+// 15s, to tell a stall from a slow machine.
+func watchdog(ctx context.Context, t *testing.T, zk *zktest.Cluster, clients []*keeper.Client, path string, done *atomic.Int64) {
+	last, since := done.Load(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		if n := done.Load(); n != last {
+			last, since = n, time.Now()
+			continue
+		}
+		if time.Since(since) < 15*time.Second {
+			continue
+		}
+		since = time.Now()
+		var b strings.Builder
+		fmt.Fprintf(&b, "no progress for 15s at %d:\n", last)
+		for i, c := range clients {
+			fmt.Fprintf(&b, "  client %d: session 0x%x state %v server %s\n", i, c.SessionID(), c.State(), c.Server())
+		}
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		kids, err := clients[0].Children(qctx, path)
+		fmt.Fprintf(&b, "  %d children of %s (%v):\n", len(kids), path, err)
+		for _, e := range node.SortBySeq(kids) {
+			st, err := clients[0].Exists(qctx, path+"/"+e.Name)
+			if st != nil {
+				fmt.Fprintf(&b, "    %s owner 0x%x\n", e.Name, st.EphemeralOwner)
+			} else {
+				fmt.Fprintf(&b, "    %s gone %v\n", e.Name, err)
+			}
+		}
+		for m := range zk.Len() {
+			out, err := zk.FourLetterWord(qctx, m, "wchc")
+			fmt.Fprintf(&b, "  member %d wchc (%v):\n%s\n", m, err, out)
+		}
+		cancel()
+		t.Log(b.String())
+	}
+}
+
 // TestStress runs the mutual exclusion tests on a 3-server ensemble while
 // the clients' connections are paused and dropped (and, for the Lock, one
 // member is killed and restarted).
@@ -193,11 +238,12 @@ func stressLock(t *testing.T, zk *zktest.Cluster) {
 	}
 	fctx, stopFaults := context.WithCancel(ctx)
 	var fwg sync.WaitGroup
+	var inside, done atomic.Int64
 	fwg.Go(func() { faults(fctx, t, zk, proxies, true) })
+	fwg.Go(func() { watchdog(fctx, t, zk, clients, "/lock", &done) })
 	defer func() { stopFaults(); fwg.Wait() }()
 
 	start := time.Now()
-	var inside, done atomic.Int64
 	budget := atomic.Int64{}
 	budget.Store(stressTotal)
 	errs := make(chan error, 60)

@@ -117,9 +117,10 @@ func ProtectedCreateStat(ctx context.Context, c *keeper.Client, dir, prefix stri
 		if !outcomeUnknown(err) {
 			return "", err
 		}
-		if !keeper.SafeToRetry(err) {
-			tried = true
-		}
+		// Look before creating again even when the request seems never to
+		// have been sent: an orphan would block a lock queue for the rest
+		// of the session, a look costs one read.
+		tried = true
 		if err := sleep(ctx, &delay); err != nil {
 			return "", fmt.Errorf("node: create %s: %w", target, err)
 		}
