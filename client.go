@@ -261,14 +261,18 @@ func (c *Client) enqueue(r *request) error {
 		c.mu.Unlock()
 		return &requestError{err: err}
 	}
+	alone := len(c.outbox) == 0
 	c.outbox = append(c.outbox, r)
-	live := c.cur != nil
+	cn := c.cur
 	c.mu.Unlock()
-	if live {
-		select {
-		case c.kick <- struct{}{}:
-		default:
-		}
+	switch {
+	case cn == nil:
+		// Written once a connection is up.
+	case alone && cn.idle():
+		// Nothing else in flight: write from here, saving a hand-off.
+		cn.tryWrite()
+	default:
+		cn.kickWriter()
 	}
 	return nil
 }

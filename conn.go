@@ -12,6 +12,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keeper-go/keeper/internal/wire"
@@ -36,11 +37,19 @@ type conn struct {
 	dead     bool
 	deadErr  error
 
-	rd      wire.Reader   // reused by the reader goroutine
-	prelude []*request    // written before anything from the outbox
-	kick    chan struct{} // 1-buffered: the outbox has work
-	done    chan struct{} // closed when the connection is dead
-	wg      sync.WaitGroup
+	rd wire.Reader // reused by the reader goroutine
+
+	// Writing: whoever holds wmu assigns xids, fills the FIFO and writes,
+	// so the three stay in the same order.
+	wmu              sync.Mutex
+	wbuf             []byte
+	batch            []*request
+	writeDeadlineSet time.Time
+	lastWrite        atomic.Int64  // unix nanos of the last write
+	prelude          []*request    // written before anything from the outbox
+	kick             chan struct{} // 1-buffered: the outbox has work
+	done             chan struct{} // closed when the connection is dead
+	wg               sync.WaitGroup
 }
 
 // errConnDead is the cause when the session loop closes a connection itself.
@@ -87,6 +96,13 @@ func (cn *conn) push(r *request) bool {
 	}
 	cn.pending = append(cn.pending, r)
 	return true
+}
+
+// idle reports whether no request awaits a reply.
+func (cn *conn) idle() bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return cn.head >= len(cn.pending)
 }
 
 // pop removes the oldest pending request.
@@ -221,59 +237,26 @@ func (cn *conn) handle(frame []byte) error {
 }
 
 // writeLoop writes the prelude, then whatever the outbox holds, coalescing
-// every ready request into one write, and pings when idle.
+// every ready request into one write, and pings when idle. A caller that
+// finds the outbox empty and nobody writing writes its request itself
+// (tryWrite), which saves a goroutine hand-off on an idle connection.
 func (cn *conn) writeLoop() {
 	defer cn.wg.Done()
 	c := cn.c
 	pingEvery := cn.timeout / 3
 	ping := time.NewTimer(pingEvery)
 	defer ping.Stop()
-	var wbuf []byte
-	var batch []*request
-	var writeDeadlineSet time.Time
-	flush := func() bool {
-		if len(wbuf) == 0 {
-			return true
-		}
-		if now := time.Now(); now.Sub(writeDeadlineSet) > cn.timeout/12 {
-			_ = cn.nc.SetWriteDeadline(now.Add(cn.timeout * 2 / 3))
-			writeDeadlineSet = now
-		}
-		_, err := cn.nc.Write(wbuf)
-		if cap(wbuf) > 1<<20 {
-			wbuf = nil
-		} else {
-			wbuf = wbuf[:0]
-		}
-		if err != nil {
-			cn.fail(fmt.Errorf("keeper: write to %s: %w", cn.addr, err))
-			return false
-		}
-		ping.Reset(pingEvery)
-		return true
-	}
-	add := func(r *request) bool {
-		if r.op != wire.OpAuth {
-			r.xid = c.nextXid()
-		} else {
-			r.xid = wire.XidAuth
-		}
-		putInt32(r.frame[4:], r.xid)
-		if !cn.push(r) {
-			return false
-		}
-		wbuf = append(wbuf, r.frame...)
-		r.releaseFrame()
-		return true
-	}
+	cn.wmu.Lock()
 	for _, r := range cn.prelude {
 		r.state.Store(reqWritten)
-		if !add(r) {
+		if !cn.addLocked(r) {
 			r.complete(CodeConnectionLoss, &requestError{err: ErrConnectionLoss, sent: false})
 		}
 	}
 	cn.prelude = nil
-	if !flush() {
+	ok := cn.flushLocked()
+	cn.wmu.Unlock()
+	if !ok {
 		return
 	}
 	for {
@@ -281,41 +264,121 @@ func (cn *conn) writeLoop() {
 		case <-cn.done:
 			return
 		case <-ping.C:
-			wbuf = (&wire.RequestHeader{Xid: wire.XidPing, Op: wire.OpPing}).Append(append(wbuf, 0, 0, 0, 8))
+			if idle := time.Since(time.Unix(0, cn.lastWrite.Load())); idle < pingEvery {
+				ping.Reset(pingEvery - idle)
+				continue
+			}
 			if c.log.Enabled(context.Background(), slog.LevelDebug) {
 				c.log.LogAttrs(context.Background(), slog.LevelDebug, "ping", slog.String("server", cn.addr))
 			}
-			if !flush() {
+			cn.wmu.Lock()
+			cn.wbuf = (&wire.RequestHeader{Xid: wire.XidPing, Op: wire.OpPing}).Append(append(cn.wbuf, 0, 0, 0, 8))
+			ok := cn.flushLocked()
+			cn.wmu.Unlock()
+			if !ok {
 				return
 			}
+			ping.Reset(pingEvery)
 		case <-cn.kick:
 			// Let callers that are about to enqueue do so: more requests
 			// per write means fewer syscalls for us and for the server.
 			runtime.Gosched()
-			batch = c.takeOutbox(batch[:0])
-			for i, r := range batch {
-				if !r.state.CompareAndSwap(reqQueued, reqWritten) {
-					batch[i] = nil
-					continue // cancelled by its caller
-				}
-				if !add(r) {
-					// The connection died under us: give the rest back.
-					rest := batch[i:]
-					for _, q := range rest {
-						if q != nil {
-							q.state.CompareAndSwap(reqWritten, reqQueued)
-						}
-					}
-					c.requeue(rest)
-					return
-				}
-				batch[i] = nil
-			}
-			if !flush() {
+			cn.wmu.Lock()
+			ok := cn.drainLocked()
+			cn.wmu.Unlock()
+			if !ok {
 				return
 			}
 		}
 	}
+}
+
+// tryWrite writes the outbox from the calling goroutine if nobody else is
+// writing; otherwise it leaves the work to the writer goroutine.
+func (cn *conn) tryWrite() {
+	if !cn.wmu.TryLock() {
+		cn.kickWriter()
+		return
+	}
+	cn.drainLocked()
+	cn.wmu.Unlock()
+	// A request enqueued while we held the lock may have found it taken
+	// and kicked the writer, which picks it up: nothing is stranded.
+}
+
+func (cn *conn) kickWriter() {
+	select {
+	case cn.kick <- struct{}{}:
+	default:
+	}
+}
+
+// drainLocked writes every queued request; false if the connection died.
+// Caller holds cn.wmu.
+func (cn *conn) drainLocked() bool {
+	c := cn.c
+	cn.batch = c.takeOutbox(cn.batch[:0])
+	for i, r := range cn.batch {
+		if !r.state.CompareAndSwap(reqQueued, reqWritten) {
+			cn.batch[i] = nil
+			continue // cancelled by its caller
+		}
+		if !cn.addLocked(r) {
+			// The connection died under us: give the rest back.
+			rest := cn.batch[i:]
+			for _, q := range rest {
+				if q != nil {
+					q.state.CompareAndSwap(reqWritten, reqQueued)
+				}
+			}
+			c.requeue(rest)
+			clear(cn.batch)
+			return false
+		}
+		cn.batch[i] = nil
+	}
+	return cn.flushLocked()
+}
+
+// addLocked gives r its xid, puts it in the FIFO and appends its frame to
+// the write buffer. Caller holds cn.wmu.
+func (cn *conn) addLocked(r *request) bool {
+	if r.op != wire.OpAuth {
+		r.xid = cn.c.nextXid()
+	} else {
+		r.xid = wire.XidAuth
+	}
+	putInt32(r.frame[4:], r.xid)
+	if !cn.push(r) {
+		return false
+	}
+	cn.wbuf = append(cn.wbuf, r.frame...)
+	r.releaseFrame()
+	return true
+}
+
+// flushLocked writes the write buffer. Caller holds cn.wmu.
+func (cn *conn) flushLocked() bool {
+	if len(cn.wbuf) == 0 {
+		return true
+	}
+	now := time.Now()
+	if now.Sub(cn.writeDeadlineSet) > cn.timeout/12 {
+		_ = cn.nc.SetWriteDeadline(now.Add(cn.timeout * 2 / 3))
+		cn.writeDeadlineSet = now
+	}
+	_, err := cn.nc.Write(cn.wbuf)
+	if cap(cn.wbuf) > 1<<20 {
+		cn.wbuf = nil
+	} else {
+		cn.wbuf = cn.wbuf[:0]
+	}
+	if err != nil {
+		cn.fail(fmt.Errorf("keeper: write to %s: %w", cn.addr, err))
+		return false
+	}
+	cn.lastWrite.Store(now.UnixNano())
+	return true
 }
 
 func putInt32(b []byte, v int32) {
