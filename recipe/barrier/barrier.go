@@ -59,9 +59,7 @@ func (b *Barrier) Remove(ctx context.Context) error {
 // A disconnect does not disturb the wait. After a session loss the wait
 // goes on in the client's next session. Wait returns keeper.ErrClosed when
 // the client is closed, and ctx's error when ctx ends first; it then takes
-// its watch off the server (with keeper.Client.RemoveWatches: other one-shot
-// data watches that this client has on the barrier's node get an
-// EventDataWatchRemoved event).
+// its watch off the server.
 func (b *Barrier) Wait(ctx context.Context) error {
 	delay := 20 * time.Millisecond
 	for {
@@ -96,19 +94,27 @@ func (b *Barrier) Wait(ctx context.Context) error {
 	}
 }
 
-// dropWatch takes a one-shot watch that has not fired (ch nil: that may
-// have been set) off the server, so that an abandoned wait leaves none
-// behind.
+// dropWatch takes a one-shot watch off the server, so that an abandoned
+// wait leaves none behind: the watch whose channel is ch, or, when ch is
+// nil, whatever watch of kind on path a watching read that was cancelled
+// after it was sent may have set (other one-shot watches of kind that this
+// client has on path then get an EventDataWatchRemoved or
+// EventChildWatchRemoved event; every waiter here looks again on such an
+// event).
 func dropWatch(ctx context.Context, c *keeper.Client, path string, kind keeper.WatchKind, ch <-chan keeper.Event) {
-	if ch != nil {
-		select {
-		case <-ch:
-			return // fired: gone from the server
-		default:
-		}
-	}
 	_ = node.Cleanup(ctx, c, func(ctx context.Context) error {
-		err := c.RemoveWatches(ctx, path, kind)
+		var err error
+		if ch != nil {
+			err = c.RemoveWatch(ctx, path, ch)
+		} else {
+			// The cancelled read's reply, which registers its watch with
+			// the client, may still be on its way; replies come in order,
+			// so it has arrived once a later read returns.
+			if _, err := c.Exists(ctx, path); err != nil {
+				return err
+			}
+			err = c.RemoveWatches(ctx, path, kind)
+		}
 		if errors.Is(err, keeper.ErrNoWatcher) {
 			return nil // fired meanwhile
 		}

@@ -147,3 +147,31 @@ func TestBarrierWaitClientClosed(t *testing.T) {
 	}
 	assertClean(t, "/", c0)
 }
+
+// TestBarrierWaitCancelledInFlight cancels Wait while its watching read is
+// on the wire: the server has set the watch, the client has not seen the
+// reply yet. The watch must still be taken off the server.
+func TestBarrierWaitCancelledInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c, px := rtest.Proxied(t, srv)
+	b := barrier.New(c, "/gate")
+	if err := b.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	px.Delay(300 * time.Millisecond) // replies reach the client late
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- b.Wait(wctx) }()
+	waitWatch(t, c, "/gate") // set on the server; its reply still on the way
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait after cancel: %v", err)
+	}
+	px.Delay(0)
+	waitFor(t, 30*time.Second, "the watch to go", func() bool { return len(watches(ctx, t, c)) == 0 })
+	if err := b.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertClean(t, "/", c)
+}

@@ -338,23 +338,28 @@ func pause(ctx context.Context, delay *time.Duration) error {
 	}
 }
 
-// dropWatch takes a data watch that has not fired (ch nil: that may have
-// been set) off the server, so that an abandoned wait leaves none behind.
-// Other one-shot data watches of the client on path get an
-// EventDataWatchRemoved event; every waiter here treats that as a reason to
-// look again.
+// dropWatch takes a data watch off the server, so that an abandoned wait
+// leaves none behind: the watch whose channel is ch, or, when ch is nil,
+// whatever data watch on path a GetW that was cancelled after it was sent
+// may have set (other one-shot data watches of the client on path then get
+// an EventDataWatchRemoved event; every waiter here, and node.Fence, looks
+// again on such an event).
 func dropWatch(ctx context.Context, c *keeper.Client, path string, ch <-chan keeper.Event) {
-	if ch != nil {
-		select {
-		case <-ch:
-			return // fired: gone from the server
-		default:
-		}
-	}
 	_ = node.Cleanup(ctx, c, func(ctx context.Context) error {
-		err := c.RemoveWatches(ctx, path, keeper.WatchData)
+		var err error
+		if ch != nil {
+			err = c.RemoveWatch(ctx, path, ch)
+		} else {
+			// The cancelled read's reply, which registers its watch with
+			// the client, may still be on its way; replies come in order,
+			// so it has arrived once a later read returns.
+			if _, err := c.Exists(ctx, path); err != nil {
+				return err
+			}
+			err = c.RemoveWatches(ctx, path, keeper.WatchData)
+		}
 		if errors.Is(err, keeper.ErrNoWatcher) {
-			return nil
+			return nil // fired meanwhile
 		}
 		return err
 	})
