@@ -160,6 +160,9 @@ func parseTxnLine(line, cwd string) (txnOp, error) {
 	if err != nil {
 		return txnOp{}, err
 	}
+	if len(words) == 0 {
+		return txnOp{}, errors.New("no operation")
+	}
 	op := txnOp{op: words[0], version: -1}
 	args := words[1:]
 	version := func(s string) error {
