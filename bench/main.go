@@ -52,10 +52,6 @@ var measurements = []measurement{
 		teardown: func(e *env) error { return e.rawDeleteTree(bulkRoot) }},
 }
 
-// unavailable lists measurements whose code path waits for a package that
-// does not exist yet, with the reason.
-var unavailable []string
-
 func main() {
 	testing.Init()
 	quick := flag.Bool("quick", false, "smaller counts, for trying the benchmark out")
@@ -294,12 +290,6 @@ func document(d docInfo) string {
 	b.WriteString(table())
 	b.WriteString("\n")
 	b.WriteString(methodNotes)
-	if len(unavailable) > 0 {
-		b.WriteString("\n## Not measured in this run\n\n")
-		for _, u := range unavailable {
-			b.WriteString("- " + u + "\n")
-		}
-	}
 	if len(d.failures) > 0 {
 		b.WriteString("\n## Failures\n\n")
 		for _, f := range d.failures {
@@ -318,7 +308,7 @@ const methodNotes = `## How each figure is taken
 5. Watches: the measured client sets one-shot data watches (GetW from 64 goroutines; raw: getData with the watch flag, a window of 256) on every node of a flat parent; a second, raw client then sets every node's data (a window of 256). Delivered events are counted until 15 s after the last change was acknowledged; the time runs from the first change to the last event. Heap per watch is the live-heap growth (after GC) while setting them, divided by their number: what the client keeps per watch.
 6. Lock handoff: sessions contending for one lock in a loop; the handoff is the time from one holder's Release call to the next holder's Acquire returning.
 7. Failover: Keeper and go-zookeeper connect to the same follower of a three-member ensemble (hosts in a fixed order), the follower is killed with SIGKILL, and each client's time from the kill to its first successful Get is taken; the member is restarted between repetitions.
-8. Bulk read: a tree of 10 top nodes, each with children that have 100-byte leaves; Keeper's TreeCache initial load against go-zookeeper walking it with 64 goroutines (Children, then Get of each leaf).
+8. Bulk read: a tree of 10 top nodes with 100 middle nodes each, each with 100 leaves, every node holding 100 bytes, read into memory. The walk: 64 goroutines share a queue of paths, Get each node and list the children of those whose Stat says they have some (the raw client does the same level by level with a window of 256). Keeper's TreeCache (default options: 16 workers, multi-reads of up to 128 nodes under one persistent recursive watch) is timed from Start to Ready. The MultiGet row reads each level in batches of 100 from 64 goroutines.
 `
 
 func orUnknown(s string) string {

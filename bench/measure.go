@@ -170,6 +170,7 @@ func (e *env) seqGet(name string) error {
 		goal("≤ 1.1 × raw, < go-zk", atMost(1.1, 1, 0))
 	fig("1 · Sequential Get server CPU", "µs/op").add(name, perOp(res.srv, n)).
 		goal("≤ go-zk", atMost(0, 1, 0))
+	fig("1 · Sequential Get: client threads blocking", "per op").add(name, float64(res.csw)/float64(n))
 	return nil
 }
 
@@ -229,6 +230,7 @@ func (e *env) concGet(name string, g int) error {
 	if res.io.writes > 0 {
 		fig(what+": requests per client write", "ops/write").add(name, float64(n)/float64(res.io.writes))
 	}
+	fig(what+": client threads blocking", "per op").add(name, float64(res.csw)/float64(n))
 	return nil
 }
 

@@ -56,7 +56,8 @@ type meter struct {
 	srv    time.Duration
 	allocs uint64
 	bytes  uint64
-	io     ioCounts // this process's read and write system calls
+	io     ioCounts // the clients' socket reads and writes
+	csw    int64    // this process's voluntary context switches
 }
 
 // result is what a meter measured.
@@ -64,6 +65,7 @@ type result struct {
 	wall, cpu, srv time.Duration
 	allocs, bytes  uint64
 	io             ioCounts
+	csw            int64 // voluntary context switches: a thread went to sleep
 }
 
 // ioCounts count the socket reads and writes of the measured clients.
@@ -97,6 +99,7 @@ func startMeter(pids ...int) *meter {
 	m := &meter{pids: pids, allocs: ms.Mallocs, bytes: ms.TotalAlloc}
 	m.srv = serverCPU(pids)
 	m.io = procIO()
+	m.csw = contextSwitches()
 	m.cpu = processCPU()
 	m.wall = time.Now()
 	return m
@@ -106,12 +109,13 @@ func startMeter(pids ...int) *meter {
 func (m *meter) stop() result {
 	wall := time.Since(m.wall)
 	cpu := processCPU() - m.cpu
+	csw := contextSwitches() - m.csw
 	io := procIO()
 	srv := serverCPU(m.pids) - m.srv
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return result{wall: wall, cpu: cpu, srv: srv, allocs: ms.Mallocs - m.allocs, bytes: ms.TotalAlloc - m.bytes,
-		io: ioCounts{reads: io.reads - m.io.reads, writes: io.writes - m.io.writes}}
+		io: ioCounts{reads: io.reads - m.io.reads, writes: io.writes - m.io.writes}, csw: csw}
 }
 
 // processCPU returns this process's user+system CPU time.
@@ -121,6 +125,16 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// contextSwitches returns this process's voluntary context switches: how
+// often one of its threads blocked (a futex wait, an idle epoll wait).
+func contextSwitches() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Nvcsw
 }
 
 // clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ,
