@@ -332,13 +332,18 @@ func cpuModel() string {
 	return "unknown CPU"
 }
 
-// gitCommit returns the short hash of the checked-out commit.
+// gitCommit returns the short hash of the checked-out commit, and says so
+// when the tree outside bench/ has changes not yet committed.
 func gitCommit() string {
 	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
 		return "(unknown)"
 	}
-	return strings.TrimSpace(string(out))
+	commit := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "status", "--porcelain", "--", "..", ":(exclude)../bench").Output(); err == nil && len(st) > 0 {
+		commit += " plus uncommitted changes in the tree"
+	}
+	return commit
 }
 
 // writeResults writes md to path, keeping the hand-written analysis of an
