@@ -1103,3 +1103,37 @@ func TestWatchOnOldServer(t *testing.T) {
 		t.Fatalf("connection disturbed: session %x -> %x, states %v", sid, c.SessionID(), log.states())
 	}
 }
+
+// TestRequestsWhileConnectionDrops sends requests from many goroutines
+// while the connection keeps dropping. Under -race it catches the writer
+// touching a request (its frame) after putting it in the pending FIFO,
+// where a failing connection may already have completed it and its caller
+// recycled it.
+func TestRequestsWhileConnectionDrops(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	c, p, _ := proxied(t)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, _ = c.Exists(ctx, "/x")
+			}
+		}()
+	}
+	for i := 0; i < 200; i++ {
+		waitFor(t, 20*time.Second, "connected", func() bool { return c.State() == keeper.Connected })
+		time.Sleep(time.Millisecond) // let requests flow
+		p.Drop()
+	}
+	close(stop)
+	wg.Wait()
+}

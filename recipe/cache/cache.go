@@ -1,0 +1,543 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keeper-go/keeper"
+)
+
+// ErrClosed is the reason a TreeCache gives (Err) after Close.
+var ErrClosed = errors.New("cache: closed")
+
+// EventType is the kind of a cache Event.
+type EventType int
+
+// Event types, as Kazoo's and Curator's TreeCache name them.
+const (
+	// NodeAdded: a node entered the cache (Data and Stat are the new ones).
+	NodeAdded EventType = iota + 1
+	// NodeUpdated: a cached node's data changed (a new mzxid).
+	NodeUpdated
+	// NodeRemoved: a node left the cache (Data and Stat are the last
+	// ones known). A node deleted and created again while the client was
+	// cut off gives NodeRemoved then NodeAdded.
+	NodeRemoved
+	// ConnSuspended: the client lost its connection; the cache may fall
+	// behind until ConnReconnected.
+	ConnSuspended
+	// ConnReconnected: the client is connected again; the cache re-reads
+	// what may have changed and reports the differences.
+	ConnReconnected
+	// ConnLost: the client's session was lost (Err says why); a new
+	// session follows, and the cache re-reads the whole tree.
+	ConnLost
+	// Initialized: the cache holds the whole tree, after the first load
+	// or after a full re-read (after a reconnect or a session loss).
+	Initialized
+)
+
+var typeNames = [...]string{"", "NodeAdded", "NodeUpdated", "NodeRemoved", "ConnSuspended",
+	"ConnReconnected", "ConnLost", "Initialized"}
+
+// String returns the type's name ("NodeAdded").
+func (t EventType) String() string {
+	if t > 0 && int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return "EventType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Event is a change of the cache or of the client's connection.
+type Event struct {
+	Type EventType
+	// Path, Data and Stat describe the node, for NodeAdded, NodeUpdated
+	// and NodeRemoved. Path is relative to the client's chroot. Data is
+	// shared with the cache and must not be modified.
+	Path string
+	Data []byte
+	Stat *keeper.Stat
+	// Err is the cause of ConnLost.
+	Err error
+}
+
+// Option configures a TreeCache.
+type Option func(*config)
+
+type config struct {
+	oneShot bool
+	workers int
+}
+
+// OneShotWatches makes the cache use one-shot watches (a data and a child
+// watch per node) even when the server has persistent recursive watches.
+// By default it uses one persistent recursive watch on ZooKeeper 3.6 and
+// later, and one-shot watches on older servers.
+func OneShotWatches() Option { return func(c *config) { c.oneShot = true } }
+
+// WithWorkers sets how many reads the cache keeps in flight while it
+// loads the tree, overriding the default 16; valid range 1 to 1024. With
+// a persistent watch each worker reads up to 128 nodes per request.
+func WithWorkers(n int) Option { return func(c *config) { c.workers = n } }
+
+// batch limits of one multi-read: paths, and estimated reply bytes.
+const (
+	batchPaths   = 128
+	batchBytes   = 1 << 20
+	unknownBytes = 4 << 10 // guess for a node whose size is not known
+)
+
+// kidsMode says whether a read lists the node's children.
+type kidsMode uint8
+
+const (
+	kidsNo        kidsMode = iota
+	kidsIfChanged          // when its pzxid differs from job.pzxid
+	kidsAlways
+)
+
+// job is one read of a node.
+type job struct {
+	path  string
+	data  bool // read data and Stat
+	kids  kidsMode
+	pzxid int64 // for kidsIfChanged
+	size  int   // estimated data size
+}
+
+// result is what a read found.
+type result struct {
+	job      job
+	err      error // a read that cannot succeed (not NoNode)
+	exists   bool
+	dataRead bool
+	data     []byte
+	stat     *keeper.Stat
+	kidsRead bool
+	kids     []string
+	// one-shot mode: watches armed by the read
+	dataW, kidsW, existW <-chan keeper.Event
+}
+
+// shotKind says which one-shot watch of a node fired.
+type shotKind uint8
+
+const (
+	shotData shotKind = iota
+	shotKids
+	shotExist
+)
+
+// msg is one input of the cache's loop.
+type msg struct {
+	start    bool
+	results  []*result
+	ev       *keeper.Event // from the persistent watcher
+	watchEnd error         // the persistent watcher ended
+	shot     *shot
+	state    *keeper.StateEvent
+}
+
+type shot struct {
+	path string
+	ch   <-chan keeper.Event
+	kind shotKind
+	ev   keeper.Event
+}
+
+// node is a cached znode.
+type node struct {
+	data         []byte
+	stat         *keeper.Stat
+	kids         map[string]struct{}
+	dataW, kidsW <-chan keeper.Event // one-shot mode
+}
+
+// flight is a read in progress; dirty asks for another one after it.
+type flight struct {
+	dirty bool
+	next  job
+}
+
+// TreeCache keeps an in-memory copy of a subtree (data, Stat and children
+// of every node) and reports every change as an Event. Create it with
+// NewTreeCache, then Start it.
+type TreeCache struct {
+	c    *keeper.Client
+	root string
+	cfg  config
+
+	mu    sync.RWMutex
+	nodes map[string]*node // written by the loop only
+
+	inbox   *fifo[msg]
+	jobs    *fifo[job]
+	disarms *fifo[disarm]
+	events  *fifo[Event]
+	out     chan Event
+	ready   chan struct{}
+	done    chan struct{} // closed when the cache has ended and cleaned up
+
+	startMu    sync.Mutex
+	started    bool
+	ended      bool
+	stopOnce   sync.Once
+	stop       chan struct{} // closed when the cache starts to end
+	ioCancel   context.CancelFunc
+	errMu      sync.Mutex
+	err        error
+	persistent bool
+	watcher    *keeper.Watcher
+	unlisten   func()
+
+	loopDone chan struct{}
+	workers  sync.WaitGroup
+	waiters  sync.WaitGroup // one-shot waiters and the disarmer
+	aux      sync.WaitGroup // pump, forwarder
+
+	// owned by the loop
+	reading     map[string]*flight
+	orphans     map[string]map[string]*result // parent → path → its latest read
+	outstanding int
+	loading     bool
+	readyOnce   bool
+	rootExist   <-chan keeper.Event
+	lastState   keeper.State
+}
+
+type disarm struct {
+	path string
+	ch   <-chan keeper.Event
+}
+
+// NewTreeCache returns a cache of the subtree at root (the node and all
+// its descendants; root need not exist yet). It does nothing until Start.
+// It fails for a nil client, a malformed root or a bad option.
+func NewTreeCache(c *keeper.Client, root string, opts ...Option) (*TreeCache, error) {
+	if c == nil {
+		return nil, errors.New("cache: nil client")
+	}
+	if err := checkPath(root); err != nil {
+		return nil, err
+	}
+	cfg := config{workers: 16}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if cfg.workers < 1 || cfg.workers > 1024 {
+		return nil, fmt.Errorf("cache: WithWorkers(%d): must be 1 to 1024", cfg.workers)
+	}
+	return &TreeCache{
+		c: c, root: root, cfg: cfg,
+		nodes:    map[string]*node{},
+		inbox:    newFifo[msg](),
+		jobs:     newFifo[job](),
+		disarms:  newFifo[disarm](),
+		events:   newFifo[Event](),
+		out:      make(chan Event),
+		ready:    make(chan struct{}),
+		done:     make(chan struct{}),
+		stop:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+		reading:  map[string]*flight{},
+		orphans:  map[string]map[string]*result{},
+	}, nil
+}
+
+// checkPath rejects the path shapes ZooKeeper never accepts.
+func checkPath(p string) error {
+	switch {
+	case p == "":
+		return fmt.Errorf("cache: %w: empty path", keeper.ErrInvalidPath)
+	case p[0] != '/':
+		return fmt.Errorf("cache: %w %q: must start with /", keeper.ErrInvalidPath, p)
+	case len(p) > 1 && strings.HasSuffix(p, "/"):
+		return fmt.Errorf("cache: %w %q: must not end with /", keeper.ErrInvalidPath, p)
+	case strings.Contains(p, "//"):
+		return fmt.Errorf("cache: %w %q: empty component", keeper.ErrInvalidPath, p)
+	}
+	return nil
+}
+
+// Start sets up the watch and starts loading the tree in the background;
+// Ready is closed, and an Initialized event sent, once it is loaded. ctx
+// bounds only the setup: waiting for a connection to learn the server's
+// version, and adding the persistent watch. Start may be called once; a
+// failed Start may be tried again.
+func (tc *TreeCache) Start(ctx context.Context) error {
+	tc.startMu.Lock()
+	defer tc.startMu.Unlock()
+	switch {
+	case tc.ended:
+		return ErrClosed
+	case tc.started:
+		return errors.New("cache: already started")
+	}
+	if !tc.cfg.oneShot {
+		if err := tc.c.WaitConnected(ctx); err != nil {
+			return fmt.Errorf("cache: start %s: %w", tc.root, err)
+		}
+		if tc.c.ServerVersion().AtLeast(3, 6, 0) {
+			w, err := tc.c.Watch(ctx, tc.root, true)
+			switch {
+			case err == nil:
+				tc.watcher, tc.persistent = w, true
+			case errors.Is(err, keeper.ErrUnimplemented):
+			default:
+				return fmt.Errorf("cache: start %s: %w", tc.root, err)
+			}
+		}
+	}
+	tc.started = true
+	io, cancel := context.WithCancel(context.Background())
+	tc.ioCancel = cancel
+	tc.lastState = tc.c.State()
+	tc.unlisten = tc.c.Listen(func(ev keeper.StateEvent) { tc.inbox.push(msg{state: &ev}) })
+	if tc.watcher != nil {
+		tc.aux.Add(1)
+		go tc.forward(tc.watcher)
+	}
+	tc.aux.Add(1)
+	go tc.pump()
+	tc.waiters.Add(1)
+	go tc.disarmer(io)
+	for i := 0; i < tc.cfg.workers; i++ {
+		tc.workers.Add(1)
+		go tc.worker(io)
+	}
+	tc.inbox.push(msg{start: true})
+	go tc.loop()
+	return nil
+}
+
+// Events returns the cache's events, in order, through an unbounded
+// queue: a slow reader delays only itself. The channel is closed when the
+// cache ends (Close, or the client closed); Err then says why.
+func (tc *TreeCache) Events() <-chan Event { return tc.out }
+
+// Ready is closed once the first load of the tree is complete.
+func (tc *TreeCache) Ready() <-chan struct{} { return tc.ready }
+
+// Done is closed when the cache has ended and removed its watches.
+func (tc *TreeCache) Done() <-chan struct{} { return tc.done }
+
+// Err returns why the cache ended: ErrClosed after Close, keeper.ErrClosed
+// when the client was closed, or the error that ended its watch. It is nil
+// while the cache runs.
+func (tc *TreeCache) Err() error {
+	tc.errMu.Lock()
+	defer tc.errMu.Unlock()
+	return tc.err
+}
+
+// Get returns the cached data and Stat of the node at path (relative to
+// the client's chroot), and whether it is in the cache. The data is shared
+// with the cache and must not be modified; the Stat is a copy.
+func (tc *TreeCache) Get(path string) (data []byte, st *keeper.Stat, ok bool) {
+	tc.mu.RLock()
+	defer tc.mu.RUnlock()
+	n := tc.nodes[path]
+	if n == nil {
+		return nil, nil, false
+	}
+	s := *n.stat
+	return n.data, &s, true
+}
+
+// Children returns the sorted names of the cached children of the node at
+// path, and whether the node is in the cache.
+func (tc *TreeCache) Children(path string) ([]string, bool) {
+	tc.mu.RLock()
+	defer tc.mu.RUnlock()
+	n := tc.nodes[path]
+	if n == nil {
+		return nil, false
+	}
+	out := make([]string, 0, len(n.kids))
+	for k := range n.kids {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out, true
+}
+
+// Close stops the cache: it removes its server-side watches, ends Events
+// (undelivered events are dropped) and empties the cache. It waits for
+// reads in flight for up to a session timeout. It returns nil.
+func (tc *TreeCache) Close() error {
+	tc.startMu.Lock()
+	started := tc.started
+	tc.ended = true
+	tc.startMu.Unlock()
+	if !started {
+		tc.stopOnce.Do(func() {
+			tc.setErr(ErrClosed)
+			close(tc.stop)
+			close(tc.out)
+			close(tc.done)
+		})
+		return nil
+	}
+	tc.shutdown(ErrClosed)
+	<-tc.done
+	return nil
+}
+
+func (tc *TreeCache) setErr(err error) {
+	tc.errMu.Lock()
+	if tc.err == nil {
+		tc.err = err
+	}
+	tc.errMu.Unlock()
+}
+
+// shutdown ends a started cache with err; later calls do nothing.
+func (tc *TreeCache) shutdown(err error) {
+	tc.stopOnce.Do(func() {
+		tc.setErr(err)
+		close(tc.stop)
+		tc.unlisten()
+		// Reads in flight may arm watches: let them finish for a while.
+		grace := time.AfterFunc(tc.c.SessionTimeout(), tc.ioCancel)
+		tc.jobs.drain()
+		if tc.watcher != nil {
+			_ = tc.watcher.Close()
+		}
+		<-tc.loopDone
+		tc.workers.Wait()
+		// Whatever still holds a one-shot watch: remove them all.
+		var left []disarm
+		for _, m := range tc.inbox.drain() {
+			for _, r := range m.results {
+				left = appendWatches(left, r)
+			}
+		}
+		for _, kids := range tc.orphans {
+			for _, r := range kids {
+				left = appendWatches(left, r)
+			}
+		}
+		tc.mu.Lock()
+		for p, n := range tc.nodes {
+			left = append(left, disarm{p, n.dataW}, disarm{p, n.kidsW})
+		}
+		clear(tc.nodes)
+		tc.mu.Unlock()
+		left = append(left, disarm{tc.root, tc.rootExist})
+		left = append(left, tc.disarms.drain()...)
+		tc.removeWatches(left)
+		tc.waiters.Wait()
+		grace.Stop()
+		tc.ioCancel()
+		tc.events.close()
+		tc.aux.Wait()
+		close(tc.done)
+	})
+}
+
+// appendWatches adds the one-shot watches a result armed.
+func appendWatches(l []disarm, r *result) []disarm {
+	return append(l, disarm{r.job.path, r.dataW}, disarm{r.job.path, r.kidsW}, disarm{r.job.path, r.existW})
+}
+
+// removeWatches removes one-shot watches, several at a time.
+func (tc *TreeCache) removeWatches(l []disarm) {
+	ctx, cancel := context.WithTimeout(context.Background(), tc.c.SessionTimeout())
+	defer cancel()
+	q := newFifo[disarm]()
+	for _, d := range l {
+		if d.ch != nil {
+			q.push(d)
+		}
+	}
+	q.close()
+	var wg sync.WaitGroup
+	for i := 0; i < min(16, q.len()); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ds := q.popN(1, nil)
+				if len(ds) == 0 {
+					return
+				}
+				_ = tc.c.RemoveWatch(ctx, ds[0].path, ds[0].ch)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// pump moves events from the queue to the channel.
+func (tc *TreeCache) pump() {
+	defer tc.aux.Done()
+	defer close(tc.out)
+	var buf []Event
+	for {
+		buf = tc.events.popN(1, buf[:0])
+		if len(buf) == 0 {
+			if tc.events.isClosed() {
+				return
+			}
+			select {
+			case <-tc.events.signal:
+			case <-tc.stop:
+				return
+			}
+			continue
+		}
+		select {
+		case tc.out <- buf[0]:
+		case <-tc.stop:
+			return
+		}
+	}
+}
+
+// forward passes the persistent watcher's events to the loop.
+func (tc *TreeCache) forward(w *keeper.Watcher) {
+	defer tc.aux.Done()
+	for ev := range w.Events() {
+		tc.inbox.push(msg{ev: &ev})
+	}
+	tc.inbox.push(msg{watchEnd: w.Err()})
+}
+
+// disarmer removes, one at a time, the one-shot watches the loop no
+// longer needs (replaced by newer ones, or of nodes gone).
+func (tc *TreeCache) disarmer(io context.Context) {
+	defer tc.waiters.Done()
+	var buf []disarm
+	for {
+		buf = tc.disarms.popN(1, buf[:0])
+		if len(buf) == 0 {
+			select {
+			case <-tc.disarms.signal:
+			case <-tc.stop:
+				return
+			}
+			continue
+		}
+		_ = tc.c.RemoveWatch(io, buf[0].path, buf[0].ch)
+	}
+}
+
+// waitShot hands a one-shot watch's event to the loop.
+func (tc *TreeCache) waitShot(path string, ch <-chan keeper.Event, kind shotKind) {
+	tc.waiters.Add(1)
+	go func() {
+		defer tc.waiters.Done()
+		ev, ok := <-ch
+		if ok {
+			tc.inbox.push(msg{shot: &shot{path: path, ch: ch, kind: kind, ev: ev}})
+		}
+	}()
+}

@@ -1,0 +1,42 @@
+// Package cache keeps an in-memory copy of a ZooKeeper subtree, as Kazoo's
+// and Curator's TreeCache do: the data, Stat and children of every node
+// under a root, kept current, with an event for every change.
+//
+// Quick start:
+//
+//	tc, err := cache.NewTreeCache(c, "/services")
+//	if err != nil { ... }
+//	if err := tc.Start(ctx); err != nil { ... }
+//	defer tc.Close()
+//	for ev := range tc.Events() {
+//		switch ev.Type {
+//		case cache.Initialized:
+//			kids, _ := tc.Children("/services")
+//			log.Print("services: ", kids)
+//		case cache.NodeAdded, cache.NodeUpdated:
+//			log.Printf("%s = %q", ev.Path, ev.Data)
+//		case cache.NodeRemoved:
+//			log.Printf("%s gone", ev.Path)
+//		}
+//	}
+//
+// On ZooKeeper 3.6 and later the cache uses one persistent recursive watch
+// on the root; on older servers (or with OneShotWatches) a data and a child
+// one-shot watch per node. It loads the tree with many reads in flight
+// (multi-reads of up to 128 nodes with a persistent watch). Changes are
+// never applied from events alone: an event makes the cache read the node
+// again, reads of one node run one at a time, and the read decides: a new
+// czxid means the node was deleted and created again (NodeRemoved, then
+// NodeAdded), a new mzxid that its data changed (NodeUpdated). After a
+// reconnect or a session loss the cache reads every node again (listing
+// children where the node's pzxid moved) and reports the differences, so a
+// node deleted and re-created while the client was cut off is reported even
+// when its version is the same (Curator's CuratorCache compares versions
+// only and misses it). NodeAdded events go parent first, NodeRemoved
+// events deepest first.
+//
+// Concurrency: Get and Children read the cache from any goroutine. Events
+// are delivered in order through an unbounded queue, so a slow reader of
+// Events never delays the client or the cache itself. Close may be called
+// from any goroutine; it removes the cache's server-side watches.
+package cache

@@ -1,0 +1,743 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keeper-go/keeper"
+)
+
+// The loop owns the tree. Every change goes through it: events of the
+// watches only ask for reads; reads of one node run one at a time, so a
+// node's results are applied in the order the server produced them; a
+// node's read that finds it changed gives the events. Deletion and
+// re-creation show as a new czxid, an update as a new mzxid.
+
+func (tc *TreeCache) loop() {
+	defer close(tc.loopDone)
+	var ms []msg
+	for {
+		ms = tc.inbox.popN(256, ms[:0])
+		if len(ms) == 0 {
+			select {
+			case <-tc.inbox.signal:
+			case <-tc.stop:
+				return
+			}
+			continue
+		}
+		for i := range ms {
+			if err := tc.handle(&ms[i]); err != nil {
+				// Results not handled keep their watches: hand them back.
+				for _, m := range ms[i+1:] {
+					tc.inbox.push(m)
+				}
+				go tc.shutdown(err)
+				return
+			}
+			ms[i] = msg{}
+		}
+		if tc.loading && tc.outstanding == 0 {
+			tc.loading = false
+			tc.emit(Event{Type: Initialized})
+			if !tc.readyOnce {
+				tc.readyOnce = true
+				close(tc.ready)
+			}
+		}
+	}
+}
+
+// handle processes one input; an error ends the cache.
+func (tc *TreeCache) handle(m *msg) error {
+	switch {
+	case m.start:
+		tc.loading = true
+		tc.schedule(job{path: tc.root, data: true, kids: kidsAlways})
+	case m.ev != nil:
+		ev := m.ev
+		if ev.Type == keeper.EventResync {
+			tc.resync()
+			return nil
+		}
+		if !tc.inTree(ev.Path) {
+			return nil
+		}
+		switch ev.Type {
+		case keeper.EventNodeCreated, keeper.EventNodeChildrenChanged:
+			tc.schedule(job{path: ev.Path, data: true, kids: kidsAlways})
+		case keeper.EventNodeDataChanged, keeper.EventNodeDeleted:
+			tc.schedule(job{path: ev.Path, data: true})
+		}
+	case m.watchEnd != nil:
+		select {
+		case <-tc.stop:
+			return nil // our own Close
+		default:
+		}
+		return m.watchEnd
+	case m.shot != nil:
+		return tc.handleShot(m.shot)
+	case m.state != nil:
+		return tc.handleState(m.state)
+	}
+	for i, r := range m.results {
+		if err := tc.finish(r); err != nil {
+			m.results = m.results[i+1:]
+			tc.inbox.push(msg{results: m.results})
+			return err
+		}
+	}
+	return nil
+}
+
+func (tc *TreeCache) handleShot(s *shot) error {
+	switch s.ev.Type {
+	case keeper.EventNotWatching:
+		if errors.Is(s.ev.Err, keeper.ErrClosed) {
+			return s.ev.Err
+		}
+		// The session was lost: the re-read on the new one re-arms it.
+		tc.forget(s)
+		return nil
+	case keeper.EventDataWatchRemoved, keeper.EventChildWatchRemoved:
+		return nil // ours, replaced
+	}
+	if !tc.forget(s) {
+		return nil // an older watch, already replaced
+	}
+	switch s.kind {
+	case shotExist:
+		tc.schedule(job{path: tc.root, data: true, kids: kidsAlways})
+	case shotData:
+		tc.schedule(job{path: s.path, data: true})
+	case shotKids:
+		tc.schedule(job{path: s.path, kids: kidsAlways})
+	}
+	return nil
+}
+
+// forget drops a fired one-shot watch from its node; false when it was
+// not the node's current one.
+func (tc *TreeCache) forget(s *shot) bool {
+	if s.kind == shotExist {
+		if tc.rootExist == s.ch {
+			tc.rootExist = nil
+			return true
+		}
+		return false
+	}
+	n := tc.nodes[s.path]
+	switch {
+	case n == nil:
+	case s.kind == shotData && n.dataW == s.ch:
+		n.dataW = nil
+		return true
+	case s.kind == shotKids && n.kidsW == s.ch:
+		n.kidsW = nil
+		return true
+	}
+	return false
+}
+
+func (tc *TreeCache) handleState(ev *keeper.StateEvent) error {
+	prev := tc.lastState
+	tc.lastState = ev.State
+	switch ev.State {
+	case keeper.Suspended:
+		tc.emit(Event{Type: ConnSuspended})
+	case keeper.Lost:
+		tc.emit(Event{Type: ConnLost, Err: ev.Err})
+	case keeper.Connected, keeper.ConnectedReadOnly:
+		if prev == keeper.Suspended || prev == keeper.Lost {
+			tc.emit(Event{Type: ConnReconnected})
+		}
+		if prev == keeper.Lost && !tc.persistent {
+			// One-shot watches died with the session (the persistent
+			// watcher says Resync itself).
+			tc.resync()
+		}
+	case keeper.Closed:
+		return keeper.ErrClosed
+	}
+	return nil
+}
+
+// resync re-reads every cached node, and the root: nodes gone give
+// NodeRemoved, changed ones NodeUpdated (or NodeRemoved and NodeAdded
+// when re-created), and children are listed again where the node's pzxid
+// moved (with one-shot watches, everywhere, to re-arm the watches).
+func (tc *TreeCache) resync() {
+	tc.loading = true
+	paths := make([]string, 0, len(tc.nodes))
+	for p := range tc.nodes {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
+		if tc.persistent {
+			tc.schedule(job{path: p, data: true, kids: kidsIfChanged})
+		} else {
+			tc.schedule(job{path: p, data: true, kids: kidsAlways})
+		}
+	}
+	if tc.nodes[tc.root] == nil {
+		tc.schedule(job{path: tc.root, data: true, kids: kidsAlways})
+	}
+}
+
+func (tc *TreeCache) inTree(p string) bool {
+	return p == tc.root || tc.root == "/" || strings.HasPrefix(p, tc.root+"/")
+}
+
+func parentOf(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return p[:i]
+}
+
+func baseOf(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
+
+// schedule asks for a read of j.path; when one is in flight, for another
+// one after it (merged with any other request meanwhile).
+func (tc *TreeCache) schedule(j job) {
+	if f, ok := tc.reading[j.path]; ok {
+		if !f.dirty {
+			f.dirty, f.next = true, j
+			return
+		}
+		f.next.data = f.next.data || j.data
+		f.next.kids = max(f.next.kids, j.kids)
+		return
+	}
+	tc.reading[j.path] = &flight{}
+	tc.outstanding++
+	if tc.persistent {
+		j.data = true
+	}
+	j.size = unknownBytes
+	if n := tc.nodes[j.path]; n != nil {
+		j.size = int(n.stat.DataLength)
+		if j.kids == kidsIfChanged {
+			j.pzxid = n.stat.Pzxid
+		}
+	} else if j.kids == kidsIfChanged {
+		j.kids = kidsAlways
+	}
+	if !tc.persistent && j.kids == kidsIfChanged {
+		j.kids = kidsAlways
+	}
+	tc.jobs.push(j)
+}
+
+// finish applies a read's result, then starts the read asked for meanwhile.
+func (tc *TreeCache) finish(r *result) error {
+	p := r.job.path
+	f := tc.reading[p]
+	delete(tc.reading, p)
+	tc.outstanding--
+	if err := tc.apply(r); err != nil {
+		return err
+	}
+	if f != nil && f.dirty {
+		tc.schedule(f.next)
+	}
+	return nil
+}
+
+func (tc *TreeCache) apply(r *result) error {
+	p := r.job.path
+	if r.existW != nil {
+		if tc.rootExist != nil && tc.rootExist != r.existW {
+			tc.dropWatch(p, tc.rootExist)
+		}
+		tc.rootExist = r.existW
+		tc.waitShot(p, r.existW, shotExist)
+		r.existW = nil
+	}
+	if r.err != nil {
+		tc.discard(r)
+		if errors.Is(r.err, keeper.ErrClosed) {
+			return r.err
+		}
+		// A node this client cannot read (no permission) is left out.
+		tc.removeTree(p)
+		return nil
+	}
+	if !r.exists {
+		tc.discard(r)
+		tc.removeTree(p)
+		if p == tc.root && !tc.persistent && tc.rootExist == nil {
+			// Watch for the root's creation.
+			tc.schedule(job{path: p, data: true, kids: kidsAlways})
+		}
+		return nil
+	}
+	if p != tc.root {
+		if parent := parentOf(p); tc.nodes[parent] == nil {
+			// Its parent is not in yet: wait for it, so that NodeAdded
+			// goes top-down.
+			kids := tc.orphans[parent]
+			if kids == nil {
+				kids = map[string]*result{}
+				tc.orphans[parent] = kids
+			}
+			if old := kids[p]; old != nil {
+				tc.discard(old)
+			}
+			kids[p] = r
+			tc.schedule(job{path: parent, data: true, kids: kidsAlways})
+			return nil
+		}
+	}
+	old := tc.nodes[p]
+	if old != nil && r.stat != nil && r.stat.Czxid != old.stat.Czxid {
+		tc.removeTree(p) // deleted and created again
+		old = nil
+	}
+	if old == nil {
+		if !r.dataRead {
+			tc.discard(r)
+			tc.schedule(job{path: p, data: true, kids: kidsAlways})
+			return nil
+		}
+		n := &node{data: r.data, stat: r.stat, kids: map[string]struct{}{}}
+		tc.mu.Lock()
+		tc.nodes[p] = n
+		if p != tc.root {
+			tc.nodes[parentOf(p)].kids[baseOf(p)] = struct{}{}
+		}
+		tc.mu.Unlock()
+		tc.adopt(p, n, r)
+		tc.emit(Event{Type: NodeAdded, Path: p, Data: n.data, Stat: copyStat(n.stat)})
+		if err := tc.unpark(p); err != nil {
+			return err
+		}
+		if r.kidsRead {
+			tc.diffKids(p, n, r.kids)
+		} else {
+			tc.schedule(job{path: p, kids: kidsAlways})
+		}
+		return nil
+	}
+	if r.dataRead && r.stat.Mzxid >= old.stat.Mzxid {
+		changed := r.stat.Mzxid != old.stat.Mzxid
+		tc.mu.Lock()
+		old.data, old.stat = r.data, r.stat
+		tc.mu.Unlock()
+		if changed {
+			tc.emit(Event{Type: NodeUpdated, Path: p, Data: old.data, Stat: copyStat(old.stat)})
+		}
+	}
+	tc.adopt(p, old, r)
+	if r.kidsRead {
+		tc.diffKids(p, old, r.kids)
+	}
+	return nil
+}
+
+// diffKids reads the listed children the cache lacks, and re-reads the
+// cached ones not listed (to confirm that they are gone).
+func (tc *TreeCache) diffKids(p string, n *node, kids []string) {
+	listed := make(map[string]struct{}, len(kids))
+	for _, k := range kids {
+		listed[k] = struct{}{}
+		if _, ok := n.kids[k]; !ok {
+			tc.schedule(job{path: keeper.JoinPath(p, k), data: true, kids: kidsAlways})
+		}
+	}
+	var gone []string
+	for k := range n.kids {
+		if _, ok := listed[k]; !ok {
+			gone = append(gone, k)
+		}
+	}
+	slices.Sort(gone)
+	for _, k := range gone {
+		tc.schedule(job{path: keeper.JoinPath(p, k), data: true})
+	}
+}
+
+// unpark applies the parked reads of p's children, now that p is in.
+func (tc *TreeCache) unpark(p string) error {
+	kids := tc.orphans[p]
+	if kids == nil {
+		return nil
+	}
+	delete(tc.orphans, p)
+	paths := make([]string, 0, len(kids))
+	for k := range kids {
+		paths = append(paths, k)
+	}
+	slices.Sort(paths)
+	for _, k := range paths {
+		if err := tc.apply(kids[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropOrphans discards the parked reads under p.
+func (tc *TreeCache) dropOrphans(p string) {
+	kids := tc.orphans[p]
+	delete(tc.orphans, p)
+	for k, r := range kids {
+		tc.discard(r)
+		tc.dropOrphans(k)
+	}
+}
+
+// removeTree drops p and its cached descendants, deepest first, each with
+// a NodeRemoved event.
+func (tc *TreeCache) removeTree(p string) {
+	n := tc.nodes[p]
+	if n == nil {
+		tc.dropOrphans(p)
+		return
+	}
+	kids := make([]string, 0, len(n.kids))
+	for k := range n.kids {
+		kids = append(kids, k)
+	}
+	slices.Sort(kids)
+	for _, k := range kids {
+		tc.removeTree(keeper.JoinPath(p, k))
+	}
+	tc.dropOrphans(p)
+	tc.mu.Lock()
+	delete(tc.nodes, p)
+	if parent := tc.nodes[parentOf(p)]; parent != nil && p != tc.root {
+		delete(parent.kids, baseOf(p))
+	}
+	tc.mu.Unlock()
+	tc.dropWatch(p, n.dataW)
+	tc.dropWatch(p, n.kidsW)
+	tc.emit(Event{Type: NodeRemoved, Path: p, Data: n.data, Stat: copyStat(n.stat)})
+}
+
+// adopt makes the watches a read armed the node's own, replacing older ones.
+func (tc *TreeCache) adopt(p string, n *node, r *result) {
+	if r.dataW != nil {
+		if n.dataW != nil {
+			tc.dropWatch(p, n.dataW)
+		}
+		n.dataW = r.dataW
+		tc.waitShot(p, r.dataW, shotData)
+		r.dataW = nil
+	}
+	if r.kidsW != nil {
+		if n.kidsW != nil {
+			tc.dropWatch(p, n.kidsW)
+		}
+		n.kidsW = r.kidsW
+		tc.waitShot(p, r.kidsW, shotKids)
+		r.kidsW = nil
+	}
+}
+
+// discard removes the watches of a result that is not kept.
+func (tc *TreeCache) discard(r *result) {
+	p := r.job.path
+	tc.dropWatch(p, r.dataW)
+	tc.dropWatch(p, r.kidsW)
+	tc.dropWatch(p, r.existW)
+	r.dataW, r.kidsW, r.existW = nil, nil, nil
+}
+
+func (tc *TreeCache) dropWatch(p string, ch <-chan keeper.Event) {
+	if ch != nil {
+		tc.disarms.push(disarm{p, ch})
+	}
+}
+
+func (tc *TreeCache) emit(ev Event) { tc.events.push(ev) }
+
+func copyStat(st *keeper.Stat) *keeper.Stat {
+	s := *st
+	return &s
+}
+
+// worker runs reads until the cache ends.
+func (tc *TreeCache) worker(io context.Context) {
+	defer tc.workers.Done()
+	n := 1
+	if tc.persistent {
+		n = batchPaths
+	}
+	var batch []job
+	for {
+		batch = tc.jobs.popN(n, batch[:0])
+		if len(batch) == 0 {
+			if tc.jobs.isClosed() {
+				return
+			}
+			select {
+			case <-tc.jobs.signal:
+			case <-tc.stop:
+				return
+			}
+			continue
+		}
+		var rs []*result
+		if tc.persistent {
+			rs = tc.readBatch(io, batch)
+		} else {
+			for _, j := range batch {
+				rs = append(rs, tc.readOne(io, j))
+			}
+		}
+		if !tc.inbox.push(msg{results: rs}) {
+			var l []disarm
+			for _, r := range rs {
+				l = appendWatches(l, r)
+			}
+			tc.removeWatches(l)
+		}
+	}
+}
+
+// permanent reports whether a read failed for good for this node.
+func permanent(err error) bool {
+	for _, e := range []error{keeper.ErrNoAuth, keeper.ErrInvalidPath, keeper.ErrBadArguments, keeper.ErrClosed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// again waits before retrying a failed read: until the client is
+// connected, then a short delay. False when the cache is ending.
+func (tc *TreeCache) again(io context.Context, delay *time.Duration) bool {
+	if io.Err() != nil {
+		return false
+	}
+	if err := tc.c.WaitConnected(io); err != nil {
+		return false
+	}
+	t := time.NewTimer(*delay)
+	defer t.Stop()
+	*delay = min(*delay*2, 2*time.Second)
+	select {
+	case <-t.C:
+		return true
+	case <-io.Done():
+		return false
+	}
+}
+
+// failed is the result of a read given up because the cache ends.
+func failed(j job, err error) *result { return &result{job: j, err: err} }
+
+// readOne reads a node with one-shot watches: GetW for the data and
+// ChildrenW for the children (ExistsW for a missing root).
+func (tc *TreeCache) readOne(io context.Context, j job) *result {
+	r := &result{job: j}
+	delay := 50 * time.Millisecond
+	for {
+		err := tc.readOnce(io, r)
+		switch {
+		case err == nil:
+			return r
+		case permanent(err) || io.Err() != nil:
+			if io.Err() != nil {
+				err = keeper.ErrClosed
+			}
+			r.err = err
+			return r
+		}
+		if !tc.again(io, &delay) {
+			r.err = keeper.ErrClosed
+			return r
+		}
+	}
+}
+
+// readOnce does what r still lacks; the watches it arms are kept in r.
+func (tc *TreeCache) readOnce(io context.Context, r *result) error {
+	c, p := tc.c, r.job.path
+	if r.job.data && !r.dataRead {
+		data, st, ch, err := c.GetW(io, p)
+		switch {
+		case errors.Is(err, keeper.ErrNoNode):
+			if p == tc.root && r.existW == nil {
+				st, ch, err := c.ExistsW(io, p)
+				if err != nil {
+					return err
+				}
+				if st != nil {
+					// Created meanwhile: read it again.
+					_ = c.RemoveWatch(io, p, ch)
+					return tc.readOnce(io, r)
+				}
+				r.existW = ch
+			}
+			r.dataRead, r.exists = true, false
+			return nil
+		case err != nil:
+			return err
+		}
+		r.dataRead, r.exists, r.data, r.stat, r.dataW = true, true, data, st, ch
+	}
+	if r.job.kids != kidsNo && !r.kidsRead {
+		kids, st, ch, err := c.ChildrenW(io, p)
+		switch {
+		case errors.Is(err, keeper.ErrNoNode):
+			r.kidsRead, r.exists = true, false
+			return nil
+		case err != nil:
+			return err
+		}
+		r.kidsRead, r.kids, r.kidsW = true, kids, ch
+		if !r.job.data {
+			r.exists, r.stat = true, st
+		}
+	}
+	return nil
+}
+
+// readBatch reads nodes with multi-reads (the persistent watch covers
+// them): MultiGet for data and Stat, then MultiChildren where needed.
+func (tc *TreeCache) readBatch(io context.Context, batch []job) []*result {
+	rs := make([]*result, len(batch))
+	for i, j := range batch {
+		rs[i] = &result{job: j}
+	}
+	// Cut the batch so that no reply grows too large.
+	for start := 0; start < len(rs); {
+		end, size := start, 0
+		for end < len(rs) && (end == start || size+rs[end].job.size <= batchBytes) {
+			size += rs[end].job.size
+			end++
+		}
+		tc.readChunk(io, rs[start:end])
+		start = end
+	}
+	return rs
+}
+
+func (tc *TreeCache) readChunk(io context.Context, rs []*result) {
+	delay := 50 * time.Millisecond
+	paths := make([]string, len(rs))
+	for i, r := range rs {
+		paths[i] = r.job.path
+	}
+	gets, err := tc.c.MultiGet(io, paths...)
+	if err != nil {
+		if io.Err() != nil || permanent(err) || !tc.again(io, &delay) {
+			for _, r := range rs {
+				r.err = err
+				if io.Err() != nil || !permanent(err) {
+					r.err = keeper.ErrClosed
+				}
+			}
+			return
+		}
+		// After a connection loss (or on a server without multi-reads),
+		// read one by one: a too large reply may have been the cause.
+		for _, r := range rs {
+			tc.readSingle(io, r)
+		}
+		return
+	}
+	var need []*result
+	for i, g := range gets {
+		r := rs[i]
+		r.dataRead = true
+		switch {
+		case errors.Is(g.Err, keeper.ErrNoNode):
+			continue
+		case g.Err != nil:
+			r.err = g.Err
+			continue
+		}
+		r.exists, r.data, r.stat = true, g.Data, g.Stat
+		switch {
+		case r.job.kids == kidsNo, r.job.kids == kidsIfChanged && r.stat.Pzxid == r.job.pzxid:
+		case r.stat.NumChildren == 0:
+			r.kidsRead, r.kids = true, []string{}
+		default:
+			need = append(need, r)
+		}
+	}
+	if len(need) == 0 {
+		return
+	}
+	paths = paths[:0]
+	for _, r := range need {
+		paths = append(paths, r.job.path)
+	}
+	for {
+		kids, err := tc.c.MultiChildren(io, paths...)
+		if err == nil {
+			for i, k := range kids {
+				r := need[i]
+				switch {
+				case errors.Is(k.Err, keeper.ErrNoNode):
+					r.exists = false // deleted since: its event follows
+				case k.Err != nil:
+					r.err = k.Err
+				default:
+					r.kidsRead, r.kids = true, k.Children
+				}
+			}
+			return
+		}
+		if permanent(err) || io.Err() != nil || !tc.again(io, &delay) {
+			for _, r := range need {
+				r.err = keeper.ErrClosed
+			}
+			return
+		}
+	}
+}
+
+// readSingle reads one node with Get and Children.
+func (tc *TreeCache) readSingle(io context.Context, r *result) {
+	delay := 50 * time.Millisecond
+	for {
+		data, st, err := tc.c.Get(io, r.job.path)
+		if err == nil {
+			r.dataRead, r.exists, r.data, r.stat = true, true, data, st
+			break
+		}
+		if errors.Is(err, keeper.ErrNoNode) {
+			r.dataRead = true
+			return
+		}
+		if permanent(err) || !tc.again(io, &delay) {
+			r.err = err
+			if io.Err() != nil {
+				r.err = keeper.ErrClosed
+			}
+			return
+		}
+	}
+	if r.job.kids == kidsNo || r.job.kids == kidsIfChanged && r.stat.Pzxid == r.job.pzxid {
+		return
+	}
+	for {
+		kids, err := tc.c.Children(io, r.job.path)
+		if err == nil {
+			r.kidsRead, r.kids = true, kids
+			return
+		}
+		if errors.Is(err, keeper.ErrNoNode) {
+			r.exists = false
+			return
+		}
+		if permanent(err) || !tc.again(io, &delay) {
+			r.err = err
+			if io.Err() != nil {
+				r.err = keeper.ErrClosed
+			}
+			return
+		}
+	}
+}
