@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -211,7 +212,7 @@ func (l *Lock) acquire(ctx context.Context, blocking bool) (bool, error) {
 			})
 			return false, fmt.Errorf("lock: acquire %s: %w", l.path, err)
 		}
-		ok, err := l.wait(ctx, p, st.EphemeralOwner, blocking)
+		ok, err := l.wait(ctx, p, prefix, st.EphemeralOwner, blocking)
 		switch {
 		case errors.Is(err, errVanished):
 			// Our node is gone, or is a lost session's, before we held
@@ -236,7 +237,7 @@ var errVanished = errors.New("lock: own node vanished")
 
 // wait waits until the node p holds the lock (true), or, when not
 // blocking, reports false at once if it does not.
-func (l *Lock) wait(ctx context.Context, p string, owner int64, blocking bool) (bool, error) {
+func (l *Lock) wait(ctx context.Context, p, prefix string, owner int64, blocking bool) (bool, error) {
 	name := node.Base(p)
 	self, ok := node.Parse(name, l.marker)
 	if !ok {
@@ -253,6 +254,17 @@ func (l *Lock) wait(ctx context.Context, p string, owner int64, blocking bool) (
 				continue
 			}
 			return false, err
+		}
+		if dup := duplicates(kids, prefix, name); len(dup) > 0 {
+			// A create of ours applied after all, later than the
+			// protected create looked for it: it must not stay in the
+			// queue, where nobody would ever delete it.
+			for _, d := range dup {
+				if err := deleteOwn(ctx, l.c, keeper.JoinPath(l.path, d)); err != nil {
+					return false, err
+				}
+			}
+			continue
 		}
 		pred, found := l.predecessor(kids, self)
 		if !found {
@@ -301,6 +313,18 @@ func (l *Lock) wait(ctx context.Context, p string, owner int64, blocking bool) (
 			return false, ctx.Err()
 		}
 	}
+}
+
+// duplicates returns the names in kids that start with prefix, other than
+// name.
+func duplicates(kids []string, prefix, name string) []string {
+	var out []string
+	for _, k := range kids {
+		if k != name && strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // predecessor returns the node we must wait for: the last conflicting

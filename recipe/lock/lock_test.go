@@ -450,3 +450,32 @@ func TestCuratorLayoutMix(t *testing.T) {
 		t.Fatalf("curator ReadLock = %v", err)
 	}
 }
+
+// TestLockDuplicateNode: a create of ours that shows up late (applied after
+// the protected create looked for it) is deleted, not left in the queue.
+func TestLockDuplicateNode(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := srv.Client(t)
+	l := New(c, "/l", "x")
+	prefix := l.prefix()
+	late, err := c.Create(ctx, "/l/"+prefix, nil, keeper.Ephemeral(), keeper.Sequential(), keeper.MakeParents())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st keeper.Stat
+	mine, err := c.Create(ctx, "/l/"+prefix, nil, keeper.Ephemeral(), keeper.Sequential(), keeper.StoreStat(&st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := l.wait(ctx, mine, prefix, st.EphemeralOwner, false)
+	if !ok || err != nil {
+		t.Fatalf("wait = %v, %v", ok, err)
+	}
+	if kids := children(t, c, "/l"); len(kids) != 1 || "/l/"+kids[0] != mine {
+		t.Fatalf("children %q; the late %s should be gone", kids, late)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

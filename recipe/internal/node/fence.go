@@ -113,7 +113,9 @@ func (f *Fence) Held() bool {
 }
 
 // Stop ends the fence without declaring a loss, and waits for its watch
-// goroutine. It is idempotent and returns Err.
+// goroutine. It is idempotent and returns Err. The data watch the fence set
+// stays on the server until the node is deleted (which fires it) or the
+// session ends: delete the node after Stop, or remove the watch.
 func (f *Fence) Stop() error {
 	f.end(nil)
 	f.wg.Wait()

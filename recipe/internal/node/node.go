@@ -61,8 +61,11 @@ func outcomeUnknown(err error) bool {
 // with opts, exactly what they say.
 //
 // When a create fails with an unknown outcome (ErrConnectionLoss: the server
-// may have applied it), ProtectedCreate lists dir and adopts the child whose
-// name starts with prefix instead of creating a second node. A found
+// may have applied it), ProtectedCreate syncs and lists dir and adopts the
+// child whose name starts with prefix instead of creating a second node.
+// (A create still queued in a follower when the connection dropped can
+// apply after the look: callers of sequential creates should delete any
+// other child with their prefix when they see one, as recipe/lock does.) A found
 // ephemeral node owned by another session than the current one (left by a
 // session that was lost meanwhile) is deleted and the node created again.
 // A missing dir is created first, with persistent parents (as Kazoo's
@@ -87,6 +90,15 @@ func ProtectedCreateStat(ctx context.Context, c *keeper.Client, dir, prefix stri
 	delay := 10 * time.Millisecond
 	for {
 		if tried {
+			// The server we are now connected to may not have applied
+			// the create yet even though the leader committed it: make
+			// it catch up first.
+			if err := c.Sync(ctx, dir); err != nil && outcomeUnknown(err) {
+				if err := sleep(ctx, &delay); err != nil {
+					return "", fmt.Errorf("node: create %s: %w", target, err)
+				}
+				continue
+			}
 			p, fst, err := find(ctx, c, dir, prefix)
 			switch {
 			case err == nil && p != "":
