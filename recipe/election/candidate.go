@@ -373,6 +373,16 @@ func abandoned(ctx context.Context, c *keeper.Client, path string, err error) {
 	}
 }
 
+// giveUp runs purge, the deletion of our node, with a fresh context
+// bounded by twice the session timeout: long enough for a client cut off
+// from the servers to presume its session lost, which ends the wait (the
+// node goes with the session).
+func giveUp(ctx context.Context, c *keeper.Client, purge func(context.Context) error) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(2*c.SessionTimeout(), 2*time.Second))
+	defer cancel()
+	return purge(cctx)
+}
+
 // wrap prefixes err with the package, the operation and the path.
 func wrap(op, path string, err error) error {
 	return fmt.Errorf("election: %s %s: %w", op, path, err)

@@ -86,7 +86,7 @@ func (e *Election) Run(ctx context.Context, fn func(ctx context.Context) error) 
 	k := &candidate{c: e.c, dir: e.path, prefix: e.prefix, marker: lockMarker, data: e.data}
 	defer func() {
 		// Give leadership (or our place) up, even after a panic in fn.
-		derr := node.Cleanup(ctx, e.c, k.purge)
+		derr := giveUp(ctx, e.c, k.purge)
 		if err == nil && derr != nil && !gone(derr) {
 			err = wrap("run", e.path, fmt.Errorf("give up leadership: %w", derr))
 		}

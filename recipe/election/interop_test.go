@@ -414,8 +414,14 @@ func TestCuratorLeaderLatch(t *testing.T) {
 		ids, err := a.Participants(ctx)
 		return err == nil && slices.Equal(ids, []string{"go-a", "java"})
 	})
-	j.send(t, "status")
-	if st := j.await(t, "status "); !strings.HasPrefix(st, "status false ") || !strings.Contains(st, "/latch/_c_") || !strings.Contains(st, "-latch-") {
+	// Curator learns its node's name in a callback: ask until it has it.
+	var st string
+	waitFor(t, 30*time.Second, "Curator's latch to know its node", func() bool {
+		j.send(t, "status")
+		st = j.await(t, "status ")
+		return !strings.HasSuffix(st, " null")
+	})
+	if !strings.HasPrefix(st, "status false ") || !strings.Contains(st, "/latch/_c_") || !strings.Contains(st, "-latch-") {
 		t.Fatalf("Curator's latch while ours leads: %q", st)
 	}
 

@@ -101,7 +101,7 @@ func (l *LeaderLatch) Start(ctx context.Context) error {
 		return wrap("start", l.path, errors.New("latch already started"))
 	}
 	if err := l.k.enqueue(ctx); err != nil {
-		_ = node.Cleanup(ctx, l.c, l.k.purge)
+		_ = giveUp(ctx, l.c, l.k.purge)
 		return wrap("start", l.path, err)
 	}
 	l.started = true
@@ -281,7 +281,7 @@ func (l *LeaderLatch) Participants(ctx context.Context) ([]string, error) {
 // Close leaves the election: it gives leadership up (Lost is closed and
 // false reported first), deletes the latch's node, so that the next latch
 // leads, and closes the Leadership channel. It waits for the deletion at
-// most a session timeout; its error is the deletion's (none when the
+// most twice the session timeout; its error is the deletion's (none when the
 // client is closed: the node went with the session). Close is idempotent.
 func (l *LeaderLatch) Close() error {
 	l.mu.Lock()
@@ -298,7 +298,7 @@ func (l *LeaderLatch) Close() error {
 	l.cancel()
 	l.cancel = nil
 	l.wg.Wait() // run has given leadership up
-	err := node.Cleanup(context.Background(), l.c, l.k.purge)
+	err := giveUp(context.Background(), l.c, l.k.purge)
 	if gone(err) {
 		err = nil
 	}
