@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/keeper-go/keeper/zktest"
 )
 
 // openPTY opens a pseudo-terminal pair with the standard library: the
@@ -252,5 +254,30 @@ func TestTopTerminal(t *testing.T) {
 	tm.typeKeys("q")
 	if code := tm.wait(); code != 0 {
 		t.Fatalf("top exited with %d", code)
+	}
+}
+
+func TestShellPromptFollowsState(t *testing.T) {
+	t.Parallel()
+	k := newCLI(t)
+	p, err := zktest.NewProxy(srv.Addr(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	k.servers = p.Addr() + k.c.Chroot()
+	tm := k.startTerminal("shell", "--no-history")
+	tm.waitCount("(CONNECTED) /> ", 1)
+	// Cut the connection and stall the next ones: the prompt is redrawn
+	// as the state changes, without a key being pressed.
+	p.Pause()
+	p.Drop()
+	tm.waitCount("(SUSPENDED) /> ", 1)
+	n := strings.Count(tm.output(), "(CONNECTED) /> ")
+	p.Resume()
+	tm.waitCount("(CONNECTED) /> ", n+1)
+	tm.typeKeys("exit\r")
+	if code := tm.wait(); code != 0 {
+		t.Fatalf("exit: status %d", code)
 	}
 }
