@@ -689,7 +689,15 @@ type pathLock struct {
 // (the server does not replay what changed meanwhile); after a session
 // loss it is re-added on the new session, also with EventResync. Against a
 // server older than 3.6 it returns ErrUnimplemented without sending
-// anything.
+// anything. Adding the watch is retried on connection loss, like a read;
+// ctx bounds the call.
+//
+// Before ZooKeeper 3.9 the server keeps one watch per path and connection,
+// so a one-shot watch (GetW, ExistsW, ChildrenW) set on the very path of a
+// persistent watch replaces it there. The client then adds the persistent
+// watch again at once; if anything was committed on the server in between,
+// the Watcher gets EventResync (Err says why), since a change may have
+// been missed.
 func (c *Client) Watch(ctx context.Context, path string, recursive bool) (*Watcher, error) {
 	if err := validatePath(path, false); err != nil {
 		return nil, err
@@ -864,7 +872,12 @@ func (c *Client) RemoveWatch(ctx context.Context, path string, ch <-chan Event) 
 		kind, typ = WatchChildren, EventChildWatchRemoved
 	}
 	fire([]chan Event{shot}, Event{Type: typ, Path: path, Zxid: -1})
-	if needed || covered {
+	c.mu.Lock()
+	live := c.cur != nil
+	c.mu.Unlock()
+	if needed || covered || !live {
+		// Without a connection the server holds none of our watches: the
+		// next connection sets again only those still registered.
 		return nil
 	}
 	zxid, err := c.call(ctx, wire.OpRemoveWatches, "removeWatch", path,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -275,6 +276,69 @@ func TestOneShotReplayedAfterReconnect(t *testing.T) {
 	}
 }
 
+// TestOneShotRestoreInBatches arms more one-shot watches than fit in one
+// SetWatches request (their paths add up to more than 128 KiB), cuts the
+// client off, creates some of the watched nodes, and checks that the
+// watches were restored in several requests and fire.
+func TestOneShotRestoreInBatches(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	c, p, admin := proxied(t)
+	const n = 3000
+	name := func(i int) string { return fmt.Sprintf("/%s-%05d", strings.Repeat("w", 100), i) }
+	chans := make([]<-chan keeper.Event, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 16 {
+				var err error
+				if _, chans[i], err = c.ExistsW(ctx, name(i)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var setWatches atomic.Int32
+	p.Tap(func(fromServer bool, frame []byte) {
+		// A request: xid, then the opcode (101 is setWatches).
+		if !fromServer && len(frame) >= 8 && frame[4] == 0 && frame[5] == 0 && frame[6] == 0 && frame[7] == 101 {
+			setWatches.Add(1)
+		}
+	})
+	p.Pause()
+	p.Drop()
+	waitFor(t, 20*time.Second, "Suspended", func() bool { return c.State() == keeper.Suspended })
+	fired := []int{0, 1234, n - 1}
+	for _, i := range fired {
+		if _, err := admin.Create(ctx, name(i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Resume()
+	for _, i := range fired {
+		if ev := recvEvent(t, chans[i], 30*time.Second, name(i)); ev.Type != keeper.EventNodeCreated || ev.Path != name(i) {
+			t.Fatalf("watch %d: %+v", i, ev)
+		}
+	}
+	if got := setWatches.Load(); got < 3 {
+		t.Fatalf("%d setWatches requests, want at least 3 (paths of %d KiB)", got, n*len(name(0))>>10)
+	}
+	for i, ch := range chans {
+		if !slices.Contains(fired, i) {
+			quiet(t, ch, name(i))
+		}
+	}
+}
+
 func TestOneShotEndsOnExpiry(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
@@ -334,7 +398,7 @@ func TestHundredThousandOneShots(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	c := srv.Client(t)
-	const nodes, per, workers = 1000, 100, 64
+	const nodes, per, workers = 1000, 100, 128
 	parallel := func(n int, fn func(i int) error) {
 		t.Helper()
 		var next atomic.Int64
