@@ -95,16 +95,13 @@ func (k *candidate) enqueue(ctx context.Context) error {
 		}
 	}
 	for {
-		p, err := node.ProtectedCreate(ctx, k.c, k.dir, k.prefix, k.data)
+		var st keeper.Stat
+		p, err := node.ProtectedCreateStat(ctx, k.c, k.dir, k.prefix, k.data, &st)
 		if err != nil {
 			return err
 		}
 		k.node = p
-		st, err := k.c.Exists(ctx, p)
-		if err != nil {
-			return err
-		}
-		if st != nil && st.EphemeralOwner == k.c.SessionID() {
+		if st.EphemeralOwner == k.c.SessionID() {
 			k.session = st.EphemeralOwner
 			return nil
 		}
@@ -191,8 +188,18 @@ func (k *candidate) await(ctx context.Context) error {
 		case err != nil:
 			return err
 		}
-		queue := node.SortBySeq(kids, k.marker)
 		me := node.Base(k.node)
+		for _, kid := range kids {
+			// A create of ours that a server applied late, after
+			// ProtectedCreate had looked: an orphan that would block
+			// the queue for the rest of the session.
+			if kid != me && strings.HasPrefix(kid, k.prefix) {
+				if err := deleteNode(ctx, k.c, keeper.JoinPath(k.dir, kid)); err != nil && !transient(ctx, err) {
+					return err
+				}
+			}
+		}
+		queue := node.SortBySeq(kids, k.marker)
 		i := 0
 		for i < len(queue) && queue[i].Name != me {
 			i++
