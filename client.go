@@ -728,10 +728,16 @@ func (c *Client) serve(cn *conn) {
 	if cn.readOnly {
 		ks, st = KeeperConnectedReadOnly, ConnectedReadOnly
 	}
+	// The prelude is written before the connection is published, so no
+	// caller's request can overtake the credentials or the watches.
+	cn.wg.Add(1)
+	go cn.readLoop()
+	cn.writePrelude()
 	c.mu.Lock()
 	if c.state == Closed {
 		c.mu.Unlock()
 		cn.fail(ErrClosed)
+		cn.wg.Wait()
 		return
 	}
 	c.cur, c.server = cn, cn.addr
@@ -744,8 +750,7 @@ func (c *Client) serve(cn *conn) {
 		c.wg.Add(1)
 		go c.closeAbandoned(a)
 	}
-	cn.wg.Add(2)
-	go cn.readLoop()
+	cn.wg.Add(1)
 	go cn.writeLoop()
 	if cn.readOnly {
 		cn.wg.Add(1)
@@ -823,6 +828,21 @@ func (c *Client) probeReadWrite(cn *conn) {
 }
 
 var errFoundRW = errors.New("keeper: leaving the read-only server for a read-write one")
+
+// dropAbandonedWatch removes a one-shot watch that the reply of an
+// abandoned call registered: nobody holds its channel. It runs on the
+// reader, so the removal goes out from a goroutine of its own.
+func (c *Client) dropAbandonedWatch(reg *watchReg) {
+	c.wg.Add(1) // the session loop holds the count above zero
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(c.baseCtx, c.SessionTimeout())
+		defer cancel()
+		if err := c.RemoveWatch(ctx, reg.path, reg.ch); err != nil && !errors.Is(err, ErrNoWatcher) && !errors.Is(err, ErrClosed) {
+			c.log.Warn("removing the watch of an abandoned call", slog.String("path", reg.path), slog.Any("err", err))
+		}
+	}()
+}
 
 // authFailed reports credentials the server rejected; they are dropped so
 // they are not replayed on the next connection.

@@ -220,7 +220,9 @@ func (cn *conn) handle(frame []byte) error {
 	}
 	req.zxid = h.Zxid
 	code := Code(h.Err)
-	if code == CodeOK && req.resp != nil && req.state.Load() != reqCancelled {
+	// Claim the request, unless its caller has given up on it.
+	abandoned := !req.state.CompareAndSwap(reqWritten, reqClaimed)
+	if code == CodeOK && req.resp != nil && !abandoned {
 		req.resp.Decode(r)
 		if err := r.Err(); err != nil {
 			perr := fmt.Errorf("%w: %s reply: %w", ErrProtocol, req.op, err)
@@ -231,12 +233,15 @@ func (cn *conn) handle(frame []byte) error {
 	}
 	if req.watch != nil {
 		c.watches.register(req.watch, code)
+		if abandoned && req.watch.ch != nil {
+			c.dropAbandonedWatch(req.watch)
+		}
 	}
 	req.complete(code, nil)
 	return nil
 }
 
-// writeLoop writes the prelude, then whatever the outbox holds, coalescing
+// writeLoop writes whatever the outbox holds, coalescing
 // every ready request into one write, and pings when idle. A caller that
 // finds the outbox empty and nobody writing writes its request itself
 // (tryWrite), which saves a goroutine hand-off on an idle connection.
@@ -246,19 +251,6 @@ func (cn *conn) writeLoop() {
 	pingEvery := cn.timeout / 3
 	ping := time.NewTimer(pingEvery)
 	defer ping.Stop()
-	cn.wmu.Lock()
-	for _, r := range cn.prelude {
-		r.state.Store(reqWritten)
-		if !cn.addLocked(r) {
-			r.complete(CodeConnectionLoss, &requestError{err: ErrConnectionLoss, sent: false})
-		}
-	}
-	cn.prelude = nil
-	ok := cn.flushLocked()
-	cn.wmu.Unlock()
-	if !ok {
-		return
-	}
 	for {
 		select {
 		case <-cn.done:
@@ -291,6 +283,21 @@ func (cn *conn) writeLoop() {
 			}
 		}
 	}
+}
+
+// writePrelude writes the requests that must precede every other on a new
+// connection: credentials, then the watches to restore.
+func (cn *conn) writePrelude() {
+	cn.wmu.Lock()
+	defer cn.wmu.Unlock()
+	for _, r := range cn.prelude {
+		r.state.Store(reqWritten)
+		if !cn.addLocked(r) {
+			r.complete(CodeConnectionLoss, &requestError{err: ErrConnectionLoss, sent: false})
+		}
+	}
+	cn.prelude = nil
+	cn.flushLocked()
 }
 
 // tryWrite writes the outbox from the calling goroutine if nobody else is
@@ -349,11 +356,19 @@ func (cn *conn) addLocked(r *request) bool {
 		r.xid = wire.XidAuth
 	}
 	putInt32(r.frame[4:], r.xid)
+	// Copy and detach the frame before r becomes visible in the FIFO: from
+	// then on a failing connection may complete r and its caller recycle
+	// it, so this goroutine must not touch r's fields any more.
+	n := len(cn.wbuf)
+	cn.wbuf = append(cn.wbuf, r.frame...)
+	frame, bufp := r.frame, r.bufp
+	r.frame, r.bufp = nil, nil
 	if !cn.push(r) {
+		cn.wbuf = cn.wbuf[:n]
+		r.frame, r.bufp = frame, bufp // r was never visible: still ours
 		return false
 	}
-	cn.wbuf = append(cn.wbuf, r.frame...)
-	r.releaseFrame()
+	releaseBuf(frame, bufp)
 	return true
 }
 

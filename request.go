@@ -13,9 +13,11 @@ import (
 // to cancelled (by its caller giving up before it was written), and then to
 // done.
 const (
-	reqQueued int32 = iota
-	reqWritten
-	reqCancelled
+	reqQueued    int32 = iota
+	reqWritten         // in the FIFO, awaiting its reply
+	reqCancelled       // given up by its caller before it was written
+	reqAbandoned       // given up by its caller after it was written
+	reqClaimed         // its reply is being delivered: the caller gets it
 	reqDone
 )
 
@@ -83,14 +85,19 @@ func (r *request) endFrame() { wire.EndFrame(r.frame, r.start) }
 // releaseFrame returns the frame buffer to the pool once it was copied to
 // the connection's write buffer (or will never be).
 func (r *request) releaseFrame() {
-	if r.bufp == nil {
+	releaseBuf(r.frame, r.bufp)
+	r.frame, r.bufp = nil, nil
+}
+
+// releaseBuf returns a frame's buffer to the pool.
+func releaseBuf(frame []byte, bufp *[]byte) {
+	if bufp == nil {
 		return
 	}
-	if cap(r.frame) <= 64<<10 {
-		*r.bufp = r.frame[:0]
-		framePool.Put(r.bufp)
+	if cap(frame) <= 64<<10 {
+		*bufp = frame[:0]
+		framePool.Put(bufp)
 	}
-	r.frame, r.bufp = nil, nil
 }
 
 // recycle puts a completed request back in the pool. Only the caller, after
@@ -142,13 +149,24 @@ func (c *Client) wait(ctx context.Context, r *request, op, path string) error {
 	case <-r.done:
 		return nil
 	case <-ctx.Done():
-		sent := !r.state.CompareAndSwap(reqQueued, reqCancelled)
-		if sent && r.state.Load() == reqDone {
-			// Completed at the same moment: take the result.
-			<-r.done
-			return nil
+		for {
+			if r.state.CompareAndSwap(reqQueued, reqCancelled) {
+				c.releaseSlot()
+				return ctxError(ctx, op, path, false) // the writer skips it
+			}
+			if r.state.CompareAndSwap(reqWritten, reqAbandoned) {
+				// It stays in the FIFO; the reader discards its reply (and
+				// removes a watch the reply registers).
+				c.releaseSlot()
+				return ctxError(ctx, op, path, true)
+			}
+			if st := r.state.Load(); st == reqClaimed || st == reqDone {
+				// The reply is being delivered (or the connection failed
+				// the request): take that result.
+				<-r.done
+				return nil
+			}
+			// Moved between queued and written meanwhile: look again.
 		}
-		c.releaseSlot()
-		return ctxError(ctx, op, path, sent)
 	}
 }
