@@ -477,7 +477,7 @@ func (wr *watchRegistry) restore(cn *conn) []*request {
 			if r.err == nil && r.code != CodeOK {
 				c.log.Warn("restoring watches failed", slog.String("server", cn.addr), slog.Any("err", &Error{Op: "setWatches", Code: r.code}))
 				// Drop the connection: the next one tries again.
-				go cn.fail(&Error{Op: "setWatches", Code: r.code})
+				cn.fail(&Error{Op: "setWatches", Code: r.code})
 			}
 		}
 		reqs = append(reqs, r)
