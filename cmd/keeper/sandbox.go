@@ -8,11 +8,16 @@ import (
 	"fmt"
 	"io"
 	"time"
-
-	"github.com/keeper-go/keeper/zktest"
 )
 
 func init() { register(sandboxCommand) }
+
+// sandboxCluster is a running sandbox (a *zktest.Cluster on Linux).
+type sandboxCluster interface {
+	Servers() string
+	Version() string
+	Close() error
+}
 
 var sandboxCommand = &command{
 	name:    "sandbox",
@@ -38,9 +43,9 @@ delete.`,
 				what = fmt.Sprintf("an ensemble of %d servers", *servers)
 			}
 			fmt.Fprintf(a.stderr, "starting %s...\n", what)
-			cl, err := zktest.New(zktest.Nodes(*servers))
+			cl, err := startSandbox(*servers)
 			if err != nil {
-				return fmt.Errorf("keeper: sandbox: %w (make deps installs Java and ZooKeeper)", err)
+				return fmt.Errorf("keeper: sandbox: %w", err)
 			}
 			defer func() {
 				cl.Close()

@@ -1,0 +1,10 @@
+//go:build !linux
+
+package main
+
+import "errors"
+
+// startSandbox fails: zktest, which runs the servers, supports Linux only.
+func startSandbox(n int) (sandboxCluster, error) {
+	return nil, errors.New("the sandbox runs ZooKeeper through zktest, which supports only Linux for now")
+}
