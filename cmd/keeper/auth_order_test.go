@@ -12,11 +12,9 @@ import (
 // connection before any other request, so the first request after Connect
 // already runs as the authenticated identity.
 //
-// It fails now and then (the CLI's --auth with it): Client.serve publishes
-// the connection (c.cur, state Connected) before writeLoop has taken the
-// conn's write lock to write the prelude (auth, then the watches to
-// restore), so a caller finding the connection idle writes its own request
-// first (enqueue -> conn.tryWrite).
+// It guards a bug fixed in the core: the connection was published before
+// its prelude (credentials, watches to restore) was written, so a caller
+// finding it idle could write its own request first.
 func TestAuthBeforeFirstRequest(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
