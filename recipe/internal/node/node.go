@@ -106,7 +106,10 @@ func ProtectedCreateStat(ctx context.Context, c *keeper.Client, dir, prefix stri
 					*st = *fst
 				}
 				return p, nil
-			case err != nil && !outcomeUnknown(err) && !errors.Is(err, keeper.ErrNoNode):
+			case errors.Is(err, keeper.ErrNoNode):
+				// The directory does not exist (after the sync): the
+				// create cannot have been applied. Create it.
+			case err != nil && !outcomeUnknown(err):
 				return "", err
 			case err != nil:
 				// Not known yet: back off and look again.

@@ -253,3 +253,21 @@ func TestFenceOtherSession(t *testing.T) {
 		t.Fatalf("Err = %v", err)
 	}
 }
+
+// A create whose reply is lost while its directory does not exist must not
+// loop looking for a node that cannot be there.
+func TestProtectedCreateLostReplyMissingDir(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c, p := proxied(t)
+	// The reply lost is the create's NoNode: it was never applied.
+	p.DropNextReply()
+	got, err := ProtectedCreate(ctx, c, "/missing/dir", UUIDHex()+"__lock__", nil)
+	if err != nil {
+		t.Fatalf("ProtectedCreate: %v", err)
+	}
+	kids, err := c.Children(ctx, "/missing/dir")
+	if err != nil || len(kids) != 1 || "/missing/dir/"+kids[0] != got {
+		t.Fatalf("children %v (%v), created %q", kids, err, got)
+	}
+}
