@@ -32,7 +32,9 @@ type Client struct {
 	closeOnce sync.Once
 	wg        sync.WaitGroup // session loop, watchers, listeners, helpers
 	slots     chan struct{}  // WithMaxInflight semaphore, nil when unbounded
-	watches   watchRegistry
+	// defaultACL is cfg.defaultACL in wire form, converted once.
+	defaultACL []wire.ACL
+	watches    watchRegistry
 
 	lastZxid atomic.Int64
 	lastRecv atomic.Int64 // unix nanos of the last frame received
@@ -125,6 +127,7 @@ func New(servers string, opts ...Option) (*Client, error) {
 	if cfg.maxInflight > 0 {
 		c.slots = make(chan struct{}, cfg.maxInflight)
 	}
+	c.defaultACL = toWireACL(cfg.defaultACL)
 	c.baseCtx, c.cancel = context.WithCancel(context.Background())
 	c.watches.init(c)
 	c.lastRecv.Store(time.Now().UnixNano())

@@ -128,27 +128,37 @@ func (c *Client) Create(ctx context.Context, path string, data []byte, opts ...C
 	if err != nil {
 		return "", fmt.Errorf("keeper: create %s: %w", path, err)
 	}
-	acl := o.acl
-	if acl == nil {
-		acl = c.cfg.defaultACL
+	wacl := c.defaultACL
+	if o.acl != nil {
+		wacl = toWireACL(o.acl)
 	}
-	var body wire.Record
-	if op == wire.OpCreateTTL {
-		body = &wire.CreateTTLRequest{Path: c.root.add(path), Data: data, ACL: toWireACL(acl), Flags: flags, TTL: o.ttl.Milliseconds()}
-	} else {
-		body = &wire.CreateRequest{Path: c.root.add(path), Data: data, ACL: toWireACL(acl), Flags: flags}
+	if op == wire.OpCreate2 && o.stat == nil {
+		op = wire.OpCreate // no Stat wanted: the shorter reply will do
 	}
+	req := wire.CreateRequest{Path: c.root.add(path), Data: data, ACL: wacl, Flags: flags}
+	ttlReq := wire.CreateTTLRequest{Path: req.Path, Data: data, ACL: wacl, Flags: flags, TTL: o.ttl.Milliseconds()}
 	for attempt := 0; ; attempt++ {
 		r := startRequest(op)
-		r.frame = body.Append(r.frame)
+		if op == wire.OpCreateTTL {
+			r.frame = ttlReq.Append(r.frame)
+		} else {
+			r.frame = req.Append(r.frame)
+		}
 		r.endFrame()
-		r.resp = &r.c2
+		if op == wire.OpCreate {
+			r.resp = &r.cr
+		} else {
+			r.resp = &r.c2
+		}
 		err := c.roundTrip(ctx, r, "create", path)
 		if err == nil {
-			if o.stat != nil {
+			created := r.c2.Path
+			if op == wire.OpCreate {
+				created = r.cr.Path
+			} else if o.stat != nil {
 				*o.stat = Stat(r.c2.Stat)
 			}
-			p := c.root.strip(r.c2.Path)
+			p := c.root.strip(created)
 			r.recycle()
 			return p, nil
 		}
@@ -210,7 +220,7 @@ func (c *Client) ensureChroot(ctx context.Context) error {
 		p += "/" + part
 		var resp wire.Create2Response
 		_, err := c.call(ctx, wire.OpCreate2, "create", p,
-			&wire.CreateRequest{Path: p, ACL: toWireACL(c.cfg.defaultACL)}, &resp, nil)
+			&wire.CreateRequest{Path: p, ACL: c.defaultACL}, &resp, nil)
 		if err != nil && !errors.Is(err, ErrNodeExists) {
 			return err
 		}

@@ -50,6 +50,7 @@ type request struct {
 	// Storage for the hot paths' replies, so they need no allocation.
 	gd wire.GetDataResponse
 	ex wire.ExistsResponse
+	cr wire.CreateResponse
 	c2 wire.Create2Response
 	sd wire.SetDataResponse
 }
