@@ -349,3 +349,44 @@ func TestEnsembleFailover(t *testing.T) {
 		t.Fatalf("no Suspended event: %v", log.states())
 	}
 }
+
+// TestSkipsServerBehindUs: a server whose last zxid is behind the client's
+// closes the connection without a reply (ZooKeeper's single system image);
+// the client must treat that as one failed attempt, not attach there, and
+// resume its session as soon as a server that is up to date answers.
+func TestSkipsServerBehindUs(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	behind := zktest.Start(t) // a fresh server: its zxid is far behind srv's
+	c, p, _ := proxied(t, keeper.WithSessionTimeout(10*time.Second))
+	log := listen(c)
+	// Move the client's last zxid well past anything the fresh server has.
+	for i := 0; i < 50; i++ {
+		if _, err := c.Create(ctx, "/z-", nil, keeper.Sequential()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sid := c.SessionID()
+	p.SetTarget(behind.Addr(0))
+	p.Drop()
+	waitFor(t, 10*time.Second, "Suspended", func() bool { return c.State() == keeper.Suspended })
+	// Let it try the stale server a few times.
+	waitFor(t, 10*time.Second, "a few refused attempts", func() bool {
+		ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		return errors.Is(c.WaitConnected(ctx), context.DeadlineExceeded)
+	})
+	if c.State() != keeper.Suspended || c.SessionID() != sid {
+		t.Fatalf("attached to a server behind us: state %v session %x", c.State(), c.SessionID())
+	}
+	p.SetTarget(srv.Addr(0))
+	if err := c.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c.SessionID() != sid {
+		t.Fatalf("session changed: %x -> %x", sid, c.SessionID())
+	}
+	if _, ok := log.has(keeper.Lost); ok {
+		t.Fatalf("session reported lost: %v", log.states())
+	}
+}

@@ -1,12 +1,9 @@
 package keeper_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -1017,77 +1014,6 @@ func TestWatchMixedWithOneShot(t *testing.T) {
 	waitNoServerWatches(t, c)
 }
 
-// fakeOldServer listens on loopback, answers srvr as a ZooKeeper 3.5.10
-// server would, and forwards every other connection to target.
-func fakeOldServer(t *testing.T, target string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	track := func(c net.Conn) {
-		mu.Lock()
-		conns = append(conns, c)
-		mu.Unlock()
-	}
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	const reply = "Zookeeper version: 3.5.10-c4f3b4ac1fd9bd5b1d8a7e2b7d2e3a5f7e1c0b2d, built on 05/18/2022 23:36 GMT\n" +
-		"Latency min/avg/max: 0/0/0\nReceived: 1\nSent: 0\nConnections: 1\nOutstanding: 0\nZxid: 0x0\n" +
-		"Mode: standalone\nNode count: 4\n"
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			track(nc)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer nc.Close()
-				br := bufio.NewReader(nc)
-				head, err := br.Peek(4)
-				if err != nil {
-					return
-				}
-				if string(head) == "srvr" {
-					_, _ = io.WriteString(nc, reply)
-					return
-				}
-				up, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				track(up)
-				defer up.Close()
-				done := make(chan struct{})
-				go func() {
-					_, _ = io.Copy(nc, up)
-					nc.Close()
-					close(done)
-				}()
-				_, _ = io.Copy(up, br)
-				up.Close()
-				<-done
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // TestWatchCloseKeepsOneShots closes a persistent watcher while one-shot
 // watches remain on its path: they still fire, and afterwards the server
 // holds no watch of ours.
@@ -1135,7 +1061,7 @@ func TestWatchOnOldServer(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	admin := srv.Client(t)
-	addr := fakeOldServer(t, srv.Addr(0))
+	addr := oldServer(t, srv.Addr(0))
 	c, err := keeper.Connect(ctx, addr+admin.Chroot())
 	if err != nil {
 		t.Fatal(err)

@@ -9,13 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/zktest"
 )
 
@@ -62,36 +62,12 @@ func TestMain(m *testing.M) {
 	}
 	os.RemoveAll(dir)
 	if code == 0 {
-		if leaked := leakedGoroutines(5 * time.Second); leaked != "" {
+		if leaked := testutil.LeakedGoroutines(5 * time.Second); leaked != "" {
 			fmt.Fprintln(os.Stderr, "goroutines left after the tests:\n"+leaked)
 			code = 1
 		}
 	}
 	os.Exit(code)
-}
-
-// leakedGoroutines waits up to d for every goroutine of the keeper module
-// to exit and returns the stacks of those that did not.
-func leakedGoroutines(d time.Duration) string {
-	deadline := time.Now().Add(d)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "github.com/keeper-go/keeper.") && !strings.Contains(g, "leakedGoroutines") &&
-				!strings.Contains(g, "testing.(*M)") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // cli runs the keeper binary against the test's own chroot.

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/barrier"
-	"github.com/keeper-go/keeper/recipe/internal/rtest"
 )
 
 func TestBarrierWaitRemove(t *testing.T) {
@@ -97,7 +97,7 @@ func TestBarrierWaitCancelLeavesNoWatch(t *testing.T) {
 func TestBarrierWaitAcrossSessionLoss(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c, px := rtest.Proxied(t, srv)
+	c, px := testutil.Proxied(t, srv)
 	other := sameChroot(t, c, "")
 	b := barrier.New(c, "/gate")
 	if err := b.Create(ctx); err != nil {
@@ -107,7 +107,7 @@ func TestBarrierWaitAcrossSessionLoss(t *testing.T) {
 	go func() { done <- b.Wait(ctx) }()
 	waitWatch(t, c, "/gate")
 	old := c.SessionID()
-	rtest.Expire(t, ctx, c, px)
+	testutil.Expire(t, ctx, c, px)
 	waitFor(t, 30*time.Second, "a new session", func() bool {
 		return c.State() == keeper.Connected && c.SessionID() != old
 	})
@@ -154,7 +154,7 @@ func TestBarrierWaitClientClosed(t *testing.T) {
 func TestBarrierWaitCancelledInFlight(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c, px := rtest.Proxied(t, srv)
+	c, px := testutil.Proxied(t, srv)
 	b := barrier.New(c, "/gate")
 	if err := b.Create(ctx); err != nil {
 		t.Fatal(err)

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/barrier"
-	"github.com/keeper-go/keeper/recipe/internal/rtest"
 	"github.com/keeper-go/keeper/zktest"
 )
 
@@ -180,14 +180,14 @@ func TestDoubleBarrierLeaveCancelled(t *testing.T) {
 func TestDoubleBarrierReentersAfterSessionLoss(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c0, px := rtest.Proxied(t, srv)
+	c0, px := testutil.Proxied(t, srv)
 	c1 := sameChroot(t, c0, "")
 	a := barrier.NewDouble(c0, "/db", "a", 2)
 	done := make(chan error, 1)
 	go func() { done <- a.Enter(ctx) }()
 	waitChildWatch(t, c0, "/db")
 	old := c0.SessionID()
-	rtest.Expire(t, ctx, c0, px)
+	testutil.Expire(t, ctx, c0, px)
 	waitFor(t, 30*time.Second, "a's node in the new session", func() bool {
 		st, err := c1.Exists(ctx, a.Node())
 		return err == nil && st != nil && st.EphemeralOwner != old && st.EphemeralOwner == c0.SessionID()

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/election"
 	"github.com/keeper-go/keeper/recipe/internal/node"
-	"github.com/keeper-go/keeper/recipe/internal/rtest"
 	"github.com/keeper-go/keeper/zktest"
 )
 
@@ -227,7 +227,7 @@ func TestElectionRunCtxCancelledWhileWaiting(t *testing.T) {
 func TestElectionLeaderSessionExpiry(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c0, px := rtest.Proxied(t, srv)
+	c0, px := testutil.Proxied(t, srv)
 	c1 := sameChroot(t, c0, "")
 	leading := make(chan struct{})
 	var cause error
@@ -250,7 +250,7 @@ func TestElectionLeaderSessionExpiry(t *testing.T) {
 		kids, _ := c1.Children(ctx, "/elect")
 		return len(kids) == 2
 	})
-	rtest.Expire(t, ctx, c0, px)
+	testutil.Expire(t, ctx, c0, px)
 	err := <-aDone
 	if !errors.Is(err, election.ErrLost) || !errors.Is(err, keeper.ErrSessionExpired) {
 		t.Fatalf("Run of the expired leader: %v", err)

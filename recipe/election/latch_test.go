@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/election"
-	"github.com/keeper-go/keeper/recipe/internal/rtest"
 	"github.com/keeper-go/keeper/zktest"
 )
 
@@ -202,7 +202,7 @@ func TestLeaderLatchLifecycle(t *testing.T) {
 func TestLeaderLatchSessionExpiry(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c0, px := rtest.Proxied(t, srv)
+	c0, px := testutil.Proxied(t, srv)
 	c1 := sameChroot(t, c0, "")
 	a := election.NewLeaderLatch(c0, "/latch", "a")
 	ra := record(a)
@@ -218,7 +218,7 @@ func TestLeaderLatchSessionExpiry(t *testing.T) {
 	}
 	lost := a.Lost()
 	old := c0.SessionID()
-	rtest.Expire(t, ctx, c0, px)
+	testutil.Expire(t, ctx, c0, px)
 	<-lost
 	if err := b.Await(ctx); err != nil {
 		t.Fatal(err)

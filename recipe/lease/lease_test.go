@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/internal/interop"
-	"github.com/keeper-go/keeper/recipe/internal/rtest"
 )
 
 var recordRe = regexp.MustCompile(`^\{"version": 1, "holder": "[^"]*", "end": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"\}$`)
@@ -65,7 +65,7 @@ func TestNonBlockingLease(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	c := srv.Client(t)
-	c2 := rtest.Connect(t, srv, c)
+	c2 := testutil.Connect(t, srv, c)
 	const d = 2 * time.Second
 	ok, err := NonBlockingLease(ctx, c, "/lease", time.Hour, "a")
 	if err != nil || !ok {
@@ -94,7 +94,7 @@ func TestNonBlockingLease(t *testing.T) {
 	if ok, err := NonBlockingLease(ctx, c, "/lease", d, "a"); !ok || err != nil {
 		t.Fatalf("renew = %v, %v", ok, err)
 	}
-	rtest.WaitFor(t, 30*time.Second, "the lease to end for b", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the lease to end for b", func() bool {
 		ok, err := NonBlockingLease(ctx, c2, "/lease", time.Hour, "b")
 		if err != nil {
 			t.Fatal(err)
@@ -109,8 +109,8 @@ func TestNonBlockingLease(t *testing.T) {
 	if err != nil || len(kids) != 1 || kids[0] != HolderNode {
 		t.Fatalf("children %q, %v", kids, err)
 	}
-	rtest.NoWatches(t, srv.Addr(0), c.SessionID())
-	rtest.NoWatches(t, srv.Addr(0), c2.SessionID())
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
+	testutil.NoWatches(t, srv.Addr(0), c2.SessionID())
 }
 
 func TestLeaseNewerVersion(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
-	"github.com/keeper-go/keeper/recipe/internal/rtest"
+	"github.com/keeper-go/keeper/internal/testutil"
 )
 
 // TestBadInput: bad paths and misuse give errors, never panics.
@@ -49,7 +49,7 @@ func TestLockClientClosed(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	c := srv.Client(t)
-	c2 := rtest.Connect(t, srv, c)
+	c2 := testutil.Connect(t, srv, c)
 	l := New(c2, "/l", "x")
 	if err := l.Acquire(ctx); err != nil {
 		t.Fatal(err)
@@ -67,5 +67,5 @@ func TestLockClientClosed(t *testing.T) {
 	if err := l.Release(ctx); !errors.Is(err, ErrLost) {
 		t.Fatalf("Release = %v", err)
 	}
-	rtest.WaitFor(t, 30*time.Second, "the node to go", func() bool { return len(children(t, c, "/l")) == 0 })
+	testutil.WaitFor(t, 30*time.Second, "the node to go", func() bool { return len(children(t, c, "/l")) == 0 })
 }

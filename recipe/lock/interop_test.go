@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/internal/interop"
-	"github.com/keeper-go/keeper/recipe/internal/rtest"
 )
 
 func jsonList(t *testing.T, line, prefix string) []string {
@@ -37,7 +37,7 @@ func TestKazooLock(t *testing.T) {
 	}
 	got := make(chan error, 1)
 	go func() { got <- mine.Acquire(ctx) }()
-	rtest.WaitFor(t, 30*time.Second, "both contenders", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "both contenders", func() bool {
 		ids, _ := mine.Contenders(ctx)
 		return slices.Equal(ids, []string{"kazoo-a", "keeper-b"})
 	})
@@ -66,7 +66,7 @@ func TestKazooLock(t *testing.T) {
 	k.Send(t, "try ka")
 	k.Await(t, "try ka False")
 	k.Send(t, "acquire ka")
-	rtest.WaitFor(t, 30*time.Second, "Kazoo to queue", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "Kazoo to queue", func() bool {
 		ids, _ := mine.Contenders(ctx)
 		return len(ids) == 2
 	})
@@ -82,7 +82,7 @@ func TestKazooLock(t *testing.T) {
 	if kids := children(t, c, "/l"); len(kids) != 0 {
 		t.Fatalf("nodes left: %q", kids)
 	}
-	rtest.NoWatches(t, srv.Addr(0), c.SessionID())
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 }
 
 func TestKazooReadWriteLock(t *testing.T) {
@@ -110,7 +110,7 @@ func TestKazooReadWriteLock(t *testing.T) {
 	k.Send(t, "try kw")
 	k.Await(t, "try kw False")
 	k.Send(t, "acquire kw")
-	rtest.WaitFor(t, 30*time.Second, "Kazoo's writer to queue", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "Kazoo's writer to queue", func() bool {
 		ids, _ := r.Contenders(ctx)
 		return slices.Equal(ids, []string{"kazoo-r", "keeper-r", "kazoo-w"})
 	})
@@ -149,7 +149,7 @@ func TestKazooReadWriteLock(t *testing.T) {
 	}
 	got := make(chan error, 1)
 	go func() { got <- r.Acquire(ctx) }()
-	rtest.WaitFor(t, 30*time.Second, "our reader to queue", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "our reader to queue", func() bool {
 		ids, _ := r.Contenders(ctx)
 		return len(ids) == 2
 	})
@@ -220,7 +220,7 @@ func TestKazooSemaphore(t *testing.T) {
 	// waiter ours.
 	got := make(chan error, 1)
 	go func() { got <- s2.Acquire(ctx) }()
-	rtest.WaitFor(t, 30*time.Second, "our waiter", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "our waiter", func() bool {
 		return c.CheckWatches(ctx, "/sem", 1) == nil
 	})
 	k.Send(t, "release k1")
@@ -229,7 +229,7 @@ func TestKazooSemaphore(t *testing.T) {
 		t.Fatal(err)
 	}
 	k.Send(t, "acquire k2")
-	rtest.WaitFor(t, 30*time.Second, "Kazoo's waiter to hold the internal lock", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "Kazoo's waiter to hold the internal lock", func() bool {
 		return len(children(t, c, "/sem-__lock__")) == 1
 	})
 	if k.Seen("acquired k2") {
@@ -266,7 +266,7 @@ func TestCuratorMutex(t *testing.T) {
 	}
 	got := make(chan error, 1)
 	go func() { got <- mine.Acquire(ctx) }()
-	rtest.WaitFor(t, 30*time.Second, "our node", func() bool { return len(children(t, c, "/cl")) == 2 })
+	testutil.WaitFor(t, 30*time.Second, "our node", func() bool { return len(children(t, c, "/cl")) == 2 })
 	kids := children(t, c, "/cl")
 	for _, k := range kids {
 		if !curatorName.MatchString(k) {
@@ -293,7 +293,7 @@ func TestCuratorMutex(t *testing.T) {
 	j.Send(t, "try cm")
 	j.Await(t, "try cm false")
 	j.Send(t, "acquire cm")
-	rtest.WaitFor(t, 30*time.Second, "Curator to queue", func() bool { return len(children(t, c, "/cl")) == 2 })
+	testutil.WaitFor(t, 30*time.Second, "Curator to queue", func() bool { return len(children(t, c, "/cl")) == 2 })
 	if j.Seen("acquired cm") {
 		t.Fatal("Curator acquired the lock we hold")
 	}
@@ -303,7 +303,7 @@ func TestCuratorMutex(t *testing.T) {
 	j.Await(t, "acquired cm")
 	j.Send(t, "release cm")
 	j.Await(t, "released cm")
-	rtest.NoWatches(t, srv.Addr(0), c.SessionID())
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 }
 
 // node2 returns the name in kids other than first.

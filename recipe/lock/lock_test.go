@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
-	"github.com/keeper-go/keeper/recipe/internal/rtest"
+	"github.com/keeper-go/keeper/internal/testutil"
 )
 
 var (
@@ -78,14 +78,14 @@ func TestLockLayout(t *testing.T) {
 			t.Fatalf("second Release = %v, want ErrNotHeld", err)
 		}
 	}
-	rtest.NoWatches(t, srv.Addr(0), c.SessionID())
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 }
 
 func TestLockExclusion(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	c := srv.Client(t)
-	c2 := rtest.Connect(t, srv, c)
+	c2 := testutil.Connect(t, srv, c)
 	a := New(c, "/l", "a")
 	b := New(c2, "/l", "b")
 	if err := a.Acquire(ctx); err != nil {
@@ -102,7 +102,7 @@ func TestLockExclusion(t *testing.T) {
 	}
 	got := make(chan error, 1)
 	go func() { got <- b.Acquire(ctx) }()
-	rtest.WaitFor(t, 30*time.Second, "b to queue", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "b to queue", func() bool {
 		ids, err := a.Contenders(ctx)
 		return err == nil && slices.Equal(ids, []string{"a", "b"})
 	})
@@ -126,8 +126,8 @@ func TestLockExclusion(t *testing.T) {
 	if err := b.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rtest.NoWatches(t, srv.Addr(0), c.SessionID())
-	rtest.NoWatches(t, srv.Addr(0), c2.SessionID())
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
+	testutil.NoWatches(t, srv.Addr(0), c2.SessionID())
 }
 
 // TestLockCancel: a cancelled wait deletes its node and leaves no watch.
@@ -135,7 +135,7 @@ func TestLockCancel(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	c := srv.Client(t)
-	c2 := rtest.Connect(t, srv, c)
+	c2 := testutil.Connect(t, srv, c)
 	a := New(c, "/l", "a")
 	if err := a.Acquire(ctx); err != nil {
 		t.Fatal(err)
@@ -144,8 +144,8 @@ func TestLockCancel(t *testing.T) {
 	wctx, cancel := context.WithCancel(ctx)
 	got := make(chan error, 1)
 	go func() { got <- b.Acquire(wctx) }()
-	rtest.WaitFor(t, 30*time.Second, "b's watch on a's node", func() bool {
-		ws, err := rtest.Watches(ctx, srv.Addr(0), c2.SessionID())
+	testutil.WaitFor(t, 30*time.Second, "b's watch on a's node", func() bool {
+		ws, err := testutil.Watches(ctx, srv.Addr(0), c2.SessionID())
 		return err == nil && len(ws) == 1
 	})
 	cancel()
@@ -156,7 +156,7 @@ func TestLockCancel(t *testing.T) {
 	if kids := children(t, c, "/l"); len(kids) != 1 || "/l/"+kids[0] != a.Node() {
 		t.Fatalf("children after cancel: %q", kids)
 	}
-	rtest.NoWatches(t, srv.Addr(0), c2.SessionID())
+	testutil.NoWatches(t, srv.Addr(0), c2.SessionID())
 	// A deadline works the same way.
 	dctx, dcancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer dcancel()
@@ -166,7 +166,7 @@ func TestLockCancel(t *testing.T) {
 	if kids := children(t, c, "/l"); len(kids) != 1 {
 		t.Fatalf("children after deadline: %q", kids)
 	}
-	rtest.NoWatches(t, srv.Addr(0), c2.SessionID())
+	testutil.NoWatches(t, srv.Addr(0), c2.SessionID())
 	if err := a.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestLockFIFO(t *testing.T) {
 				order <- "error: " + err.Error()
 			}
 		}()
-		rtest.WaitFor(t, 30*time.Second, "waiter "+id, func() bool {
+		testutil.WaitFor(t, 30*time.Second, "waiter "+id, func() bool {
 			ids, err := first.Contenders(ctx)
 			return err == nil && len(ids) == i+2
 		})
@@ -219,8 +219,8 @@ func TestLockFIFO(t *testing.T) {
 func TestLockSessionExpiry(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c, px := rtest.Proxied(t, srv)
-	c2 := rtest.Connect(t, srv, c)
+	c, px := testutil.Proxied(t, srv)
+	c2 := testutil.Connect(t, srv, c)
 	a := New(c, "/l", "a")
 	if err := a.Acquire(ctx); err != nil {
 		t.Fatal(err)
@@ -229,7 +229,7 @@ func TestLockSessionExpiry(t *testing.T) {
 	got := make(chan error, 1)
 	go func() { got <- b.Acquire(ctx) }()
 	lost := a.Lost()
-	rtest.Expire(t, ctx, c, px)
+	testutil.Expire(t, ctx, c, px)
 	select {
 	case <-lost:
 	case <-ctx.Done():
@@ -269,8 +269,8 @@ func TestLockSessionExpiry(t *testing.T) {
 func TestLockExpiryWhileWaiting(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c, px := rtest.Proxied(t, srv)
-	c2 := rtest.Connect(t, srv, c)
+	c, px := testutil.Proxied(t, srv)
+	c2 := testutil.Connect(t, srv, c)
 	a := New(c2, "/l", "a")
 	if err := a.Acquire(ctx); err != nil {
 		t.Fatal(err)
@@ -278,12 +278,12 @@ func TestLockExpiryWhileWaiting(t *testing.T) {
 	b := New(c, "/l", "b")
 	got := make(chan error, 1)
 	go func() { got <- b.Acquire(ctx) }()
-	rtest.WaitFor(t, 30*time.Second, "b to queue", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "b to queue", func() bool {
 		ids, _ := a.Contenders(ctx)
 		return len(ids) == 2
 	})
-	rtest.Expire(t, ctx, c, px)
-	rtest.WaitFor(t, 30*time.Second, "b to queue again on its new session", func() bool {
+	testutil.Expire(t, ctx, c, px)
+	testutil.WaitFor(t, 30*time.Second, "b to queue again on its new session", func() bool {
 		kids := children(t, c2, "/l")
 		if len(kids) != 2 {
 			return false
@@ -317,7 +317,7 @@ func TestLockNodeDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	lost := a.Lost()
-	rtest.WaitFor(t, 30*time.Second, "the holder's watch", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the holder's watch", func() bool {
 		return c.CheckWatches(ctx, a.Node(), keeper.WatchData) == nil
 	})
 	if err := c.Delete(ctx, a.Node(), -1); err != nil {
@@ -337,7 +337,7 @@ func TestLockNodeDeleted(t *testing.T) {
 func TestLockLostReply(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c, px := rtest.Proxied(t, srv)
+	c, px := testutil.Proxied(t, srv)
 	if err := c.EnsurePath(ctx, "/l"); err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestReadWriteLock(t *testing.T) {
 	}
 	wgot := make(chan error, 1)
 	go func() { wgot <- w.Acquire(ctx) }()
-	rtest.WaitFor(t, 30*time.Second, "the writer to queue", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the writer to queue", func() bool {
 		ids, _ := r1.Contenders(ctx)
 		return len(ids) == 3
 	})
@@ -392,7 +392,7 @@ func TestReadWriteLock(t *testing.T) {
 	}
 	rgot := make(chan error, 1)
 	go func() { rgot <- r3.Acquire(ctx) }()
-	rtest.WaitFor(t, 30*time.Second, "the reader to queue", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the reader to queue", func() bool {
 		ids, _ := r1.Contenders(ctx)
 		return slices.Equal(ids, []string{"r1", "r2", "w", "r3"})
 	})
@@ -419,7 +419,7 @@ func TestReadWriteLock(t *testing.T) {
 	if err := r3.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rtest.NoWatches(t, srv.Addr(0), c.SessionID())
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 }
 
 func TestCuratorLayoutMix(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/keeper-go/keeper/recipe/internal/rtest"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/zktest"
 )
 
@@ -12,6 +12,6 @@ import (
 // works under its own chroot.
 var srv *zktest.Cluster
 
-func TestMain(m *testing.M) { rtest.Main(m, &srv) }
+func TestMain(m *testing.M) { testutil.Main(m, &srv) }
 
-func testCtx(t *testing.T) context.Context { return rtest.Ctx(t, 0) }
+func testCtx(t *testing.T) context.Context { return testutil.Ctx(t, 0) }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
-	"github.com/keeper-go/keeper/recipe/internal/rtest"
+	"github.com/keeper-go/keeper/internal/testutil"
 )
 
 var leaseName = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -18,7 +18,7 @@ func TestSemaphore(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	c := srv.Client(t)
-	c2 := rtest.Connect(t, srv, c)
+	c2 := testutil.Connect(t, srv, c)
 	s1 := NewSemaphore(c, "/sem", "s1", 2)
 	s2 := NewSemaphore(c2, "/sem", "s2", 2)
 	s3 := NewSemaphore(c, "/sem", "s3", 2)
@@ -54,7 +54,7 @@ func TestSemaphore(t *testing.T) {
 	}
 	got := make(chan error, 1)
 	go func() { got <- s3.Acquire(ctx) }()
-	rtest.WaitFor(t, 30*time.Second, "s3 to wait on the leases", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "s3 to wait on the leases", func() bool {
 		return c.CheckWatches(ctx, "/sem", keeper.WatchChildren) == nil
 	})
 	select {
@@ -90,10 +90,10 @@ func TestSemaphore(t *testing.T) {
 	if kids := children(t, c, "/sem"); len(kids) != 0 {
 		t.Fatalf("leases left %q", kids)
 	}
-	rtest.NoWatches(t, srv.Addr(0), c.SessionID())
-	rtest.NoWatches(t, srv.Addr(0), c2.SessionID())
-	rtest.NoChildWatches(t, c, "/sem", "/sem-__lock__")
-	rtest.NoChildWatches(t, c2, "/sem", "/sem-__lock__")
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
+	testutil.NoWatches(t, srv.Addr(0), c2.SessionID())
+	testutil.NoChildWatches(t, c, "/sem", "/sem-__lock__")
+	testutil.NoChildWatches(t, c2, "/sem", "/sem-__lock__")
 }
 
 func TestSemaphoreNonNumericData(t *testing.T) {
@@ -116,7 +116,7 @@ func TestSemaphoreCancel(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	c := srv.Client(t)
-	c2 := rtest.Connect(t, srv, c)
+	c2 := testutil.Connect(t, srv, c)
 	s1 := NewSemaphore(c, "/sem", "s1", 1)
 	if err := s1.Acquire(ctx); err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestSemaphoreCancel(t *testing.T) {
 	wctx, cancel := context.WithCancel(ctx)
 	got := make(chan error, 1)
 	go func() { got <- s2.Acquire(wctx) }()
-	rtest.WaitFor(t, 30*time.Second, "s2 to wait on the leases", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "s2 to wait on the leases", func() bool {
 		return c2.CheckWatches(ctx, "/sem", keeper.WatchChildren) == nil
 	})
 	cancel()
@@ -138,8 +138,8 @@ func TestSemaphoreCancel(t *testing.T) {
 	if kids := children(t, c, "/sem-__lock__"); len(kids) != 0 {
 		t.Fatalf("lock nodes %q", kids)
 	}
-	rtest.NoWatches(t, srv.Addr(0), c2.SessionID())
-	rtest.NoChildWatches(t, c2, "/sem")
+	testutil.NoWatches(t, srv.Addr(0), c2.SessionID())
+	testutil.NoChildWatches(t, c2, "/sem")
 	if err := s1.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +148,8 @@ func TestSemaphoreCancel(t *testing.T) {
 func TestSemaphoreExpiry(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c, px := rtest.Proxied(t, srv)
-	c2 := rtest.Connect(t, srv, c)
+	c, px := testutil.Proxied(t, srv)
+	c2 := testutil.Connect(t, srv, c)
 	s1 := NewSemaphore(c, "/sem", "s1", 1)
 	if err := s1.Acquire(ctx); err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func TestSemaphoreExpiry(t *testing.T) {
 	got := make(chan error, 1)
 	go func() { got <- s2.Acquire(ctx) }()
 	lost := s1.Lost()
-	rtest.Expire(t, ctx, c, px)
+	testutil.Expire(t, ctx, c, px)
 	select {
 	case <-lost:
 	case <-ctx.Done():

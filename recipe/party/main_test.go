@@ -2,14 +2,11 @@ package party_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/keeper-go/keeper"
-	"github.com/keeper-go/keeper/recipe/internal/rtest"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/zktest"
 )
 
@@ -17,25 +14,15 @@ import (
 // works under its own chroot (srv.Client(t)).
 var srv *zktest.Cluster
 
-func TestMain(m *testing.M) { rtest.Main(m, &srv) }
+func TestMain(m *testing.M) { testutil.Main(m, &srv) }
 
 // testCtx returns a context bounded generously for one test step.
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return testutil.Ctx(t, 60*time.Second) }
 
 // waitFor polls cond until it holds or d passes.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.WaitFor(t, d, what, cond)
 }
 
 // sameChroot connects another client to the chroot of c, through addr
@@ -45,53 +32,12 @@ func sameChroot(t *testing.T, c *keeper.Client, addr string, opts ...keeper.Opti
 	if addr == "" {
 		addr = srv.Servers()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	o, err := keeper.Connect(ctx, addr+c.Chroot(), opts...)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() { o.Close() })
-	return o
+	return testutil.ConnectVia(t, addr, c, opts...)
 }
 
 // assertClean polls until path has no children and the server holds no
-// watch under c's chroot.
+// watch of c under its chroot.
 func assertClean(t *testing.T, c *keeper.Client, path string) {
 	t.Helper()
-	ctx := testCtx(t)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		left := leftovers(ctx, t, c, path)
-		if left == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(left)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// leftovers describes the nodes under path and the watches under c's
-// chroot that remain, or returns "".
-func leftovers(ctx context.Context, t *testing.T, c *keeper.Client, path string) string {
-	kids, err := c.Children(ctx, path)
-	if err != nil && !errors.Is(err, keeper.ErrNoNode) {
-		t.Fatalf("children %s: %v", path, err)
-	}
-	if len(kids) > 0 {
-		return fmt.Sprintf("nodes left under %s: %v", path, kids)
-	}
-	out, err := keeper.Command(ctx, srv.Addr(0), "wchc")
-	if err != nil {
-		t.Fatalf("wchc: %v", err)
-	}
-	for _, line := range strings.Split(out, "\n") {
-		p := strings.TrimSpace(line)
-		if strings.HasPrefix(line, "\t") && (p == c.Chroot() || strings.HasPrefix(p, c.Chroot()+"/")) {
-			return "watch left on " + p
-		}
-	}
-	return ""
+	testutil.AssertClean(t, srv, path, c)
 }

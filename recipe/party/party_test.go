@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
-	"github.com/keeper-go/keeper/recipe/internal/rtest"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/party"
 	"github.com/keeper-go/keeper/zktest"
 )
@@ -159,13 +159,13 @@ func TestShallowParty(t *testing.T) {
 func TestPartyRejoinsAfterSessionExpiry(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c, px := rtest.Proxied(t, srv)
+	c, px := testutil.Proxied(t, srv)
 	p := party.New(c, "/p", "me")
 	if err := p.Join(ctx); err != nil {
 		t.Fatal(err)
 	}
 	old := c.SessionID()
-	rtest.Expire(t, ctx, c, px)
+	testutil.Expire(t, ctx, c, px)
 	waitFor(t, 30*time.Second, "the member back on the new session", func() bool {
 		st, err := c.Exists(ctx, p.Node())
 		return err == nil && st != nil && st.EphemeralOwner == c.SessionID() && st.EphemeralOwner != old
@@ -175,7 +175,7 @@ func TestPartyRejoinsAfterSessionExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Left: a further session loss does not bring it back.
-	rtest.Expire(t, ctx, c, px)
+	testutil.Expire(t, ctx, c, px)
 	if err := c.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
 	}

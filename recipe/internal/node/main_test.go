@@ -6,23 +6,23 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
-	"github.com/keeper-go/keeper/recipe/internal/rtest"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/zktest"
 )
 
 // srv is the standalone server shared by the package's tests.
 var srv *zktest.Cluster
 
-func TestMain(m *testing.M) { rtest.Main(m, &srv) }
+func TestMain(m *testing.M) { testutil.Main(m, &srv) }
 
 func proxied(t *testing.T, opts ...keeper.Option) (*keeper.Client, *zktest.Proxy) {
 	t.Helper()
-	return rtest.Proxied(t, srv, opts...)
+	return testutil.Proxied(t, srv, opts...)
 }
 
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	rtest.WaitFor(t, d, what, cond)
+	testutil.WaitFor(t, d, what, cond)
 }
 
-func testCtx(t *testing.T) context.Context { return rtest.Ctx(t, 0) }
+func testCtx(t *testing.T) context.Context { return testutil.Ctx(t, 0) }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
-	"github.com/keeper-go/keeper/recipe/internal/rtest"
+	"github.com/keeper-go/keeper/internal/testutil"
 )
 
 func TestProtectedCreate(t *testing.T) {
@@ -124,7 +124,7 @@ func TestFenceRelease(t *testing.T) {
 	waitFor(t, 30*time.Second, "the fence's watch", func() bool {
 		return c.CheckWatches(ctx, p, keeper.WatchData) == nil
 	})
-	ws, err := rtest.Watches(ctx, srv.Addr(0), c.SessionID())
+	ws, err := testutil.Watches(ctx, srv.Addr(0), c.SessionID())
 	if err != nil || len(ws) != 1 || ws[0] != c.Chroot()+p {
 		t.Fatalf("wchc = %q, %v; want [%s]", ws, err, c.Chroot()+p)
 	}
@@ -142,7 +142,7 @@ func TestFenceRelease(t *testing.T) {
 	if err := c.CheckWatches(ctx, p, keeper.WatchData); !errors.Is(err, keeper.ErrNoWatcher) {
 		t.Fatalf("CheckWatches after delete = %v, want ErrNoWatcher", err)
 	}
-	rtest.NoWatches(t, srv.Addr(0), c.SessionID())
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 }
 
 func TestFenceNodeDeleted(t *testing.T) {
@@ -181,7 +181,7 @@ func TestFenceSessionExpired(t *testing.T) {
 	}
 	f := NewFence(c, p, 0, nil)
 	defer f.Stop()
-	rtest.Expire(t, ctx, c, px)
+	testutil.Expire(t, ctx, c, px)
 	select {
 	case <-f.Lost():
 	case <-ctx.Done():

@@ -1,8 +1,8 @@
-// Package rtest holds test helpers shared by the recipes' tests: one server
+// Package testutil holds test helpers shared by the module's tests: one server
 // per test package with a goroutine-leak check, clients behind a fault
 // proxy, a deterministic session expiry, polling, and the server's list of
 // watches (wchc).
-package rtest
+package testutil
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,8 +52,8 @@ func LeakedGoroutines(d time.Duration) string {
 		buf = buf[:runtime.Stack(buf, true)]
 		var leaked []string
 		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "github.com/keeper-go/keeper") && !strings.Contains(g, "rtest.LeakedGoroutines") &&
-				!strings.Contains(g, "testing.(*M)") && !strings.Contains(g, "rtest.Main") {
+			if strings.Contains(g, "github.com/keeper-go/keeper") && !strings.Contains(g, "testutil.LeakedGoroutines") &&
+				!strings.Contains(g, "testing.(*M)") && !strings.Contains(g, "testutil.Main") {
 				leaked = append(leaked, g)
 			}
 		}
@@ -181,7 +182,7 @@ func parseWchc(out string, session int64) ([]string, error) {
 		case strings.HasPrefix(line, "0x"):
 			v, err := strconv.ParseUint(line[2:], 16, 64)
 			if err != nil {
-				return nil, fmt.Errorf("rtest: wchc: bad session line %q", line)
+				return nil, fmt.Errorf("testutil: wchc: bad session line %q", line)
 			}
 			cur = int64(v)
 		case line[0] == '\t' || line[0] == ' ':
@@ -189,7 +190,7 @@ func parseWchc(out string, session int64) ([]string, error) {
 				paths = append(paths, strings.TrimSpace(line))
 			}
 		default:
-			return nil, fmt.Errorf("rtest: wchc: unexpected line %q", line)
+			return nil, fmt.Errorf("testutil: wchc: unexpected line %q", line)
 		}
 	}
 	return paths, nil
@@ -238,4 +239,117 @@ func NoChildWatches(t testing.TB, c *keeper.Client, paths ...string) {
 			t.Fatalf("child watch on %s: %v", p, err)
 		}
 	}
+}
+
+// ConnectVia returns another client on c's chroot that connects to addr (a
+// proxy's address, say), closed at the end of the test.
+func ConnectVia(t testing.TB, addr string, c *keeper.Client, opts ...keeper.Option) *keeper.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	o, err := keeper.Connect(ctx, addr+c.Chroot(), opts...)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { o.Close() })
+	return o
+}
+
+// AssertClean polls until path has no children, no running member of cl
+// holds a data watch under the chroot of clients[0] (wchc lists only data
+// watches) and no client holds a watch of any kind on path; it fails the
+// test after 30s.
+func AssertClean(t testing.TB, cl *zktest.Cluster, path string, clients ...*keeper.Client) {
+	t.Helper()
+	ctx := Ctx(t, 0)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		left := leftovers(ctx, t, cl, path, clients)
+		if left == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(left)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// leftovers describes what AssertClean finds left, or returns "".
+func leftovers(ctx context.Context, t testing.TB, cl *zktest.Cluster, path string, clients []*keeper.Client) string {
+	c := clients[0]
+	kids, err := c.Children(ctx, path)
+	if err != nil && !errors.Is(err, keeper.ErrNoNode) {
+		t.Fatalf("children %s: %v", path, err)
+	}
+	if len(kids) > 0 {
+		return fmt.Sprintf("nodes left under %s: %v", path, kids)
+	}
+	for i := range cl.Len() {
+		if cl.PID(i) == 0 {
+			continue // not running
+		}
+		out, err := keeper.Command(ctx, cl.Addr(i), "wchc")
+		if err != nil {
+			return fmt.Sprintf("wchc on member %d: %v", i, err)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			p := strings.TrimSpace(line)
+			if strings.HasPrefix(line, "\t") && (p == c.Chroot() || strings.HasPrefix(p, c.Chroot()+"/")) {
+				return fmt.Sprintf("data watch left on %s (member %d)", p, i)
+			}
+		}
+	}
+	for i, c := range clients {
+		if c.State() == keeper.Closed {
+			continue
+		}
+		err := c.CheckWatches(ctx, path, keeper.WatchAny)
+		switch {
+		case err == nil:
+			return fmt.Sprintf("client %d still watches %s", i, path)
+		case !errors.Is(err, keeper.ErrNoWatcher):
+			t.Fatalf("checkWatches %s: %v", path, err)
+		}
+	}
+	return ""
+}
+
+// ChrootWatches returns the paths on which the server at addr holds data
+// watches of c's session, relative to c's chroot.
+func ChrootWatches(ctx context.Context, t testing.TB, addr string, c *keeper.Client) []string {
+	paths, err := Watches(ctx, addr, c.SessionID())
+	if err != nil {
+		t.Fatalf("wchc: %v", err)
+	}
+	var out []string
+	for _, p := range paths {
+		if rel, ok := strings.CutPrefix(p, c.Chroot()); ok {
+			if rel == "" {
+				rel = "/"
+			}
+			out = append(out, rel)
+		}
+	}
+	return out
+}
+
+// WaitWatch polls until the server at addr holds a data watch of c's
+// session on path (relative to c's chroot).
+func WaitWatch(t testing.TB, addr string, c *keeper.Client, path string) {
+	t.Helper()
+	ctx := Ctx(t, 0)
+	WaitFor(t, 30*time.Second, "a watch on "+path, func() bool {
+		return slices.Contains(ChrootWatches(ctx, t, addr, c), path)
+	})
+}
+
+// WaitChildWatch polls until the server holds a children watch of c's
+// session on path (asked with checkWatches: wchc does not list those).
+func WaitChildWatch(t testing.TB, c *keeper.Client, path string) {
+	t.Helper()
+	ctx := Ctx(t, 0)
+	WaitFor(t, 30*time.Second, "a children watch on "+path, func() bool {
+		return c.CheckWatches(ctx, path, keeper.WatchChildren) == nil
+	})
 }
