@@ -29,11 +29,7 @@ node without data), its ACL, and "ephemeral": true for ephemeral nodes.
 	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
 		out := fs.String("o", "-", "write to `file` instead of standard output")
 		return func(ctx context.Context, args []string) error {
-			p, err := a.pathArg(args, 0)
-			if err != nil {
-				return err
-			}
-			c, err := a.client(ctx)
+			p, c, err := a.pathAndClient(ctx, args, 0)
 			if err != nil {
 				return err
 			}

@@ -27,6 +27,20 @@ func (a *app) pathArg(args []string, i int) (string, error) {
 	return resolve(a.cwd, args[i])
 }
 
+// pathAndClient returns the absolute path of args[i] (see pathArg) and the
+// connected client, checking the path before connecting.
+func (a *app) pathAndClient(ctx context.Context, args []string, i int) (string, *keeper.Client, error) {
+	p, err := a.pathArg(args, i)
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := a.client(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	return p, c, nil
+}
+
 func init() {
 	register(lsCommand, treeCommand, getCommand, statCommand, duCommand, findCommand, grepCommand)
 }
@@ -41,11 +55,7 @@ var lsCommand = &command{
 		recursive := fs.Bool("R", false, "list every descendant, by absolute path")
 		asJSON := fs.Bool("json", false, "print JSON")
 		return func(ctx context.Context, args []string) error {
-			p, err := a.pathArg(args, 0)
-			if err != nil {
-				return err
-			}
-			c, err := a.client(ctx)
+			p, c, err := a.pathAndClient(ctx, args, 0)
 			if err != nil {
 				return err
 			}
@@ -147,11 +157,7 @@ var treeCommand = &command{
 		depth := fs.Int("depth", -1, "show at most `n` levels below the path (-1: all)")
 		asJSON := fs.Bool("json", false, "print JSON (nested nodes)")
 		return func(ctx context.Context, args []string) error {
-			p, err := a.pathArg(args, 0)
-			if err != nil {
-				return err
-			}
-			c, err := a.client(ctx)
+			p, c, err := a.pathAndClient(ctx, args, 0)
 			if err != nil {
 				return err
 			}
@@ -238,11 +244,7 @@ var getCommand = &command{
 			default:
 				return usageErr(lookupCommand("get"), "unknown --format %q", *format)
 			}
-			p, err := a.pathArg(args, 0)
-			if err != nil {
-				return err
-			}
-			c, err := a.client(ctx)
+			p, c, err := a.pathAndClient(ctx, args, 0)
 			if err != nil {
 				return err
 			}
@@ -281,11 +283,7 @@ var statCommand = &command{
 	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
 		asJSON := fs.Bool("json", false, "print JSON")
 		return func(ctx context.Context, args []string) error {
-			p, err := a.pathArg(args, 0)
-			if err != nil {
-				return err
-			}
-			c, err := a.client(ctx)
+			p, c, err := a.pathAndClient(ctx, args, 0)
 			if err != nil {
 				return err
 			}
@@ -335,11 +333,7 @@ var duCommand = &command{
 	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
 		asJSON := fs.Bool("json", false, "print JSON")
 		return func(ctx context.Context, args []string) error {
-			p, err := a.pathArg(args, 0)
-			if err != nil {
-				return err
-			}
-			c, err := a.client(ctx)
+			p, c, err := a.pathAndClient(ctx, args, 0)
 			if err != nil {
 				return err
 			}
@@ -464,11 +458,7 @@ Data is searched as bytes, so binary data works too.`,
 			if err != nil {
 				return usageErr(lookupCommand("grep"), "bad pattern: %v", err)
 			}
-			p, err := a.pathArg(args, 1)
-			if err != nil {
-				return err
-			}
-			c, err := a.client(ctx)
+			p, c, err := a.pathAndClient(ctx, args, 1)
 			if err != nil {
 				return err
 			}

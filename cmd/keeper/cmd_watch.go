@@ -25,11 +25,7 @@ Ctrl-C ends the command with status 0.`,
 		fs.BoolVar(recursive, "r", false, "same as --recursive")
 		asJSON := fs.Bool("json", false, "print one JSON object per event")
 		return func(ctx context.Context, args []string) error {
-			p, err := a.pathArg(args, 0)
-			if err != nil {
-				return err
-			}
-			c, err := a.client(ctx)
+			p, c, err := a.pathAndClient(ctx, args, 0)
 			if err != nil {
 				return err
 			}

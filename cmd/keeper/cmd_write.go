@@ -187,11 +187,7 @@ var syncCommand = &command{
 	max:     1,
 	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
 		return func(ctx context.Context, args []string) error {
-			p, err := a.pathArg(args, 0)
-			if err != nil {
-				return err
-			}
-			c, err := a.client(ctx)
+			p, c, err := a.pathAndClient(ctx, args, 0)
 			if err != nil {
 				return err
 			}
