@@ -258,7 +258,7 @@ func TestParseLocation(t *testing.T) {
 		{"/abs", location{path: "/abs"}, false},
 		{"zk://h1:2181,h2:2182/a/b", location{servers: "h1:2181,h2:2182", path: "/a/b"}, false},
 		{"zk://h1:2181", location{servers: "h1:2181", path: "/"}, false},
-		{"file:///tmp/x", location{file: "/tmp/x"}, false},
+		{"file:///srv/backup/x", location{file: "/srv/backup/x"}, false},
 		{"file:rel/x", location{file: "rel/x"}, false},
 		{"./local", location{file: "./local"}, false},
 		{"-", location{file: "-"}, false},
