@@ -353,3 +353,17 @@ func WaitChildWatch(t testing.TB, c *keeper.Client, path string) {
 		return c.CheckWatches(ctx, path, keeper.WatchChildren) == nil
 	})
 }
+
+// DirectAndProxied returns a client of srv on a fresh chroot, a fault proxy
+// in front of member 0, and a second client on the same chroot that
+// connects through the proxy. All are closed at the end of the test.
+func DirectAndProxied(t testing.TB, srv *zktest.Cluster) (direct *keeper.Client, p *zktest.Proxy, proxied *keeper.Client) {
+	t.Helper()
+	direct = srv.Client(t)
+	p, err := zktest.NewProxy(srv.Addr(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return direct, p, ConnectVia(t, p.Addr(), direct)
+}

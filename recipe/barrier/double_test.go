@@ -13,7 +13,6 @@ import (
 	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/barrier"
-	"github.com/keeper-go/keeper/zktest"
 )
 
 // runDouble runs one round of a double barrier with one participant per
@@ -218,13 +217,7 @@ func TestDoubleBarrierReentersAfterSessionLoss(t *testing.T) {
 func TestDoubleBarrierEnterLostReply(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c0 := srv.Client(t)
-	px, err := zktest.NewProxy(srv.Addr(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
-	c := sameChroot(t, c0, px.Addr())
+	c0, px, c := testutil.DirectAndProxied(t, srv)
 	if err := c.EnsurePath(ctx, "/db"); err != nil {
 		t.Fatal(err)
 	}

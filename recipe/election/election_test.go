@@ -338,15 +338,9 @@ func dropCreateReply(px *zktest.Proxy, marker string) *atomic.Bool {
 func TestElectionCreateReplyLost(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c0 := srv.Client(t)
-	px, err := zktest.NewProxy(srv.Addr(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
-	c := sameChroot(t, c0, px.Addr())
+	c0, px, c := testutil.DirectAndProxied(t, srv)
 	dropped := dropCreateReply(px, "__lock__")
-	err = election.New(c, "/elect", "a").Run(ctx, func(context.Context) error {
+	err := election.New(c, "/elect", "a").Run(ctx, func(context.Context) error {
 		kids, err := c0.Children(ctx, "/elect")
 		if err != nil {
 			return err
@@ -369,13 +363,7 @@ func TestElectionCreateReplyLost(t *testing.T) {
 func TestElectionSuspendPolicies(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c0 := srv.Client(t)
-	px, err := zktest.NewProxy(srv.Addr(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
-	c := sameChroot(t, c0, px.Addr())
+	c0, px, c := testutil.DirectAndProxied(t, srv)
 
 	// Default: a disconnect within the session does not end leadership.
 	var suspends atomic.Int32

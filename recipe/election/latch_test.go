@@ -251,13 +251,7 @@ func TestLeaderLatchSessionExpiry(t *testing.T) {
 func TestLeaderLatchSuspendPolicies(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c0 := srv.Client(t)
-	px, err := zktest.NewProxy(srv.Addr(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
-	c := sameChroot(t, c0, px.Addr())
+	c0, px, c := testutil.DirectAndProxied(t, srv)
 	var mu sync.Mutex
 	var events []keeper.State
 	stop := c.Listen(func(ev keeper.StateEvent) {
@@ -349,13 +343,7 @@ func TestLeaderLatchSuspendPolicies(t *testing.T) {
 func TestLeaderLatchCreateReplyLost(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c0 := srv.Client(t)
-	px, err := zktest.NewProxy(srv.Addr(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
-	c := sameChroot(t, c0, px.Addr())
+	c0, px, c := testutil.DirectAndProxied(t, srv)
 	dropped := dropCreateReply(px, "-latch-")
 	l := election.NewLeaderLatch(c, "/latch", "a")
 	if err := l.Start(ctx); err != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/party"
-	"github.com/keeper-go/keeper/zktest"
 )
 
 // membersOf polls m until it lists want (in any order) and Len agrees.
@@ -186,13 +185,7 @@ func TestPartyRejoinsAfterSessionExpiry(t *testing.T) {
 func TestPartyJoinLostReply(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	c0 := srv.Client(t)
-	px, err := zktest.NewProxy(srv.Addr(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
-	c := sameChroot(t, c0, px.Addr())
+	c0, px, c := testutil.DirectAndProxied(t, srv)
 	p := party.New(c, "/p", "lost-reply")
 	if err := c.EnsurePath(ctx, "/p"); err != nil {
 		t.Fatal(err)
