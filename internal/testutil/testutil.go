@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"os"
 	"runtime"
@@ -366,4 +367,27 @@ func DirectAndProxied(t testing.TB, srv *zktest.Cluster) (direct *keeper.Client,
 	}
 	t.Cleanup(func() { p.Close() })
 	return direct, p, ConnectVia(t, p.Addr(), direct)
+}
+
+// ExampleClient connects to srv on a fresh chroot named after name, for
+// runnable examples (which have no *testing.T); cleanup closes the client
+// and deletes the chroot. It exits the program on failure.
+func ExampleClient(ctx context.Context, srv *zktest.Cluster, name string) (c *keeper.Client, cleanup func()) {
+	admin, err := keeper.Connect(ctx, srv.Servers())
+	if err != nil {
+		log.Fatal(err)
+	}
+	root := "/" + zktest.ChrootName(name)
+	if _, err := admin.Create(ctx, root, nil); err != nil {
+		log.Fatal(err)
+	}
+	c, err = keeper.Connect(ctx, srv.Servers()+root)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return c, func() {
+		c.Close()
+		_ = admin.DeleteAll(context.Background(), root)
+		admin.Close()
+	}
 }

@@ -7,37 +7,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/barrier"
-	"github.com/keeper-go/keeper/zktest"
 )
-
-// exampleClient connects to the test server on a fresh chroot; cleanup
-// closes the client and deletes the chroot.
-func exampleClient(ctx context.Context, name string) (*keeper.Client, func()) {
-	admin, err := keeper.Connect(ctx, srv.Servers())
-	if err != nil {
-		log.Fatal(err)
-	}
-	root := "/" + zktest.ChrootName(name)
-	if _, err := admin.Create(ctx, root, nil); err != nil {
-		log.Fatal(err)
-	}
-	c, err := keeper.Connect(ctx, srv.Servers()+root)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return c, func() {
-		c.Close()
-		_ = admin.DeleteAll(context.Background(), root)
-		admin.Close()
-	}
-}
 
 func ExampleBarrier() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := exampleClient(ctx, "ExampleBarrier")
+	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleBarrier")
 	defer cleanup()
 
 	gate := barrier.New(c, "/jobs/42/gate")
@@ -56,7 +33,7 @@ func ExampleBarrier() {
 func ExampleDoubleBarrier() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := exampleClient(ctx, "ExampleDoubleBarrier")
+	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleDoubleBarrier")
 	defer cleanup()
 
 	const workers = 3

@@ -4,37 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/cache"
-	"github.com/keeper-go/keeper/zktest"
 )
 
-// exampleClient connects to the test server on a fresh chroot.
-func exampleClient(name string) *keeper.Client {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	root := "/" + zktest.ChrootName(name)
-	admin, err := keeper.Connect(ctx, srv.Servers())
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer admin.Close()
-	if _, err := admin.Create(ctx, root, nil); err != nil {
-		log.Fatal(err)
-	}
-	c, err := keeper.Connect(ctx, srv.Servers()+root)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return c
-}
-
 func ExampleTreeCache() {
-	c := exampleClient("ExampleTreeCache")
-	defer c.Close()
 	ctx := context.Background()
+	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleTreeCache")
+	defer cleanup()
 	for _, p := range []string{"/services", "/services/api", "/services/db"} {
 		if _, err := c.Create(ctx, p, []byte("up")); err != nil {
 			log.Fatal(err)

@@ -6,37 +6,14 @@ import (
 	"log"
 	"time"
 
-	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/election"
-	"github.com/keeper-go/keeper/zktest"
 )
-
-// exampleClient connects to the test server on a fresh chroot; cleanup
-// closes the client and deletes the chroot.
-func exampleClient(ctx context.Context, name string) (*keeper.Client, func()) {
-	admin, err := keeper.Connect(ctx, srv.Servers())
-	if err != nil {
-		log.Fatal(err)
-	}
-	root := "/" + zktest.ChrootName(name)
-	if _, err := admin.Create(ctx, root, nil); err != nil {
-		log.Fatal(err)
-	}
-	c, err := keeper.Connect(ctx, srv.Servers()+root)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return c, func() {
-		c.Close()
-		_ = admin.DeleteAll(context.Background(), root)
-		admin.Close()
-	}
-}
 
 func ExampleElection() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := exampleClient(ctx, "ExampleElection")
+	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleElection")
 	defer cleanup()
 
 	e := election.New(c, "/app/leader", "host-1")
@@ -56,7 +33,7 @@ func ExampleElection() {
 func ExampleLeaderLatch() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := exampleClient(ctx, "ExampleLeaderLatch")
+	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleLeaderLatch")
 	defer cleanup()
 
 	first := election.NewLeaderLatch(c, "/app/latch", "host-1")

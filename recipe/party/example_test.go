@@ -6,37 +6,14 @@ import (
 	"log"
 	"time"
 
-	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/party"
-	"github.com/keeper-go/keeper/zktest"
 )
-
-// exampleClient connects to the test server on a fresh chroot; cleanup
-// closes the client and deletes the chroot.
-func exampleClient(ctx context.Context, name string) (*keeper.Client, func()) {
-	admin, err := keeper.Connect(ctx, srv.Servers())
-	if err != nil {
-		log.Fatal(err)
-	}
-	root := "/" + zktest.ChrootName(name)
-	if _, err := admin.Create(ctx, root, nil); err != nil {
-		log.Fatal(err)
-	}
-	c, err := keeper.Connect(ctx, srv.Servers()+root)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return c, func() {
-		c.Close()
-		_ = admin.DeleteAll(context.Background(), root)
-		admin.Close()
-	}
-}
 
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := exampleClient(ctx, "ExampleParty")
+	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleParty")
 	defer cleanup()
 
 	web1 := party.New(c, "/services/web", "web-1:8080")
