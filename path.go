@@ -113,3 +113,16 @@ func JoinPath(parent, child string) string {
 	}
 	return parent + "/" + child
 }
+
+// ValidatePath checks p with the rules the server applies to a znode path:
+// it starts with "/", has no empty, "." or ".." component, does not end with
+// "/" (except "/" itself) and holds none of the characters ZooKeeper
+// rejects. The error wraps ErrInvalidPath and names the path and the reason.
+// Every operation of Client checks its path this way before sending it; use
+// path.Dir and path.Base from the standard library to take a valid path
+// apart.
+func ValidatePath(p string) error { return validatePath(p, false) }
+
+// ValidateSequentialPath is ValidatePath for the path given to a sequential
+// create, which may end with "/" (the server appends the sequence number).
+func ValidateSequentialPath(p string) error { return validatePath(p, true) }
