@@ -3,6 +3,9 @@
 
 GO        ?= go
 PKGS      := ./...
+# Every module of the tree (go.work ties them together): the library, the
+# CLI (its own module, so that the library's go.mod requires nothing) and bench.
+MODULES   := . cmd/keeper bench
 FUZZTIME  ?= 60s
 CIFUZZ    ?= 5s
 PROFILE   ?=
@@ -19,10 +22,10 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 vet:
-	$(GO) vet $(PKGS)
+	@for m in $(MODULES); do echo "vet $$m"; (cd $$m && $(GO) vet $(PKGS)) || exit 1; done
 
 race: deps
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	@for m in $(MODULES); do (cd $$m && $(GO) test -race -count=1 -timeout 20m $(PKGS)) || exit 1; done
 
 # fuzz-short runs each fuzz target for a few seconds (CI); fuzz runs each for FUZZTIME.
 fuzz-short:
