@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/recipe/internal/node"
@@ -83,7 +82,7 @@ func (d *DoubleBarrier) enter(ctx context.Context) error {
 		return err
 	}
 	watch := false // list with a watch only after a plain listing said wait
-	delay := 20 * time.Millisecond
+	var b node.Backoff
 	for {
 		var kids []string
 		var ch <-chan keeper.Event
@@ -101,21 +100,21 @@ func (d *DoubleBarrier) enter(ctx context.Context) error {
 				return err
 			}
 			continue
-		case ctx.Err() == nil && keeper.IsRetryable(err):
-			if err := pause(ctx, &delay); err != nil {
+		case ctx.Err() == nil && node.IsTransient(err):
+			if err := b.Sleep(ctx); err != nil {
 				return err
 			}
 			continue
 		default:
 			if watch {
-				abandoned(ctx, d.c, d.path, keeper.WatchChildren, err)
+				node.Abandoned(ctx, d.c, d.path, keeper.WatchChildren, err)
 			}
 			return err
 		}
 		if !slices.Contains(kids, d.name) {
 			// Our node is gone (the session was lost): enter again.
 			if ch != nil {
-				dropWatch(ctx, d.c, d.path, keeper.WatchChildren, ch)
+				node.DropWatch(ctx, d.c, d.path, keeper.WatchChildren, ch)
 			}
 			if err := d.join(ctx); err != nil {
 				return err
@@ -125,14 +124,14 @@ func (d *DoubleBarrier) enter(ctx context.Context) error {
 		}
 		if slices.Contains(kids, readyName) {
 			if ch != nil {
-				dropWatch(ctx, d.c, d.path, keeper.WatchChildren, ch)
+				node.DropWatch(ctx, d.c, d.path, keeper.WatchChildren, ch)
 			}
 			return nil
 		}
 		if len(kids) >= d.n {
 			// Every member is in (ready is not among kids): raise ready.
 			// Our create fires our own watch, if any.
-			return retry(ctx, func(ctx context.Context) error {
+			return node.Retry(ctx, func(ctx context.Context) error {
 				_, err := d.c.Create(ctx, d.ready, nil)
 				if errors.Is(err, keeper.ErrNodeExists) {
 					return nil
@@ -155,7 +154,7 @@ func (d *DoubleBarrier) enter(ctx context.Context) error {
 		case <-ctx.Done():
 			// Deleting our node fires the watch; drop it anyway in case
 			// the node is already gone.
-			dropWatch(ctx, d.c, d.path, keeper.WatchChildren, ch)
+			node.DropWatch(ctx, d.c, d.path, keeper.WatchChildren, ch)
 			return context.Cause(ctx)
 		}
 	}
@@ -165,7 +164,7 @@ func (d *DoubleBarrier) enter(ctx context.Context) error {
 // name is ours alone, so a create whose reply was lost is recognized, and a
 // node left by an earlier session of ours is replaced.
 func (d *DoubleBarrier) join(ctx context.Context) error {
-	return retry(ctx, func(ctx context.Context) error {
+	return node.Retry(ctx, func(ctx context.Context) error {
 		_, err := d.c.Create(ctx, d.node, d.data, keeper.Ephemeral())
 		switch {
 		case err == nil:
@@ -174,7 +173,7 @@ func (d *DoubleBarrier) join(ctx context.Context) error {
 			if err := d.c.EnsurePath(ctx, d.path); err != nil {
 				return err
 			}
-			return errAgain
+			return node.ErrAgain
 		case !errors.Is(err, keeper.ErrNodeExists):
 			return err
 		}
@@ -185,19 +184,13 @@ func (d *DoubleBarrier) join(ctx context.Context) error {
 		if err := d.deleteOwn(ctx); err != nil {
 			return err
 		}
-		return errAgain
+		return node.ErrAgain
 	})
 }
 
-// deleteOwn deletes our node; a missing node is not an error.
+// deleteOwn deletes our node (see node.DeleteOwn).
 func (d *DoubleBarrier) deleteOwn(ctx context.Context) error {
-	return retry(ctx, func(ctx context.Context) error {
-		err := d.c.Delete(ctx, d.node, keeper.AnyVersion)
-		if errors.Is(err, keeper.ErrNoNode) {
-			return nil
-		}
-		return err
-	})
+	return node.DeleteOwn(ctx, d.c, d.node)
 }
 
 // Leave leaves the barrier and blocks until every participant has left
@@ -221,7 +214,7 @@ func (d *DoubleBarrier) Leave(ctx context.Context) error {
 }
 
 func (d *DoubleBarrier) leave(ctx context.Context) error {
-	err := retry(ctx, func(ctx context.Context) error {
+	err := node.Retry(ctx, func(ctx context.Context) error {
 		err := d.c.Delete(ctx, d.ready, keeper.AnyVersion)
 		if errors.Is(err, keeper.ErrNoNode) {
 			return nil
@@ -231,14 +224,14 @@ func (d *DoubleBarrier) leave(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	delay := 20 * time.Millisecond
+	var b node.Backoff
 	for {
 		kids, err := d.c.Children(ctx, d.path)
 		switch {
 		case errors.Is(err, keeper.ErrNoNode):
 			return nil
-		case err != nil && ctx.Err() == nil && keeper.IsRetryable(err):
-			if err := pause(ctx, &delay); err != nil {
+		case err != nil && ctx.Err() == nil && node.IsTransient(err):
+			if err := b.Sleep(ctx); err != nil {
 				return err
 			}
 			continue
@@ -255,7 +248,7 @@ func (d *DoubleBarrier) leave(ctx context.Context) error {
 			return d.deleteOwn(ctx)
 		case mine && members[0] == d.name:
 			// Lowest: wait for the highest to go, then look again.
-			if err := d.waitGone(ctx, members[len(members)-1]); err != nil {
+			if err := d.waitGone(ctx, members[len(members)-1], &b); err != nil {
 				return err
 			}
 		default:
@@ -264,7 +257,7 @@ func (d *DoubleBarrier) leave(ctx context.Context) error {
 					return err
 				}
 			}
-			if err := d.waitGone(ctx, members[0]); err != nil {
+			if err := d.waitGone(ctx, members[0], &b); err != nil {
 				return err
 			}
 		}
@@ -274,26 +267,7 @@ func (d *DoubleBarrier) leave(ctx context.Context) error {
 // waitGone waits until the child name is deleted, or until anything else
 // happens to it (its data changed, the session was lost): the caller looks
 // again in every case.
-func (d *DoubleBarrier) waitGone(ctx context.Context, name string) error {
-	p := keeper.JoinPath(d.path, name)
-	_, _, ch, err := d.c.GetW(ctx, p)
-	switch {
-	case errors.Is(err, keeper.ErrNoNode):
-		return nil
-	case err != nil && ctx.Err() == nil && keeper.IsRetryable(err):
-		return nil // the caller lists again, which waits for the connection
-	case err != nil:
-		abandoned(ctx, d.c, p, keeper.WatchData, err)
-		return err
-	}
-	select {
-	case ev := <-ch:
-		if ev.Type == keeper.EventNotWatching && errors.Is(ev.Err, keeper.ErrClosed) {
-			return ev.Err
-		}
-		return nil
-	case <-ctx.Done():
-		dropWatch(ctx, d.c, p, keeper.WatchData, ch)
-		return context.Cause(ctx)
-	}
+func (d *DoubleBarrier) waitGone(ctx context.Context, name string, b *node.Backoff) error {
+	_, err := node.WaitGone(ctx, d.c, keeper.JoinPath(d.path, name), b)
+	return err
 }

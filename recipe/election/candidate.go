@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -51,11 +52,7 @@ func StopOnSuspend() Option { return func(c *config) { c.stopOnSuspend = true } 
 
 func newConfig(opts []Option) config {
 	var cfg config
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
+	node.ApplyOptions(&cfg, opts)
 	return cfg
 }
 
@@ -127,7 +124,7 @@ func (k *candidate) purge(ctx context.Context) error {
 	}
 	for _, kid := range kids {
 		if strings.HasPrefix(kid, k.prefix) {
-			if err := deleteNode(ctx, k.c, keeper.JoinPath(k.dir, kid)); err != nil {
+			if err := node.DeleteOwn(ctx, k.c, keeper.JoinPath(k.dir, kid)); err != nil {
 				return err
 			}
 		}
@@ -140,7 +137,7 @@ func (k *candidate) remove(ctx context.Context) error {
 	if k.node == "" {
 		return nil
 	}
-	if err := deleteNode(ctx, k.c, k.node); err != nil {
+	if err := node.DeleteOwn(ctx, k.c, k.node); err != nil {
 		return err
 	}
 	k.node, k.session = "", 0
@@ -155,134 +152,90 @@ func (k *candidate) remove(ctx context.Context) error {
 // predecessor to go, with a data watch that it takes off the server when
 // ctx ends first.
 func (k *candidate) await(ctx context.Context) error {
-	delay := 20 * time.Millisecond
+	var b node.Backoff
+	// retry pauses after a transient error; anything else ends the wait.
+	retry := func(err error) error {
+		if transient(ctx, err) {
+			return b.Sleep(ctx)
+		}
+		return err
+	}
+	// requeue drops our node, which is not (or no longer) in the queue
+	// with the current session, so that the next round queues again.
+	requeue := func() error {
+		if err := k.remove(ctx); err != nil && !transient(ctx, err) {
+			return err
+		}
+		k.node = ""
+		return nil
+	}
 	for {
 		if k.node != "" && k.c.SessionID() != k.session {
 			// A new session: our node belongs to the old one and goes
 			// with it, wherever it stands in the queue. Queue again now.
-			if err := k.remove(ctx); err != nil && !transient(ctx, err) {
+			if err := requeue(); err != nil {
 				return err
 			}
-			k.node = ""
 		}
 		if k.node == "" {
 			if err := k.enqueue(ctx); err != nil {
-				if transient(ctx, err) {
-					if err := pause(ctx, &delay); err != nil {
-						return err
-					}
-					continue
+				if err := retry(err); err != nil {
+					return err
 				}
-				return err
+				continue
 			}
 		}
 		kids, err := k.c.Children(ctx, k.dir)
 		switch {
 		case errors.Is(err, keeper.ErrNoNode):
 			kids = nil
-		case transient(ctx, err):
-			if err := pause(ctx, &delay); err != nil {
+		case err != nil:
+			if err := retry(err); err != nil {
 				return err
 			}
 			continue
-		case err != nil:
-			return err
 		}
-		me := node.Base(k.node)
-		for _, kid := range kids {
+		me := path.Base(k.node)
+		for _, kid := range node.Strays(kids, k.prefix, me) {
 			// A create of ours that a server applied late, after
 			// ProtectedCreate had looked: an orphan that would block
 			// the queue for the rest of the session.
-			if kid != me && strings.HasPrefix(kid, k.prefix) {
-				if err := deleteNode(ctx, k.c, keeper.JoinPath(k.dir, kid)); err != nil && !transient(ctx, err) {
-					return err
-				}
-			}
-		}
-		queue := node.SortBySeq(kids, k.marker)
-		i := 0
-		for i < len(queue) && queue[i].Name != me {
-			i++
-		}
-		if i == len(queue) {
-			// Our node is gone with its session, or was deleted.
-			if err := k.remove(ctx); err != nil && !transient(ctx, err) {
+			if err := node.DeleteOwn(ctx, k.c, keeper.JoinPath(k.dir, kid)); err != nil && !transient(ctx, err) {
 				return err
 			}
-			k.node = ""
-			continue
 		}
-		if i == 0 {
+		pred, found := node.Predecessor(kids, me, []string{k.marker}, nil)
+		switch {
+		case !found:
+			// Our node is gone with its session, or was deleted.
+			if err := requeue(); err != nil {
+				return err
+			}
+			continue
+		case pred == "":
 			st, err := k.c.Exists(ctx, k.node)
 			switch {
-			case transient(ctx, err):
-				if err := pause(ctx, &delay); err != nil {
+			case err != nil:
+				if err := retry(err); err != nil {
 					return err
 				}
 				continue
-			case err != nil:
-				return err
 			case st == nil || st.EphemeralOwner != k.c.SessionID():
 				// Not ours any more: never lead with it.
-				if err := k.remove(ctx); err != nil && !transient(ctx, err) {
+				if err := requeue(); err != nil {
 					return err
 				}
-				k.node = ""
 				continue
 			}
 			k.session = st.EphemeralOwner
 			return nil
 		}
-		pred := keeper.JoinPath(k.dir, queue[i-1].Name)
-		_, _, ch, err := k.c.GetW(ctx, pred)
-		switch {
-		case errors.Is(err, keeper.ErrNoNode):
-			continue // gone already: look again
-		case transient(ctx, err):
-			if err := pause(ctx, &delay); err != nil {
-				return err
-			}
-			continue
-		case err != nil:
-			abandoned(ctx, k.c, pred, err)
+		// The predecessor went or changed, or the session was lost: look
+		// again.
+		if _, err := node.WaitGone(ctx, k.c, keeper.JoinPath(k.dir, pred), &b); err != nil {
 			return err
 		}
-		delay = 20 * time.Millisecond
-		select {
-		case ev := <-ch:
-			if ev.Type == keeper.EventNotWatching && errors.Is(ev.Err, keeper.ErrClosed) {
-				return ev.Err
-			}
-			// The predecessor went or changed, or the session was
-			// lost: look again.
-		case <-ctx.Done():
-			dropWatch(ctx, k.c, pred, ch)
-			return context.Cause(ctx)
-		}
 	}
-}
-
-// contenders returns the data of the contenders' nodes, leader first.
-func contenders(ctx context.Context, c *keeper.Client, dir, marker string) ([]string, error) {
-	kids, err := c.Children(ctx, dir)
-	if errors.Is(err, keeper.ErrNoNode) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, e := range node.SortBySeq(kids, marker) {
-		data, _, err := c.Get(ctx, keeper.JoinPath(dir, e.Name))
-		if errors.Is(err, keeper.ErrNoNode) {
-			continue // left meanwhile
-		}
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, string(data))
-	}
-	return ids, nil
 }
 
 // ensureContainers creates dir and its missing ancestors as container
@@ -305,79 +258,10 @@ func ensureContainers(ctx context.Context, c *keeper.Client, dir string) error {
 	return nil
 }
 
-// deleteNode deletes path; a missing node is not an error. Connection loss
-// is retried: a repeated delete is harmless.
-func deleteNode(ctx context.Context, c *keeper.Client, path string) error {
-	delay := 20 * time.Millisecond
-	for {
-		err := c.Delete(ctx, path, keeper.AnyVersion)
-		switch {
-		case err == nil, errors.Is(err, keeper.ErrNoNode):
-			return nil
-		case !transient(ctx, err):
-			return err
-		}
-		if perr := pause(ctx, &delay); perr != nil {
-			return errors.Join(err, perr)
-		}
-	}
-}
-
 // transient reports whether err (not nil) is worth another try while ctx
-// lasts: connection loss and the like, and a session loss, after which the
-// client opens a new session (a client made WithNoAutoResession keeps
-// failing until ctx ends).
+// lasts (see node.IsTransient).
 func transient(ctx context.Context, err error) bool {
-	return err != nil && ctx.Err() == nil &&
-		(keeper.IsRetryable(err) || errors.Is(err, keeper.ErrSessionExpired) || errors.Is(err, keeper.ErrSessionMoved))
-}
-
-// pause waits *delay (then doubles it, up to 1s) or until ctx ends.
-func pause(ctx context.Context, delay *time.Duration) error {
-	t := time.NewTimer(*delay)
-	defer t.Stop()
-	*delay = min(2**delay, time.Second)
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
-
-// dropWatch takes a data watch off the server, so that an abandoned wait
-// leaves none behind: the watch whose channel is ch, or, when ch is nil,
-// whatever data watch on path a GetW that was cancelled after it was sent
-// may have set (other one-shot data watches of the client on path then get
-// an EventDataWatchRemoved event; every waiter here, and node.Fence, looks
-// again on such an event).
-func dropWatch(ctx context.Context, c *keeper.Client, path string, ch <-chan keeper.Event) {
-	_ = node.Cleanup(ctx, c, func(ctx context.Context) error {
-		var err error
-		if ch != nil {
-			err = c.RemoveWatch(ctx, path, ch)
-		} else {
-			// The cancelled read's reply, which registers its watch with
-			// the client, may still be on its way; replies come in order,
-			// so it has arrived once a later read returns.
-			if _, err := c.Exists(ctx, path); err != nil {
-				return err
-			}
-			err = c.RemoveWatches(ctx, path, keeper.WatchData)
-		}
-		if errors.Is(err, keeper.ErrNoWatcher) {
-			return nil // fired meanwhile
-		}
-		return err
-	})
-}
-
-// abandoned drops the watch that a GetW cancelled by ctx may have set on
-// the server after all.
-func abandoned(ctx context.Context, c *keeper.Client, path string, err error) {
-	if ctx.Err() != nil && !keeper.SafeToRetry(err) {
-		dropWatch(ctx, c, path, nil)
-	}
+	return ctx.Err() == nil && node.IsTransient(err)
 }
 
 // giveUp runs purge, the deletion of our node, with a fresh context

@@ -157,7 +157,7 @@ func (e *Election) Cancel() {
 // Contenders returns the identifiers of the contenders, in queue order:
 // the first is the leader. A missing election path means no contenders.
 func (e *Election) Contenders(ctx context.Context) ([]string, error) {
-	ids, err := contenders(ctx, e.c, e.path, lockMarker)
+	ids, err := node.Contenders(ctx, e.c, e.path, lockMarker)
 	if err != nil {
 		return nil, wrap("contenders", e.path, err)
 	}

@@ -271,7 +271,7 @@ func (l *LeaderLatch) Node() string {
 // Participants returns the ids of the latches in the election, in queue
 // order: the first is the leader (Curator's getParticipants).
 func (l *LeaderLatch) Participants(ctx context.Context) ([]string, error) {
-	ids, err := contenders(ctx, l.c, l.path, latchMarker)
+	ids, err := node.Contenders(ctx, l.c, l.path, latchMarker)
 	if err != nil {
 		return nil, wrap("participants", l.path, err)
 	}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
-	"time"
+	"path"
 
 	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/recipe/internal/node"
@@ -76,12 +74,7 @@ type Lock struct {
 	waitFor []string // markers of the nodes we wait for
 	all     []string // markers of every contender (for Contenders)
 
-	turn chan struct{} // 1-buffered: serialises Acquire and Release
-
-	mu      sync.Mutex
-	node    string      // our node's path while held
-	fence   *node.Fence // watches the held node
-	pending string      // a node whose delete failed, deleted again later
+	held *node.Holder // the held node, and the turn of Acquire and Release
 }
 
 // New returns a Lock on path (the parent of the contenders' nodes).
@@ -111,13 +104,9 @@ func newLock(c *keeper.Client, path, identifier string, read bool, opts []Option
 		path: path,
 		data: []byte(identifier),
 		read: read,
-		turn: make(chan struct{}, 1),
+		held: node.NewHolder(c, "lock", path, ErrNotHeld, ErrLost),
 	}
-	for _, o := range opts {
-		if o != nil {
-			o(&l.cfg)
-		}
-	}
+	node.ApplyOptions(&l.cfg, opts)
 	l.marker = writeMarker
 	if l.cfg.curator {
 		l.marker = curatorMarker
@@ -132,25 +121,12 @@ func newLock(c *keeper.Client, path, identifier string, read bool, opts []Option
 	return l
 }
 
-func closedChan() chan struct{} {
-	ch := make(chan struct{})
-	close(ch)
-	return ch
-}
-
 // Path returns the lock's path.
 func (l *Lock) Path() string { return l.path }
 
 // Node returns the path of the node that holds the lock, or "" when the
 // lock is not held.
-func (l *Lock) Node() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.fence == nil || !l.fence.Held() {
-		return ""
-	}
-	return l.node
-}
+func (l *Lock) Node() string { return l.held.Node() }
 
 // prefix returns a fresh unique name prefix for our node.
 func (l *Lock) prefix() string {
@@ -185,16 +161,14 @@ func (l *Lock) acquire(ctx context.Context, blocking bool) (bool, error) {
 	if l.read && l.cfg.curator {
 		return false, fmt.Errorf("%w: WithCuratorLayout on a ReadLock", ErrBadOption)
 	}
-	select {
-	case l.turn <- struct{}{}:
-	case <-ctx.Done():
-		return false, fmt.Errorf("lock: acquire %s: %w", l.path, ctx.Err())
+	if err := l.held.Begin(ctx, "acquire"); err != nil {
+		return false, err
 	}
-	defer func() { <-l.turn }()
+	defer l.held.End()
 	if l.IsAcquired() {
 		return false, fmt.Errorf("%w: %s", ErrHeld, l.path)
 	}
-	if err := l.deletePending(ctx); err != nil {
+	if err := l.held.DeletePending(ctx); err != nil {
 		return false, err
 	}
 	for {
@@ -208,7 +182,7 @@ func (l *Lock) acquire(ctx context.Context, blocking bool) (bool, error) {
 				if err != nil || found == "" {
 					return err
 				}
-				return deleteOwn(cctx, l.c, found)
+				return node.DeleteOwn(cctx, l.c, found)
 			})
 			return false, fmt.Errorf("lock: acquire %s: %w", l.path, err)
 		}
@@ -218,7 +192,7 @@ func (l *Lock) acquire(ctx context.Context, blocking bool) (bool, error) {
 			// Our node is gone, or is a lost session's, before we held
 			// the lock: make sure it is gone (it must not stay in the
 			// queue) and queue again.
-			if err := deleteOwn(ctx, l.c, p); err != nil {
+			if err := node.DeleteOwn(ctx, l.c, p); err != nil {
 				return false, l.fail(ctx, p, err)
 			}
 			continue
@@ -238,35 +212,34 @@ var errVanished = errors.New("lock: own node vanished")
 // wait waits until the node p holds the lock (true), or, when not
 // blocking, reports false at once if it does not.
 func (l *Lock) wait(ctx context.Context, p, prefix string, owner int64, blocking bool) (bool, error) {
-	name := node.Base(p)
-	self, ok := node.Parse(name, l.marker)
-	if !ok {
+	name := path.Base(p)
+	if _, ok := node.Parse(name, l.marker); !ok {
 		return false, fmt.Errorf("lock: %s: created node %q has no sequence", l.path, name)
 	}
-	delay := 10 * time.Millisecond
+	var b node.Backoff
 	for {
 		kids, err := l.c.Children(ctx, l.path)
 		if err != nil {
-			if transient(err) {
-				if err := sleep(ctx, &delay); err != nil {
+			if node.IsTransient(err) {
+				if err := b.Sleep(ctx); err != nil {
 					return false, err
 				}
 				continue
 			}
 			return false, err
 		}
-		if dup := duplicates(kids, prefix, name); len(dup) > 0 {
+		if dup := node.Strays(kids, prefix, name); len(dup) > 0 {
 			// A create of ours applied after all, later than the
 			// protected create looked for it: it must not stay in the
 			// queue, where nobody would ever delete it.
 			for _, d := range dup {
-				if err := deleteOwn(ctx, l.c, keeper.JoinPath(l.path, d)); err != nil {
+				if err := node.DeleteOwn(ctx, l.c, keeper.JoinPath(l.path, d)); err != nil {
 					return false, err
 				}
 			}
 			continue
 		}
-		pred, found := l.predecessor(kids, self)
+		pred, found := node.Predecessor(kids, name, l.all, l.waitFor)
 		if !found {
 			return false, errVanished
 		}
@@ -288,60 +261,11 @@ func (l *Lock) wait(ctx context.Context, p, prefix string, owner int64, blocking
 		if !blocking {
 			return false, nil
 		}
-		predPath := keeper.JoinPath(l.path, pred)
-		_, _, ch, err := l.c.GetW(ctx, predPath)
-		switch {
-		case errors.Is(err, keeper.ErrNoNode):
-			continue // gone already: look again
-		case err != nil && ctx.Err() != nil:
-			l.removeWatch(ctx, predPath)
-			return false, err
-		case err != nil && transient(err):
-			if err := sleep(ctx, &delay); err != nil {
-				return false, err
-			}
-			continue
-		case err != nil:
+		// Deleted, changed, or the session is gone: look again.
+		if _, err := node.WaitGone(ctx, l.c, keeper.JoinPath(l.path, pred), &b); err != nil {
 			return false, err
 		}
-		delay = 10 * time.Millisecond
-		select {
-		case <-ch:
-			// Deleted, changed, or the session is gone: look again.
-		case <-ctx.Done():
-			l.removeWatch(ctx, predPath)
-			return false, ctx.Err()
-		}
 	}
-}
-
-// duplicates returns the names in kids that start with prefix, other than
-// name.
-func duplicates(kids []string, prefix, name string) []string {
-	var out []string
-	for _, k := range kids {
-		if k != name && strings.HasPrefix(k, prefix) {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// predecessor returns the node we must wait for: the last conflicting
-// contender before self ("" if none); found is false when self is not
-// among kids.
-func (l *Lock) predecessor(kids []string, self node.Entry) (pred string, found bool) {
-	for _, e := range node.SortBySeq(kids, l.all...) {
-		if e.Name == self.Name {
-			return pred, true
-		}
-		for _, m := range l.waitFor {
-			if e.Marker == m {
-				pred = e.Name
-			}
-		}
-	}
-	return "", false
 }
 
 // claim takes the lock with the node p, created by the session owner,
@@ -357,9 +281,7 @@ func (l *Lock) claim(p string, owner int64) (bool, error) {
 		f.Stop()
 		return false, errVanished
 	}
-	l.mu.Lock()
-	l.node, l.fence = p, f
-	l.mu.Unlock()
+	l.held.Hold(p, f)
 	return true, nil
 }
 
@@ -368,64 +290,12 @@ func (l *Lock) claim(p string, owner int64) (bool, error) {
 // (nil for a plain TryAcquire failure) wrapped.
 func (l *Lock) fail(ctx context.Context, p string, cause error) error {
 	if p != "" {
-		err := node.Cleanup(ctx, l.c, func(cctx context.Context) error { return deleteOwn(cctx, l.c, p) })
-		if err != nil {
-			l.mu.Lock()
-			l.pending = p
-			l.mu.Unlock()
-		}
+		l.held.Discard(ctx, p)
 	}
 	if cause == nil {
 		return nil
 	}
 	return fmt.Errorf("lock: acquire %s: %w", l.path, cause)
-}
-
-// removeWatch takes our data watch off path on the server, after a
-// cancelled wait. It also ends other waiters' watches on the same path in
-// this client, which then look again and set theirs anew.
-func (l *Lock) removeWatch(ctx context.Context, path string) {
-	_ = node.Cleanup(ctx, l.c, func(cctx context.Context) error {
-		return l.c.RemoveWatches(cctx, path, keeper.WatchData)
-	})
-}
-
-// deleteOwn deletes p (a node only we create: its name holds our unique
-// id), retrying while the outcome is unknown; a node that is gone is fine.
-func deleteOwn(ctx context.Context, c *keeper.Client, p string) error {
-	delay := 10 * time.Millisecond
-	for {
-		err := c.Delete(ctx, p, keeper.AnyVersion)
-		if err == nil || errors.Is(err, keeper.ErrNoNode) {
-			return nil
-		}
-		if errors.Is(err, keeper.ErrClosed) {
-			return nil // the session is gone, and its ephemeral node with it
-		}
-		if !transient(err) {
-			return err
-		}
-		if err := sleep(ctx, &delay); err != nil {
-			return err
-		}
-	}
-}
-
-// deletePending deletes a node left by an earlier failed delete.
-func (l *Lock) deletePending(ctx context.Context) error {
-	l.mu.Lock()
-	p := l.pending
-	l.mu.Unlock()
-	if p == "" {
-		return nil
-	}
-	if err := deleteOwn(ctx, l.c, p); err != nil {
-		return fmt.Errorf("lock: delete %s left by an earlier call: %w", p, err)
-	}
-	l.mu.Lock()
-	l.pending = ""
-	l.mu.Unlock()
-	return nil
 }
 
 // Release releases the lock: it deletes its node (retrying on connection
@@ -434,133 +304,38 @@ func (l *Lock) deletePending(ctx context.Context) error {
 // been lost meanwhile: then no node is deleted, as it is not ours. When
 // the delete fails the node is deleted again by the next Release or
 // Acquire, and until then the lock counts as not held.
-func (l *Lock) Release(ctx context.Context) error {
-	select {
-	case l.turn <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("lock: release %s: %w", l.path, ctx.Err())
-	}
-	defer func() { <-l.turn }()
-	l.mu.Lock()
-	f, p := l.fence, l.node
-	l.fence, l.node = nil, ""
-	if f == nil && l.pending != "" {
-		l.mu.Unlock()
-		return l.deletePending(ctx)
-	}
-	l.mu.Unlock()
-	if f == nil {
-		return fmt.Errorf("%w: %s", ErrNotHeld, l.path)
-	}
-	if lost := f.Stop(); lost != nil {
-		return fmt.Errorf("%w: %s: %w", ErrLost, l.path, lost)
-	}
-	if err := deleteOwn(ctx, l.c, p); err != nil {
-		l.mu.Lock()
-		l.pending = p
-		l.mu.Unlock()
-		return fmt.Errorf("lock: release %s: %w", l.path, err)
-	}
-	return nil
-}
+func (l *Lock) Release(ctx context.Context) error { return l.held.Release(ctx) }
 
 // IsAcquired reports whether the lock is held now: acquired, not released
 // and not lost. Unlike Kazoo's is_acquired it turns false when the lock is
 // lost.
-func (l *Lock) IsAcquired() bool {
-	l.mu.Lock()
-	f := l.fence
-	l.mu.Unlock()
-	return f != nil && f.Held()
-}
+func (l *Lock) IsAcquired() bool { return l.held.Held() }
 
 // Lost returns a channel that is closed when the lock is not held: after
 // a loss (the session ended, or the node was deleted or, after a reconnect,
 // found gone or owned by another session), after Release, and before the
 // first Acquire. Take it after Acquire returns; each acquisition has its
 // own channel. Err tells whether it was lost.
-func (l *Lock) Lost() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.fence == nil {
-		return closedChan()
-	}
-	return l.fence.Lost()
-}
+func (l *Lock) Lost() <-chan struct{} { return l.held.Lost() }
 
 // Suspended returns a channel that is closed at the first disconnect
 // while the lock is held (the session, and so the lock, may still be
 // alive), or when the lock is not held. Applications that follow
 // Curator's conservative advice stop acting as the holder at that point.
-func (l *Lock) Suspended() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.fence == nil {
-		return closedChan()
-	}
-	return l.fence.Suspended()
-}
+func (l *Lock) Suspended() <-chan struct{} { return l.held.Suspended() }
 
 // Err returns why the held lock was lost (an error matching ErrLost and
 // its cause), or nil.
-func (l *Lock) Err() error {
-	l.mu.Lock()
-	f := l.fence
-	l.mu.Unlock()
-	if f == nil {
-		return nil
-	}
-	if err := f.Err(); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrLost, l.path, err)
-	}
-	return nil
-}
+func (l *Lock) Err() error { return l.held.Err() }
 
 // Contenders returns the identifiers (node data) of every contender, in
 // the order in which they hold or will get the lock, the holder first:
 // writers and readers of either layout. Nodes that vanish meanwhile are
 // left out. A missing path has no contenders.
 func (l *Lock) Contenders(ctx context.Context) ([]string, error) {
-	return contenders(ctx, l.c, l.path, l.all)
-}
-
-func contenders(ctx context.Context, c *keeper.Client, path string, markers []string) ([]string, error) {
-	kids, err := c.Children(ctx, path)
-	if errors.Is(err, keeper.ErrNoNode) {
-		return nil, nil
-	}
+	ids, err := node.Contenders(ctx, l.c, l.path, l.all...)
 	if err != nil {
-		return nil, fmt.Errorf("lock: contenders of %s: %w", path, err)
+		return nil, fmt.Errorf("lock: contenders of %s: %w", l.path, err)
 	}
-	out := []string{}
-	for _, e := range node.SortBySeq(kids, markers...) {
-		data, _, err := c.Get(ctx, keeper.JoinPath(path, e.Name))
-		if errors.Is(err, keeper.ErrNoNode) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("lock: contenders of %s: %w", path, err)
-		}
-		out = append(out, string(data))
-	}
-	return out, nil
-}
-
-// transient reports whether an error may go away by itself: the connection
-// dropped, or the session was replaced by a new one.
-func transient(err error) bool {
-	return keeper.IsRetryable(err) || errors.Is(err, keeper.ErrSessionExpired) || errors.Is(err, keeper.ErrSessionMoved)
-}
-
-// sleep waits *delay (then doubles it, up to 1s) or until ctx ends.
-func sleep(ctx context.Context, delay *time.Duration) error {
-	t := time.NewTimer(*delay)
-	defer t.Stop()
-	*delay = min(*delay*2, time.Second)
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return ids, nil
 }

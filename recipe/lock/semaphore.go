@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/recipe/internal/node"
@@ -31,14 +29,8 @@ type Semaphore struct {
 	path string
 	data []byte
 	max  int
-	lock *Lock // on path + "-__lock__"
-
-	turn chan struct{}
-
-	mu      sync.Mutex
-	node    string
-	fence   *node.Fence
-	pending string
+	lock *Lock        // on path + "-__lock__"
+	held *node.Holder // the lease, and the turn of Acquire and Release
 }
 
 // NewSemaphore returns a Semaphore on path with maxLeases leases;
@@ -51,7 +43,7 @@ func NewSemaphore(c *keeper.Client, path, identifier string, maxLeases int) *Sem
 		data: []byte(identifier),
 		max:  maxLeases,
 		lock: New(c, path+"-"+writeMarker, identifier),
-		turn: make(chan struct{}, 1),
+		held: node.NewHolder(c, "lock", "semaphore "+path, ErrNotHeld, ErrLost),
 	}
 }
 
@@ -79,16 +71,14 @@ func (s *Semaphore) acquire(ctx context.Context, blocking bool) (bool, error) {
 	if s.max < 1 {
 		return false, fmt.Errorf("%w: semaphore %s: max leases %d is below 1", ErrBadOption, s.path, s.max)
 	}
-	select {
-	case s.turn <- struct{}{}:
-	case <-ctx.Done():
-		return false, fmt.Errorf("lock: acquire semaphore %s: %w", s.path, ctx.Err())
+	if err := s.held.Begin(ctx, "acquire"); err != nil {
+		return false, err
 	}
-	defer func() { <-s.turn }()
+	defer s.held.End()
 	if s.IsAcquired() {
 		return false, fmt.Errorf("%w: semaphore %s", ErrHeld, s.path)
 	}
-	if err := s.deletePending(ctx); err != nil {
+	if err := s.held.DeletePending(ctx); err != nil {
 		return false, err
 	}
 	if err := s.ensurePath(ctx); err != nil {
@@ -148,19 +138,19 @@ func (s *Semaphore) ensurePath(ctx context.Context) error {
 func (s *Semaphore) takeLease(ctx context.Context, blocking bool) (bool, error) {
 	prefix := node.UUIDHex()
 	lease := keeper.JoinPath(s.path, prefix)
-	delay := 10 * time.Millisecond
+	var b node.Backoff
 	fail := func(err error) (bool, error) {
 		_ = node.Cleanup(ctx, s.c, func(cctx context.Context) error {
 			_ = s.c.RemoveWatches(cctx, s.path, keeper.WatchChildren)
-			return deleteOwn(cctx, s.c, lease)
+			return node.DeleteOwn(cctx, s.c, lease)
 		})
 		return false, fmt.Errorf("lock: acquire semaphore %s: %w", s.path, err)
 	}
 	for {
 		kids, err := s.c.Children(ctx, s.path)
 		if err != nil {
-			if transient(err) && ctx.Err() == nil {
-				if err := sleep(ctx, &delay); err != nil {
+			if node.IsTransient(err) && ctx.Err() == nil {
+				if err := b.Sleep(ctx); err != nil {
 					return fail(err)
 				}
 				continue
@@ -183,9 +173,7 @@ func (s *Semaphore) takeLease(ctx context.Context, blocking bool) (bool, error) 
 		if st != nil && st.EphemeralOwner == s.c.SessionID() {
 			f := node.NewFence(s.c, lease, st.EphemeralOwner, nil)
 			if f.Held() {
-				s.mu.Lock()
-				s.node, s.fence = lease, f
-				s.mu.Unlock()
+				s.held.Hold(lease, f)
 				return true, nil
 			}
 			f.Stop()
@@ -197,9 +185,9 @@ func (s *Semaphore) takeLease(ctx context.Context, blocking bool) (bool, error) 
 		kids, _, ch, err := s.c.ChildrenW(ctx, s.path)
 		if err != nil {
 			if ctx.Err() != nil {
-				return fail(ctx.Err())
+				return fail(node.CtxErr(ctx))
 			}
-			if transient(err) {
+			if node.IsTransient(err) {
 				continue
 			}
 			return fail(err)
@@ -211,105 +199,31 @@ func (s *Semaphore) takeLease(ctx context.Context, blocking bool) (bool, error) 
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fail(ctx.Err())
+			return fail(node.CtxErr(ctx))
 		}
 	}
-}
-
-func (s *Semaphore) deletePending(ctx context.Context) error {
-	s.mu.Lock()
-	p := s.pending
-	s.mu.Unlock()
-	if p == "" {
-		return nil
-	}
-	if err := deleteOwn(ctx, s.c, p); err != nil {
-		return fmt.Errorf("lock: delete %s left by an earlier call: %w", p, err)
-	}
-	s.mu.Lock()
-	s.pending = ""
-	s.mu.Unlock()
-	return nil
 }
 
 // Release gives the lease back by deleting its node. It returns ErrNotHeld
 // when no lease was held, and an error matching ErrLost when it had been
 // lost meanwhile (nothing is deleted then).
-func (s *Semaphore) Release(ctx context.Context) error {
-	select {
-	case s.turn <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("lock: release semaphore %s: %w", s.path, ctx.Err())
-	}
-	defer func() { <-s.turn }()
-	s.mu.Lock()
-	f, p := s.fence, s.node
-	s.fence, s.node = nil, ""
-	if f == nil && s.pending != "" {
-		s.mu.Unlock()
-		return s.deletePending(ctx)
-	}
-	s.mu.Unlock()
-	if f == nil {
-		return fmt.Errorf("%w: semaphore %s", ErrNotHeld, s.path)
-	}
-	if lost := f.Stop(); lost != nil {
-		return fmt.Errorf("%w: semaphore %s: %w", ErrLost, s.path, lost)
-	}
-	if err := deleteOwn(ctx, s.c, p); err != nil {
-		s.mu.Lock()
-		s.pending = p
-		s.mu.Unlock()
-		return fmt.Errorf("lock: release semaphore %s: %w", s.path, err)
-	}
-	return nil
-}
+func (s *Semaphore) Release(ctx context.Context) error { return s.held.Release(ctx) }
 
 // IsAcquired reports whether a lease is held now (acquired, not released,
 // not lost).
-func (s *Semaphore) IsAcquired() bool {
-	s.mu.Lock()
-	f := s.fence
-	s.mu.Unlock()
-	return f != nil && f.Held()
-}
+func (s *Semaphore) IsAcquired() bool { return s.held.Held() }
 
 // Lost returns a channel closed when no lease is held: after a loss, after
 // Release, and before the first Acquire. Take it after Acquire.
-func (s *Semaphore) Lost() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fence == nil {
-		return closedChan()
-	}
-	return s.fence.Lost()
-}
+func (s *Semaphore) Lost() <-chan struct{} { return s.held.Lost() }
 
 // Suspended returns a channel closed at the first disconnect while a lease
 // is held, or when none is held.
-func (s *Semaphore) Suspended() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fence == nil {
-		return closedChan()
-	}
-	return s.fence.Suspended()
-}
+func (s *Semaphore) Suspended() <-chan struct{} { return s.held.Suspended() }
 
 // Err returns why the held lease was lost (matching ErrLost and its
 // cause), or nil.
-func (s *Semaphore) Err() error {
-	s.mu.Lock()
-	f := s.fence
-	s.mu.Unlock()
-	if f == nil {
-		return nil
-	}
-	if err := f.Err(); err != nil {
-		return fmt.Errorf("%w: semaphore %s: %w", ErrLost, s.path, err)
-	}
-	return nil
-}
+func (s *Semaphore) Err() error { return s.held.Err() }
 
 // LeaseHolders returns the identifiers of the current lease holders, in no
 // particular order (as Kazoo's lease_holders). A missing path has none.

@@ -2,16 +2,14 @@ package party
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/recipe/internal/node"
 )
 
 // partyMark is the text Kazoo puts after the uuid of a Party member's node.
@@ -28,7 +26,7 @@ type Party struct {
 // empty) is what Members lists for this member. Nothing is sent until Join.
 func New(c *keeper.Client, path, identifier string) *Party {
 	p := &Party{}
-	p.m.init(c, path, uuidHex()+partyMark, identifier)
+	p.m.init(c, path, node.UUIDHex()+partyMark, identifier)
 	return p
 }
 
@@ -97,7 +95,7 @@ type ShallowParty struct {
 // usable in a znode name (no '/'); Join reports one that is not.
 func NewShallow(c *keeper.Client, path, identifier string) *ShallowParty {
 	p := &ShallowParty{}
-	p.m.init(c, path, uuidHex()+"-"+identifier, identifier)
+	p.m.init(c, path, node.UUIDHex()+"-"+identifier, identifier)
 	if strings.Contains(identifier, "/") {
 		p.m.bad = fmt.Errorf("party: identifier %q contains '/': %w", identifier, keeper.ErrInvalidPath)
 	}
@@ -188,14 +186,7 @@ func (m *member) leave(ctx context.Context) error {
 		m.joined = false
 		m.stop()
 	}
-	err := retry(ctx, func(ctx context.Context) error {
-		err := m.c.Delete(ctx, m.node, keeper.AnyVersion)
-		if errors.Is(err, keeper.ErrNoNode) {
-			return nil
-		}
-		return err
-	})
-	if err != nil {
+	if err := node.DeleteOwn(ctx, m.c, m.node); err != nil {
 		return fmt.Errorf("party: leave %s: %w", m.path, err)
 	}
 	return nil
@@ -223,7 +214,7 @@ func (m *member) onState(ev keeper.StateEvent) {
 // the party's path first when it is missing. The name is ours alone, so a
 // create whose reply was lost is found by it.
 func (m *member) ensure(ctx context.Context) error {
-	return retry(ctx, func(ctx context.Context) error {
+	return node.Retry(ctx, func(ctx context.Context) error {
 		_, err := m.c.Create(ctx, m.node, m.data, keeper.Ephemeral())
 		switch {
 		case err == nil:
@@ -232,7 +223,7 @@ func (m *member) ensure(ctx context.Context) error {
 			if err := m.c.EnsurePath(ctx, m.path); err != nil {
 				return err
 			}
-			return errAgain
+			return node.ErrAgain
 		case !errors.Is(err, keeper.ErrNodeExists):
 			return err
 		}
@@ -241,7 +232,7 @@ func (m *member) ensure(ctx context.Context) error {
 		case err != nil:
 			return err
 		case st == nil:
-			return errAgain // deleted meanwhile
+			return node.ErrAgain // deleted meanwhile
 		case st.EphemeralOwner == m.c.SessionID():
 			return nil
 		}
@@ -252,22 +243,14 @@ func (m *member) ensure(ctx context.Context) error {
 		if err != nil && !errors.Is(err, keeper.ErrNoNode) && !errors.Is(err, keeper.ErrBadVersion) {
 			return err
 		}
-		return errAgain
+		return node.ErrAgain
 	})
 }
 
 // cleanup deletes our node after a failed join, whose create may have
 // succeeded, with a fresh bounded context.
 func (m *member) cleanup(ctx context.Context) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c.SessionTimeout())
-	defer cancel()
-	_ = retry(cctx, func(ctx context.Context) error {
-		err := m.c.Delete(ctx, m.node, keeper.AnyVersion)
-		if errors.Is(err, keeper.ErrNoNode) {
-			return nil
-		}
-		return err
-	})
+	_ = node.Cleanup(ctx, m.c, func(cctx context.Context) error { return node.DeleteOwn(cctx, m.c, m.node) })
 }
 
 // children lists the party's path; a missing path has no children.
@@ -280,43 +263,4 @@ func (m *member) children(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("party: list %s: %w", m.path, err)
 	}
 	return kids, nil
-}
-
-// errAgain asks retry to call again at once: the state moved under us.
-var errAgain = errors.New("party: again")
-
-// retry calls fn until it succeeds, fails with an error that retrying cannot
-// cure, or ctx ends. Connection loss is retried after a short pause: fn must
-// be safe to repeat.
-func retry(ctx context.Context, fn func(context.Context) error) error {
-	delay := 20 * time.Millisecond
-	for {
-		err := fn(ctx)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, errAgain):
-			continue
-		case !keeper.IsRetryable(err):
-			return err
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return errors.Join(err, context.Cause(ctx))
-		case <-t.C:
-		}
-		delay = min(2*delay, time.Second)
-	}
-}
-
-// uuidHex returns a random (version 4) UUID as 32 hex digits, as Python's
-// uuid.uuid4().hex.
-func uuidHex() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return hex.EncodeToString(b[:])
 }

@@ -202,7 +202,7 @@ func (f *Fence) event(ev keeper.StateEvent) {
 // deleted or belongs to another session.
 func (f *Fence) watch() {
 	defer f.wg.Done()
-	delay := 10 * time.Millisecond
+	var b Backoff
 	for {
 		_, st, ch, err := f.c.GetW(f.ctx, f.path)
 		switch {
@@ -215,7 +215,7 @@ func (f *Fence) watch() {
 			f.lose(err)
 			return
 		case err != nil:
-			if sleep(f.ctx, &delay) != nil {
+			if b.Sleep(f.ctx) != nil {
 				return
 			}
 			continue
@@ -227,7 +227,7 @@ func (f *Fence) watch() {
 			})
 			return
 		}
-		delay = 10 * time.Millisecond
+		b.Reset()
 		select {
 		case ev := <-ch:
 			switch ev.Type {

@@ -1,10 +1,3 @@
-// Package node holds the helpers every recipe shares: protected creates
-// (a create whose reply was lost finds its node instead of making a second
-// one), unique name prefixes, sequence-suffix parsing and ordering, and
-// ownership checks.
-//
-// It uses only the public API of package keeper. All functions are safe for
-// concurrent use.
 package node
 
 import (
@@ -14,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/keeper-go/keeper"
 )
@@ -38,20 +30,6 @@ func UUIDHex() string {
 func UUID() string {
 	h := UUIDHex()
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
-// Base returns the last element of a path: Base("/a/b") is "b".
-func Base(path string) string {
-	return path[strings.LastIndexByte(path, '/')+1:]
-}
-
-// outcomeUnknown reports whether a failed create may nevertheless have
-// been applied, or may succeed when tried again on the same or a new
-// session.
-func outcomeUnknown(err error) bool {
-	return keeper.IsRetryable(err) ||
-		errors.Is(err, keeper.ErrSessionExpired) ||
-		errors.Is(err, keeper.ErrSessionMoved)
 }
 
 // ProtectedCreate creates the node dir/prefix (plus the server's sequence
@@ -87,14 +65,14 @@ func ProtectedCreateStat(ctx context.Context, c *keeper.Client, dir, prefix stri
 	}
 	target := keeper.JoinPath(dir, prefix)
 	tried := false // a create may have been applied
-	delay := 10 * time.Millisecond
+	var b Backoff
 	for {
 		if tried {
 			// The server we are now connected to may not have applied
 			// the create yet even though the leader committed it: make
 			// it catch up first.
-			if err := c.Sync(ctx, dir); err != nil && outcomeUnknown(err) {
-				if err := sleep(ctx, &delay); err != nil {
+			if err := c.Sync(ctx, dir); err != nil && IsTransient(err) {
+				if err := b.Sleep(ctx); err != nil {
 					return "", fmt.Errorf("node: create %s: %w", target, err)
 				}
 				continue
@@ -109,11 +87,11 @@ func ProtectedCreateStat(ctx context.Context, c *keeper.Client, dir, prefix stri
 			case errors.Is(err, keeper.ErrNoNode):
 				// The directory does not exist (after the sync): the
 				// create cannot have been applied. Create it.
-			case err != nil && !outcomeUnknown(err):
+			case err != nil && !IsTransient(err):
 				return "", err
 			case err != nil:
 				// Not known yet: back off and look again.
-				if err := sleep(ctx, &delay); err != nil {
+				if err := b.Sleep(ctx); err != nil {
 					return "", fmt.Errorf("node: create %s: %w", target, err)
 				}
 				continue
@@ -124,19 +102,19 @@ func ProtectedCreateStat(ctx context.Context, c *keeper.Client, dir, prefix stri
 			return p, nil
 		}
 		if errors.Is(err, keeper.ErrNoNode) {
-			if err := c.EnsurePath(ctx, dir); err != nil && !outcomeUnknown(err) {
+			if err := c.EnsurePath(ctx, dir); err != nil && !IsTransient(err) {
 				return "", err
 			}
 			continue
 		}
-		if !outcomeUnknown(err) {
+		if !IsTransient(err) {
 			return "", err
 		}
 		// Look before creating again even when the request seems never to
 		// have been sent: an orphan would block a lock queue for the rest
 		// of the session, a look costs one read.
 		tried = true
-		if err := sleep(ctx, &delay); err != nil {
+		if err := b.Sleep(ctx); err != nil {
 			return "", fmt.Errorf("node: create %s: %w", target, err)
 		}
 	}
@@ -179,19 +157,6 @@ func find(ctx context.Context, c *keeper.Client, dir, prefix string) (string, *k
 	return "", nil, nil
 }
 
-// sleep waits *delay (then doubles it, up to 1s) or until ctx ends.
-func sleep(ctx context.Context, delay *time.Duration) error {
-	t := time.NewTimer(*delay)
-	defer t.Stop()
-	*delay = min(*delay*2, time.Second)
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // CheckOwner returns nil when the node at path exists and is an ephemeral
 // node of the client's current session. It returns an error matching
 // ErrNotOwner when the node is gone or owned by another session (or is not
@@ -208,14 +173,4 @@ func CheckOwner(ctx context.Context, c *keeper.Client, path string) error {
 		return fmt.Errorf("%w: %s is owned by session 0x%x, not 0x%x", ErrNotOwner, path, st.EphemeralOwner, sid)
 	}
 	return nil
-}
-
-// Cleanup runs fn with a fresh context that is not cancelled with ctx and
-// lasts at most the client's session timeout (at least 2s): the bounded
-// cleanup after a cancelled wait.
-func Cleanup(ctx context.Context, c *keeper.Client, fn func(ctx context.Context) error) error {
-	d := max(c.SessionTimeout(), 2*time.Second)
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d)
-	defer cancel()
-	return fn(cctx)
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestProtectedCreate(t *testing.T) {
 	if !strings.HasPrefix(p, "/a/b/lock/"+prefix) {
 		t.Fatalf("path %q", p)
 	}
-	if _, ok := SeqAfter(Base(p), "__lock__"); !ok {
+	if _, ok := SeqAfter(path.Base(p), "__lock__"); !ok {
 		t.Fatalf("no sequence in %q", p)
 	}
 	data, st, err := c.Get(ctx, p)

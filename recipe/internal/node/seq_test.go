@@ -161,12 +161,3 @@ func TestUUID(t *testing.T) {
 		t.Fatalf("UUID() = %q", u)
 	}
 }
-
-func TestBase(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{"/a/b": "b", "/a": "a", "b": "b", "/": ""} {
-		if got := Base(in); got != want {
-			t.Errorf("Base(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
