@@ -199,7 +199,7 @@ func TestSASLExchange(t *testing.T) {
 			c := &Client{cfg: defaultConfig(), xid: 41}
 			c.cfg.sasl = &saslConfig{user: "bob", password: "pw"}
 			var failed []StateEvent
-			c.listeners = map[int]*listener{0: {q: newQueue[StateEvent]()}}
+			c.listeners = map[int]*listener{0: newListener(nil)}
 			client, server := net.Pipe()
 			done := make(chan struct{})
 			go func() {
@@ -215,7 +215,7 @@ func TestSASLExchange(t *testing.T) {
 				t.Fatalf("saslAuth = %v, want %v", err, tc.want)
 			}
 			for {
-				ev, ok := c.listeners[0].q.pop()
+				ev, ok := c.listeners[0].q.Pop()
 				if !ok {
 					break
 				}

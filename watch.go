@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/keeper-go/keeper/internal/queue"
 	"github.com/keeper-go/keeper/internal/wire"
 )
 
@@ -511,7 +512,7 @@ type Watcher struct {
 	c         *Client
 	path      string
 	recursive bool
-	q         *queue[Event]
+	q         *queue.Queue[Event]
 	out       chan Event
 	stop      chan struct{}
 	stopOnce  sync.Once
@@ -546,7 +547,7 @@ func (w *Watcher) isEnded() bool {
 // passes WithMaxQueued ends with ErrSlowConsumer at once (later events are
 // refused), and its server-side watch is removed in the background.
 func (w *Watcher) deliver(ev Event) {
-	n := w.q.push(ev)
+	n, _ := w.q.Push(ev)
 	if max := w.c.cfg.maxQueued; max > 0 && n > max && w.slow.CompareAndSwap(false, true) {
 		w.c.log.Warn("watcher too slow; ending it", slog.String("path", w.path), slog.Int("backlog", n))
 		w.end(ErrSlowConsumer)
@@ -567,7 +568,7 @@ func (w *Watcher) end(err error) {
 		w.err = err
 	}
 	w.mu.Unlock()
-	w.q.close()
+	w.q.Close()
 	w.stopOnce.Do(func() { close(w.stop) })
 }
 
@@ -575,25 +576,14 @@ func (w *Watcher) end(err error) {
 func (w *Watcher) pump() {
 	defer w.c.wg.Done()
 	defer close(w.out)
-	for {
-		ev, ok := w.q.pop()
-		if !ok {
-			if w.q.isClosed() {
-				return
-			}
-			select {
-			case <-w.q.signal:
-				continue
-			case <-w.stop:
-				return
-			}
-		}
+	w.q.Run(w.stop, func(ev Event) bool {
 		select {
 		case w.out <- ev:
+			return true
 		case <-w.stop:
-			return
+			return false
 		}
-	}
+	})
 }
 
 // Close removes the watch; the server-side watch is removed once no other
@@ -705,7 +695,7 @@ func (c *Client) Watch(ctx context.Context, path string, recursive bool) (*Watch
 	if err := c.requireVersion("addWatch", path, 3, 6, 0); err != nil {
 		return nil, err
 	}
-	w := &Watcher{c: c, path: path, recursive: recursive, q: newQueue[Event](),
+	w := &Watcher{c: c, path: path, recursive: recursive, q: queue.New[Event](),
 		out: make(chan Event), stop: make(chan struct{})}
 	kind, mode := kindPersistent, int32(wire.AddWatchPersistent)
 	if recursive {
