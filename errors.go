@@ -5,99 +5,61 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/keeper-go/keeper/internal/wire"
 )
 
 // Code is a ZooKeeper error code as the server sends it (0 is OK, negative
 // values are errors). Codes Keeper does not know keep their number.
 type Code int32
 
-// The error codes of ZooKeeper 3.5 through 3.9.
+// The error codes of ZooKeeper 3.5 through 3.9, as internal/wire defines them.
 const (
-	CodeOK                           Code = 0
-	CodeSystemError                  Code = -1
-	CodeRuntimeInconsistency         Code = -2
-	CodeDataInconsistency            Code = -3
-	CodeConnectionLoss               Code = -4
-	CodeMarshallingError             Code = -5
-	CodeUnimplemented                Code = -6
-	CodeOperationTimeout             Code = -7
-	CodeBadArguments                 Code = -8
-	CodeUnknownSession               Code = -12
-	CodeNewConfigNoQuorum            Code = -13
-	CodeReconfigInProgress           Code = -14
-	CodeAPIError                     Code = -100
-	CodeNoNode                       Code = -101
-	CodeNoAuth                       Code = -102
-	CodeBadVersion                   Code = -103
-	CodeNoChildrenForEphemerals      Code = -108
-	CodeNodeExists                   Code = -110
-	CodeNotEmpty                     Code = -111
-	CodeSessionExpired               Code = -112
-	CodeInvalidCallback              Code = -113
-	CodeInvalidACL                   Code = -114
-	CodeAuthFailed                   Code = -115
-	CodeSessionMoved                 Code = -118
-	CodeNotReadOnly                  Code = -119
-	CodeEphemeralOnLocalSession      Code = -120
-	CodeNoWatcher                    Code = -121
-	CodeRequestTimeout               Code = -122
-	CodeReconfigDisabled             Code = -123
-	CodeSessionClosedRequireSASLAuth Code = -124
-	CodeQuotaExceeded                Code = -125
-	CodeThrottledOp                  Code = -127
+	CodeOK                           Code = Code(wire.ErrOK)
+	CodeSystemError                  Code = Code(wire.ErrSystemError)
+	CodeRuntimeInconsistency         Code = Code(wire.ErrRuntimeInconsistency)
+	CodeDataInconsistency            Code = Code(wire.ErrDataInconsistency)
+	CodeConnectionLoss               Code = Code(wire.ErrConnectionLoss)
+	CodeMarshallingError             Code = Code(wire.ErrMarshallingError)
+	CodeUnimplemented                Code = Code(wire.ErrUnimplemented)
+	CodeOperationTimeout             Code = Code(wire.ErrOperationTimeout)
+	CodeBadArguments                 Code = Code(wire.ErrBadArguments)
+	CodeUnknownSession               Code = Code(wire.ErrUnknownSession)
+	CodeNewConfigNoQuorum            Code = Code(wire.ErrNewConfigNoQuorum)
+	CodeReconfigInProgress           Code = Code(wire.ErrReconfigInProgress)
+	CodeAPIError                     Code = Code(wire.ErrAPIError)
+	CodeNoNode                       Code = Code(wire.ErrNoNode)
+	CodeNoAuth                       Code = Code(wire.ErrNoAuth)
+	CodeBadVersion                   Code = Code(wire.ErrBadVersion)
+	CodeNoChildrenForEphemerals      Code = Code(wire.ErrNoChildrenForEphemerals)
+	CodeNodeExists                   Code = Code(wire.ErrNodeExists)
+	CodeNotEmpty                     Code = Code(wire.ErrNotEmpty)
+	CodeSessionExpired               Code = Code(wire.ErrSessionExpired)
+	CodeInvalidCallback              Code = Code(wire.ErrInvalidCallback)
+	CodeInvalidACL                   Code = Code(wire.ErrInvalidACL)
+	CodeAuthFailed                   Code = Code(wire.ErrAuthFailed)
+	CodeSessionMoved                 Code = Code(wire.ErrSessionMoved)
+	CodeNotReadOnly                  Code = Code(wire.ErrNotReadOnly)
+	CodeEphemeralOnLocalSession      Code = Code(wire.ErrEphemeralOnLocalSession)
+	CodeNoWatcher                    Code = Code(wire.ErrNoWatcher)
+	CodeRequestTimeout               Code = Code(wire.ErrRequestTimeout)
+	CodeReconfigDisabled             Code = Code(wire.ErrReconfigDisabled)
+	CodeSessionClosedRequireSASLAuth Code = Code(wire.ErrSessionClosedRequireSASLAuth)
+	CodeQuotaExceeded                Code = Code(wire.ErrQuotaExceeded)
+	CodeThrottledOp                  Code = Code(wire.ErrThrottledOp)
 )
-
-var codeText = map[Code][2]string{
-	CodeOK:                           {"OK", "ok"},
-	CodeSystemError:                  {"SystemError", "system error"},
-	CodeRuntimeInconsistency:         {"RuntimeInconsistency", "rolled back: an earlier operation of the transaction failed"},
-	CodeDataInconsistency:            {"DataInconsistency", "data inconsistency"},
-	CodeConnectionLoss:               {"ConnectionLoss", "connection lost: outcome unknown"},
-	CodeMarshallingError:             {"MarshallingError", "marshalling error"},
-	CodeUnimplemented:                {"Unimplemented", "not implemented by the server"},
-	CodeOperationTimeout:             {"OperationTimeout", "operation timed out"},
-	CodeBadArguments:                 {"BadArguments", "bad arguments"},
-	CodeUnknownSession:               {"UnknownSession", "unknown session"},
-	CodeNewConfigNoQuorum:            {"NewConfigNoQuorum", "new configuration has no quorum"},
-	CodeReconfigInProgress:           {"ReconfigInProgress", "reconfiguration in progress"},
-	CodeAPIError:                     {"APIError", "api error"},
-	CodeNoNode:                       {"NoNode", "node does not exist"},
-	CodeNoAuth:                       {"NoAuth", "not authorized"},
-	CodeBadVersion:                   {"BadVersion", "bad version"},
-	CodeNoChildrenForEphemerals:      {"NoChildrenForEphemerals", "ephemeral nodes may not have children"},
-	CodeNodeExists:                   {"NodeExists", "node already exists"},
-	CodeNotEmpty:                     {"NotEmpty", "node has children"},
-	CodeSessionExpired:               {"SessionExpired", "session expired"},
-	CodeInvalidCallback:              {"InvalidCallback", "invalid callback"},
-	CodeInvalidACL:                   {"InvalidACL", "invalid acl"},
-	CodeAuthFailed:                   {"AuthFailed", "authentication failed"},
-	CodeSessionMoved:                 {"SessionMoved", "session moved to another server"},
-	CodeNotReadOnly:                  {"NotReadOnly", "not allowed on a read-only server"},
-	CodeEphemeralOnLocalSession:      {"EphemeralOnLocalSession", "ephemeral node on a local session"},
-	CodeNoWatcher:                    {"NoWatcher", "no such watcher"},
-	CodeRequestTimeout:               {"RequestTimeout", "request timed out"},
-	CodeReconfigDisabled:             {"ReconfigDisabled", "reconfig is disabled"},
-	CodeSessionClosedRequireSASLAuth: {"SessionClosedRequireSASLAuth", "session closed: sasl authentication required"},
-	CodeQuotaExceeded:                {"QuotaExceeded", "quota exceeded"},
-	CodeThrottledOp:                  {"ThrottledOp", "operation throttled by the server"},
-}
 
 // String returns ZooKeeper's name for the code ("NoNode"), or the number for
 // codes Keeper does not know.
 func (c Code) String() string {
-	if t, ok := codeText[c]; ok {
-		return t[0]
+	if wire.ErrCode(c).Known() {
+		return wire.ErrCode(c).String()
 	}
 	return "Code(" + strconv.Itoa(int(c)) + ")"
 }
 
 // Message returns a short lowercase description of the code.
-func (c Code) Message() string {
-	if t, ok := codeText[c]; ok {
-		return t[1]
-	}
-	return "unknown error " + strconv.Itoa(int(c))
-}
+func (c Code) Message() string { return wire.ErrCode(c).Message() }
 
 // Error is an error reported by a ZooKeeper server (or, for connection loss
 // and session expiry, by the client on the server's behalf). Op and Path name
@@ -185,7 +147,7 @@ var (
 	ErrNoServer = errors.New("keeper: no server reachable")
 )
 
-// presumedExpired matches both ErrSessionExpired and ErrSessionPresumedExpired.
+// errPresumedExpired matches both ErrSessionExpired and ErrSessionPresumedExpired.
 var errPresumedExpired = fmt.Errorf("%w: %w", ErrSessionExpired, ErrSessionPresumedExpired)
 
 // requestError carries whether a failed request ever reached the wire.
@@ -217,8 +179,9 @@ func SafeToRetry(err error) bool {
 }
 
 // IsRetryable reports whether err is a transient condition after which the
-// same call may succeed: connection loss, an operation timeout or server
-// throttling. Whether a write may be retried also depends on SafeToRetry.
+// same call may succeed: connection loss, an operation timeout, server
+// throttling or a session moved to another server (ErrSessionMoved: the
+// next attempt goes through the server that holds it now). Whether a write may be retried also depends on SafeToRetry.
 func IsRetryable(err error) bool {
 	return errors.Is(err, ErrConnectionLoss) || errors.Is(err, ErrOperationTimeout) ||
 		errors.Is(err, ErrThrottled) || errors.Is(err, ErrSessionMoved)

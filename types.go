@@ -3,6 +3,8 @@ package keeper
 import (
 	"strconv"
 	"time"
+
+	"github.com/keeper-go/keeper/internal/wire"
 )
 
 // Stat is a znode's metadata as the server reports it.
@@ -68,17 +70,17 @@ type ACL struct {
 // EventType is the kind of a watch event.
 type EventType int32
 
-// Event types. The first seven are ZooKeeper's; EventResync and
-// EventNotWatching are Keeper's own.
+// Event types. The first eight are ZooKeeper's (internal/wire defines
+// them); EventResync and EventNotWatching are Keeper's own.
 const (
-	EventNone                   EventType = -1
-	EventNodeCreated            EventType = 1
-	EventNodeDeleted            EventType = 2
-	EventNodeDataChanged        EventType = 3
-	EventNodeChildrenChanged    EventType = 4
-	EventDataWatchRemoved       EventType = 5
-	EventChildWatchRemoved      EventType = 6
-	EventPersistentWatchRemoved EventType = 7
+	EventNone                   EventType = EventType(wire.EventNone)
+	EventNodeCreated            EventType = EventType(wire.EventNodeCreated)
+	EventNodeDeleted            EventType = EventType(wire.EventNodeDeleted)
+	EventNodeDataChanged        EventType = EventType(wire.EventNodeDataChanged)
+	EventNodeChildrenChanged    EventType = EventType(wire.EventNodeChildrenChanged)
+	EventDataWatchRemoved       EventType = EventType(wire.EventDataWatchRemoved)
+	EventChildWatchRemoved      EventType = EventType(wire.EventChildWatchRemoved)
+	EventPersistentWatchRemoved EventType = EventType(wire.EventPersistentWatchRemoved)
 
 	// EventResync tells a persistent watcher that it was re-armed after a
 	// reconnect or on a new session: changes made meanwhile were not
@@ -91,18 +93,15 @@ const (
 	EventNotWatching EventType = 101
 )
 
-var eventNames = map[EventType]string{
-	EventNone: "None", EventNodeCreated: "NodeCreated", EventNodeDeleted: "NodeDeleted",
-	EventNodeDataChanged: "NodeDataChanged", EventNodeChildrenChanged: "NodeChildrenChanged",
-	EventDataWatchRemoved: "DataWatchRemoved", EventChildWatchRemoved: "ChildWatchRemoved",
-	EventPersistentWatchRemoved: "PersistentWatchRemoved", EventResync: "Resync",
-	EventNotWatching: "NotWatching",
-}
-
 // String returns the event type's name ("NodeCreated").
 func (t EventType) String() string {
-	if s, ok := eventNames[t]; ok {
-		return s
+	switch {
+	case wire.EventType(t).Known():
+		return wire.EventType(t).String()
+	case t == EventResync:
+		return "Resync"
+	case t == EventNotWatching:
+		return "NotWatching"
 	}
 	return "EventType(" + strconv.Itoa(int(t)) + ")"
 }
@@ -154,27 +153,21 @@ func (s State) String() string {
 // Watcher.Event.KeeperState reports it.
 type KeeperState int32
 
-// ZooKeeper keeper states.
+// ZooKeeper keeper states, as internal/wire defines them.
 const (
-	KeeperDisconnected      KeeperState = 0
-	KeeperSyncConnected     KeeperState = 3
-	KeeperAuthFailed        KeeperState = 4
-	KeeperConnectedReadOnly KeeperState = 5
-	KeeperSaslAuthenticated KeeperState = 6
-	KeeperExpired           KeeperState = -112
-	KeeperClosed            KeeperState = 7
+	KeeperDisconnected      KeeperState = KeeperState(wire.StateDisconnected)
+	KeeperSyncConnected     KeeperState = KeeperState(wire.StateSyncConnected)
+	KeeperAuthFailed        KeeperState = KeeperState(wire.StateAuthFailed)
+	KeeperConnectedReadOnly KeeperState = KeeperState(wire.StateConnectedReadOnly)
+	KeeperSaslAuthenticated KeeperState = KeeperState(wire.StateSaslAuthenticated)
+	KeeperExpired           KeeperState = KeeperState(wire.StateExpired)
+	KeeperClosed            KeeperState = KeeperState(wire.StateClosed)
 )
-
-var keeperStateNames = map[KeeperState]string{
-	KeeperDisconnected: "Disconnected", KeeperSyncConnected: "SyncConnected",
-	KeeperAuthFailed: "AuthFailed", KeeperConnectedReadOnly: "ConnectedReadOnly",
-	KeeperSaslAuthenticated: "SaslAuthenticated", KeeperExpired: "Expired", KeeperClosed: "Closed",
-}
 
 // String returns ZooKeeper's name of the state.
 func (s KeeperState) String() string {
-	if n, ok := keeperStateNames[s]; ok {
-		return n
+	if wire.KeeperState(s).Known() {
+		return wire.KeeperState(s).String()
 	}
 	return "KeeperState(" + strconv.Itoa(int(s)) + ")"
 }

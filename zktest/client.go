@@ -90,9 +90,14 @@ func ExpireSession(ctx context.Context, cl *keeper.Client) error {
 	return fmt.Errorf("zktest: expire session %x: %w", id, last)
 }
 
-// closeSessionOn resumes session id on addr and closes it; done is true
-// once the server confirmed the close, or said the session is gone. The
-// client that owns the session may reconnect and take the session back
+// closeSessionOn resumes session id on addr and closes it; it encodes the
+// frames with internal/wire, as the client does, but runs the handshake
+// and the closeSession exchange itself rather than through a
+// keeper.Client: ExpireSession stands in for the server expiring a
+// session, and must not depend on the client's session engine (its
+// resume, its Close), which the tests that call it are testing. done is
+// true once the server confirmed the close, or said the session is gone.
+// The client that owns the session may reconnect and take the session back
 // meanwhile (the server then closes our side connection): the caller tries
 // again.
 func closeSessionOn(ctx context.Context, addr string, id int64, pw []byte) (done bool, err error) {

@@ -11,6 +11,14 @@ import (
 	"time"
 )
 
+// zktest keeps its own four-letter exchange and srvr parsing instead of
+// calling keeper.Command and keeper.ParseSrvr: the harness decides from
+// them whether a server is up, what mode it serves in and which zxid it
+// has, and the package's tests check keeper.Command and the parsers
+// against those very servers. Sharing the code would let one bug in the
+// client both break a feature and hide it from its test (a misparsed
+// reply making the harness wait on, or believe in, the wrong server).
+
 // maxReply bounds the reply read by FourLetterWord (dump and wchp can be large).
 const maxReply = 64 << 20
 

@@ -52,36 +52,36 @@ type errInfo struct{ name, msg string }
 var errInfos = map[ErrCode]errInfo{
 	ErrOK:                           {"OK", "ok"},
 	ErrSystemError:                  {"SystemError", "system error"},
-	ErrRuntimeInconsistency:         {"RuntimeInconsistency", "runtime inconsistency"},
+	ErrRuntimeInconsistency:         {"RuntimeInconsistency", "rolled back: an earlier operation of the transaction failed"},
 	ErrDataInconsistency:            {"DataInconsistency", "data inconsistency"},
-	ErrConnectionLoss:               {"ConnectionLoss", "connection loss"},
+	ErrConnectionLoss:               {"ConnectionLoss", "connection lost: outcome unknown"},
 	ErrMarshallingError:             {"MarshallingError", "marshalling error"},
-	ErrUnimplemented:                {"Unimplemented", "operation not implemented by the server"},
-	ErrOperationTimeout:             {"OperationTimeout", "operation timeout"},
+	ErrUnimplemented:                {"Unimplemented", "not implemented by the server"},
+	ErrOperationTimeout:             {"OperationTimeout", "operation timed out"},
 	ErrBadArguments:                 {"BadArguments", "bad arguments"},
 	ErrUnknownSession:               {"UnknownSession", "unknown session"},
-	ErrNewConfigNoQuorum:            {"NewConfigNoQuorum", "new config has no quorum"},
-	ErrReconfigInProgress:           {"ReconfigInProgress", "reconfig in progress"},
+	ErrNewConfigNoQuorum:            {"NewConfigNoQuorum", "new configuration has no quorum"},
+	ErrReconfigInProgress:           {"ReconfigInProgress", "reconfiguration in progress"},
 	ErrAPIError:                     {"APIError", "api error"},
 	ErrNoNode:                       {"NoNode", "node does not exist"},
 	ErrNoAuth:                       {"NoAuth", "not authorized"},
 	ErrBadVersion:                   {"BadVersion", "bad version"},
 	ErrNoChildrenForEphemerals:      {"NoChildrenForEphemerals", "ephemeral nodes may not have children"},
 	ErrNodeExists:                   {"NodeExists", "node already exists"},
-	ErrNotEmpty:                     {"NotEmpty", "directory not empty"},
+	ErrNotEmpty:                     {"NotEmpty", "node has children"},
 	ErrSessionExpired:               {"SessionExpired", "session expired"},
 	ErrInvalidCallback:              {"InvalidCallback", "invalid callback"},
 	ErrInvalidACL:                   {"InvalidACL", "invalid acl"},
 	ErrAuthFailed:                   {"AuthFailed", "authentication failed"},
-	ErrSessionMoved:                 {"SessionMoved", "session moved"},
-	ErrNotReadOnly:                  {"NotReadOnly", "not a read-only call"},
-	ErrEphemeralOnLocalSession:      {"EphemeralOnLocalSession", "ephemeral node on local session"},
+	ErrSessionMoved:                 {"SessionMoved", "session moved to another server"},
+	ErrNotReadOnly:                  {"NotReadOnly", "not allowed on a read-only server"},
+	ErrEphemeralOnLocalSession:      {"EphemeralOnLocalSession", "ephemeral node on a local session"},
 	ErrNoWatcher:                    {"NoWatcher", "no such watcher"},
 	ErrRequestTimeout:               {"RequestTimeout", "request timed out"},
 	ErrReconfigDisabled:             {"ReconfigDisabled", "reconfig is disabled"},
-	ErrSessionClosedRequireSASLAuth: {"SessionClosedRequireSASLAuth", "session closed because the client failed to authenticate"},
+	ErrSessionClosedRequireSASLAuth: {"SessionClosedRequireSASLAuth", "session closed: sasl authentication required"},
 	ErrQuotaExceeded:                {"QuotaExceeded", "quota exceeded"},
-	ErrThrottledOp:                  {"ThrottledOp", "op throttled due to high load"},
+	ErrThrottledOp:                  {"ThrottledOp", "operation throttled by the server"},
 }
 
 // String returns the Java name of c ("NoNode", "BadVersion", ...), or
@@ -141,4 +141,22 @@ func (s KeeperState) String() string {
 		return n
 	}
 	return "KeeperState(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Known reports whether c is one of the codes in this package's table.
+func (c ErrCode) Known() bool {
+	_, ok := errInfos[c]
+	return ok
+}
+
+// Known reports whether t is one of ZooKeeper's event types.
+func (t EventType) Known() bool {
+	_, ok := eventNames[t]
+	return ok
+}
+
+// Known reports whether s is one of ZooKeeper's keeper states.
+func (s KeeperState) Known() bool {
+	_, ok := stateNames[s]
+	return ok
 }

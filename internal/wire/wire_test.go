@@ -288,7 +288,7 @@ func TestTables(t *testing.T) {
 		{ErrNoNode.Message(), "node does not exist"},
 		{ErrNodeExists.Message(), "node already exists"},
 		{ErrBadVersion.Message(), "bad version"},
-		{ErrNotEmpty.Message(), "directory not empty"},
+		{ErrNotEmpty.Message(), "node has children"},
 		{ErrCode(-9).Message(), "unknown error -9"},
 		{EventNone.String(), "None"},
 		{EventNodeChildrenChanged.String(), "NodeChildrenChanged"},
