@@ -400,14 +400,20 @@ func putInt32(b []byte, v int32) {
 	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 }
 
-// nextXid returns the next request xid; only the current writer calls it.
-// Xids wrap from MaxInt32 back to 1.
+// nextXid returns the next request xid. Xids wrap from MaxInt32 back to
+// 1. The caller holds the writing connection's wmu, so that xids reach the
+// wire in the order they are taken (the reader matches replies by it).
 func (c *Client) nextXid() int32 {
-	c.xid++
-	if c.xid <= 0 || c.xid == math.MaxInt32 {
-		c.xid = 1
+	for {
+		old := c.xid.Load()
+		x := old + 1
+		if x <= 0 || x == math.MaxInt32 {
+			x = 1
+		}
+		if c.xid.CompareAndSwap(old, x) {
+			return x
+		}
 	}
-	return c.xid
 }
 
 // errExpired is the handshake's result when the server says the session is

@@ -44,8 +44,14 @@
 // # Concurrency
 //
 // A Client is safe for concurrent use. Requests from many goroutines are
-// pipelined on the one connection: one writer goroutine coalesces them
-// into few writes and one reader goroutine matches the replies. No user
-// code runs on those goroutines. Close waits for every goroutine the
-// client started, listeners included.
+// pipelined on the one connection, and one goroutine at a time writes the
+// socket, under the connection's write lock: a caller that finds the
+// connection idle writes its own request; otherwise the connection's
+// writer goroutine coalesces what is queued into few writes (the client's
+// own requests, such as re-added watches, go the same way, even when the
+// reader queues them). Before a connection is published the session loop
+// alone writes it: handshake, authentication, restored watches. One
+// reader goroutine matches the replies. No user code runs on the reader
+// or the writer. Close waits for every goroutine the client started,
+// listeners included.
 package keeper

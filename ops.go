@@ -228,9 +228,13 @@ func (c *Client) ensureChroot(ctx context.Context) error {
 	return nil
 }
 
-// read runs a read call under the client's retry policy.
+// read runs a read call under the client's retry policy. The hot reads
+// (Get, GetW, Exists, ExistsW) loop on c.cfg.retry.again inline instead:
+// they return several values from a pooled request, which a closure
+// would make escape to the heap on every call. Both forms apply the same
+// policy through Retry.again.
 func (c *Client) read(ctx context.Context, fn func(context.Context) error) error {
-	return c.cfg.retry.do(ctx, fn, true)
+	return c.cfg.retry.Do(ctx, fn)
 }
 
 // Get returns the node's data and Stat. A node created with nil data

@@ -41,11 +41,11 @@ type request struct {
 
 	// watch, when set, is registered by the reader on a successful reply.
 	watch *watchReg
-	// onDone, for internal requests that nobody waits for, runs on the
-	// reader goroutine instead of signalling done. It must not block.
+	// onDone, for internal requests that nobody waits for, runs instead
+	// of signalling done, on whichever goroutine completes the request:
+	// the reader, a goroutine failing the connection, or one holding c.mu
+	// (failOutboxLocked). It must not block nor take c.mu.
 	onDone func(*request)
-	// internal marks requests made by the client itself.
-	internal bool
 
 	// Storage for the hot paths' replies, so they need no allocation.
 	gd wire.GetDataResponse

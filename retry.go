@@ -32,10 +32,6 @@ func DefaultRetry() *Retry {
 // error. Only use it for calls that are safe to repeat: a write that
 // failed with ErrConnectionLoss may have been applied.
 func (r *Retry) Do(ctx context.Context, fn func(ctx context.Context) error) error {
-	return r.do(ctx, fn, false)
-}
-
-func (r *Retry) do(ctx context.Context, fn func(ctx context.Context) error, _ bool) error {
 	var st retryState
 	for {
 		err := fn(ctx)

@@ -196,7 +196,8 @@ func TestSASLExchange(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &Client{cfg: defaultConfig(), xid: 41}
+			c := &Client{cfg: defaultConfig()}
+			c.xid.Store(41)
 			c.cfg.sasl = &saslConfig{user: "bob", password: "pw"}
 			var failed []StateEvent
 			c.listeners = map[int]*listener{0: newListener(nil)}
@@ -228,8 +229,8 @@ func TestSASLExchange(t *testing.T) {
 			} else if len(failed) != 0 {
 				t.Fatalf("events %+v", failed)
 			}
-			if tc.code == CodeOK && c.xid != 43 {
-				t.Errorf("xid counter at %d after the exchange, want 43", c.xid)
+			if tc.code == CodeOK && c.xid.Load() != 43 {
+				t.Errorf("xid counter at %d after the exchange, want 43", c.xid.Load())
 			}
 			if c.LastZxid() != 7 {
 				t.Errorf("zxid of the replies not noted: %d", c.LastZxid())
