@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/recipe/internal/node"
 )
 
 // Option configures a ChildrenWatch.
@@ -23,12 +23,6 @@ type options struct {
 // after the first (Kazoo's send_event). Without it, the default, fn always
 // gets a nil event.
 func SendEvent() Option { return func(o *options) { o.sendEvent = true } }
-
-// retry delays between failed reads: from minDelay doubling to maxDelay.
-const (
-	minDelay = 50 * time.Millisecond
-	maxDelay = 2 * time.Second
-)
 
 // runner is the loop shared by DataWatch and ChildrenWatch: one goroutine
 // that reads, calls fn and waits for the armed one-shot watch to fire.
@@ -57,8 +51,8 @@ func newRunner(c *keeper.Client, path string, fnNil bool) (r *runner, io, stop c
 	if fnNil {
 		return nil, nil, nil, fmt.Errorf("watch: %s: nil function", path)
 	}
-	if err := checkPath(path); err != nil {
-		return nil, nil, nil, err
+	if err := keeper.ValidatePath(path); err != nil {
+		return nil, nil, nil, fmt.Errorf("watch: %w", err)
 	}
 	io, ioCancel := context.WithCancel(context.Background())
 	stop, stopCancel := context.WithCancel(io)
@@ -70,22 +64,6 @@ func (r *runner) exit() {
 	r.stop()
 	r.ioCancel()
 	close(r.done)
-}
-
-// checkPath rejects the path shapes ZooKeeper never accepts; the client
-// checks the rest on the first read (ending the watch with its error).
-func checkPath(p string) error {
-	switch {
-	case p == "":
-		return fmt.Errorf("watch: %w: empty path", keeper.ErrInvalidPath)
-	case p[0] != '/':
-		return fmt.Errorf("watch: %w %q: must start with /", keeper.ErrInvalidPath, p)
-	case len(p) > 1 && strings.HasSuffix(p, "/"):
-		return fmt.Errorf("watch: %w %q: must not end with /", keeper.ErrInvalidPath, p)
-	case strings.Contains(p, "//"):
-		return fmt.Errorf("watch: %w %q: empty component", keeper.ErrInvalidPath, p)
-	}
-	return nil
 }
 
 // call runs fn unless the watch was stopped; it reports whether to go on.
@@ -145,48 +123,23 @@ func (r *runner) errOf() error {
 
 // pause waits before the next attempt after a failed read: until the
 // client is connected again, then the backoff delay. It returns false
-// when the watch must end (stopped, or the client closed). ctx is the
-// loop's stop context.
-func (r *runner) pause(ctx context.Context, err error, delay *time.Duration) bool {
-	if errors.Is(err, keeper.ErrClosed) {
+// when the watch must end (stopped, the client closed, or a read that
+// cannot succeed: node.IsPermanent). ctx is the loop's stop context.
+func (r *runner) pause(ctx context.Context, err error, b *node.Backoff) bool {
+	if ctx.Err() != nil && !errors.Is(err, keeper.ErrClosed) {
+		return false
+	}
+	if node.IsPermanent(err) {
 		r.fail(err)
 		return false
 	}
-	if ctx.Err() != nil {
-		return false
-	}
-	if permanent(err) {
-		r.fail(err)
-		return false
-	}
-	if werr := r.c.WaitConnected(ctx); werr != nil {
-		if errors.Is(werr, keeper.ErrClosed) {
-			r.fail(werr)
+	if err := b.SleepConnected(ctx, r.c); err != nil {
+		if errors.Is(err, keeper.ErrClosed) {
+			r.fail(err)
 		}
 		return false
 	}
-	t := time.NewTimer(*delay)
-	defer t.Stop()
-	*delay = min(*delay*2, maxDelay)
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// permanent reports whether a failed read cannot succeed when tried
-// again: a bad path, no permission. Anything else (connection loss, a
-// lost session, throttling) is retried.
-func permanent(err error) bool {
-	for _, e := range []error{keeper.ErrInvalidPath, keeper.ErrNoAuth, keeper.ErrAuthFailed,
-		keeper.ErrBadArguments, keeper.ErrUnimplemented} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
+	return true
 }
 
 // disarm removes the armed one-shot watch when the watch ends, so that no
@@ -288,7 +241,7 @@ func (w *DataWatch) run(io, stop context.Context) {
 	var last *keeper.Stat
 	var ev *keeper.Event
 	first := true
-	delay := minDelay
+	var b node.Backoff
 	for {
 		data, st, ch, err := w.readData(io)
 		if stop.Err() != nil {
@@ -296,12 +249,12 @@ func (w *DataWatch) run(io, stop context.Context) {
 			return
 		}
 		if err != nil {
-			if !r.pause(stop, err, &delay) {
+			if !r.pause(stop, err, &b) {
 				return
 			}
 			continue
 		}
-		delay = minDelay
+		b.Reset()
 		if first || !sameData(last, st) {
 			first = false
 			last = st
@@ -361,11 +314,7 @@ func NewChildrenWatch(c *keeper.Client, path string, fn func(children []string, 
 		return nil, err
 	}
 	w := &ChildrenWatch{r: r, fn: fn}
-	for _, o := range opts {
-		if o != nil {
-			o(&w.opts)
-		}
-	}
+	node.ApplyOptions(&w.opts, opts)
 	go w.run(io, stop)
 	return w, nil
 }
@@ -421,7 +370,7 @@ func (w *ChildrenWatch) run(io, stop context.Context) {
 	var last *keeper.Stat
 	var ev *keeper.Event
 	first := true
-	delay := minDelay
+	var b node.Backoff
 	for {
 		kids, st, ch, err := w.readChildren(io)
 		if stop.Err() != nil {
@@ -429,12 +378,12 @@ func (w *ChildrenWatch) run(io, stop context.Context) {
 			return
 		}
 		if err != nil {
-			if !r.pause(stop, err, &delay) {
+			if !r.pause(stop, err, &b) {
 				return
 			}
 			continue
 		}
-		delay = minDelay
+		b.Reset()
 		if first || !sameChildren(last, st) {
 			first = false
 			last = st

@@ -396,7 +396,7 @@ func TestNewWatchErrors(t *testing.T) {
 	c := srv.Client(t)
 	fn := func([]byte, *keeper.Stat, *keeper.Event) bool { return true }
 	kfn := func([]string, *keeper.Event) bool { return true }
-	for _, p := range []string{"", "rel", "/a/", "/a//b"} {
+	for _, p := range []string{"", "rel", "/a/", "/a//b", "/a/./b"} {
 		if _, err := watch.NewDataWatch(c, p, fn); !errors.Is(err, keeper.ErrInvalidPath) {
 			t.Errorf("NewDataWatch(%q) = %v", p, err)
 		}
@@ -413,14 +413,20 @@ func TestNewWatchErrors(t *testing.T) {
 	if _, err := watch.NewChildrenWatch(c, "/a", nil); err == nil {
 		t.Error("nil fn accepted")
 	}
-	// A path the client rejects ends the watch with its error.
-	w, err := watch.NewDataWatch(c, "/a/./b", fn)
+	// A read that cannot succeed (no permission) ends the watch with its
+	// error.
+	ctx := ctxT(t)
+	noRead := []keeper.ACL{{Perms: keeper.PermAll &^ keeper.PermRead, Scheme: "world", ID: "anyone"}}
+	if _, err := c.Create(ctx, "/secret", nil, keeper.WithACL(noRead...)); err != nil {
+		t.Fatal(err)
+	}
+	w, err := watch.NewDataWatch(c, "/secret", fn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	<-w.Done()
-	if !errors.Is(w.Err(), keeper.ErrInvalidPath) {
-		t.Fatalf("Err = %v, want ErrInvalidPath", w.Err())
+	if !errors.Is(w.Err(), keeper.ErrNoAuth) {
+		t.Fatalf("Err = %v, want ErrNoAuth", w.Err())
 	}
 }
 
