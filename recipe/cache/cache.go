@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/recipe/internal/node"
 )
 
 // ErrClosed is the reason a TreeCache gives (Err) after Close.
@@ -151,8 +151,8 @@ type shot struct {
 	ev   keeper.Event
 }
 
-// node is a cached znode.
-type node struct {
+// znode is a cached node.
+type znode struct {
 	data         []byte
 	stat         *keeper.Stat
 	kids         map[string]struct{}
@@ -174,7 +174,7 @@ type TreeCache struct {
 	cfg  config
 
 	mu    sync.RWMutex
-	nodes map[string]*node // written by the loop only
+	nodes map[string]*znode // written by the loop only
 
 	inbox   *fifo[msg]
 	jobs    *fifo[job]
@@ -223,21 +223,17 @@ func NewTreeCache(c *keeper.Client, root string, opts ...Option) (*TreeCache, er
 	if c == nil {
 		return nil, errors.New("cache: nil client")
 	}
-	if err := checkPath(root); err != nil {
-		return nil, err
+	if err := keeper.ValidatePath(root); err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
 	}
 	cfg := config{workers: 16}
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
+	node.ApplyOptions(&cfg, opts)
 	if cfg.workers < 1 || cfg.workers > 1024 {
 		return nil, fmt.Errorf("cache: WithWorkers(%d): must be 1 to 1024", cfg.workers)
 	}
 	return &TreeCache{
 		c: c, root: root, cfg: cfg,
-		nodes:    map[string]*node{},
+		nodes:    map[string]*znode{},
 		inbox:    newFifo[msg](),
 		jobs:     newFifo[job](),
 		disarms:  newFifo[disarm](),
@@ -250,21 +246,6 @@ func NewTreeCache(c *keeper.Client, root string, opts ...Option) (*TreeCache, er
 		reading:  map[string]*flight{},
 		orphans:  map[string]map[string]*result{},
 	}, nil
-}
-
-// checkPath rejects the path shapes ZooKeeper never accepts.
-func checkPath(p string) error {
-	switch {
-	case p == "":
-		return fmt.Errorf("cache: %w: empty path", keeper.ErrInvalidPath)
-	case p[0] != '/':
-		return fmt.Errorf("cache: %w %q: must start with /", keeper.ErrInvalidPath, p)
-	case len(p) > 1 && strings.HasSuffix(p, "/"):
-		return fmt.Errorf("cache: %w %q: must not end with /", keeper.ErrInvalidPath, p)
-	case strings.Contains(p, "//"):
-		return fmt.Errorf("cache: %w %q: empty component", keeper.ErrInvalidPath, p)
-	}
-	return nil
 }
 
 // Start sets up the watch and starts loading the tree in the background;

@@ -3,11 +3,12 @@ package cache
 import (
 	"context"
 	"errors"
+	"path"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/recipe/internal/node"
 )
 
 // The loop owns the tree. Every change goes through it: events of the
@@ -193,16 +194,6 @@ func (tc *TreeCache) inTree(p string) bool {
 	return p == tc.root || tc.root == "/" || strings.HasPrefix(p, tc.root+"/")
 }
 
-func parentOf(p string) string {
-	i := strings.LastIndexByte(p, '/')
-	if i <= 0 {
-		return "/"
-	}
-	return p[:i]
-}
-
-func baseOf(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
-
 // schedule asks for a read of j.path; when one is in flight, for another
 // one after it (merged with any other request meanwhile).
 func (tc *TreeCache) schedule(j job) {
@@ -279,7 +270,7 @@ func (tc *TreeCache) apply(r *result) error {
 		return nil
 	}
 	if p != tc.root {
-		if parent := parentOf(p); tc.nodes[parent] == nil {
+		if parent := path.Dir(p); tc.nodes[parent] == nil {
 			// Its parent is not in yet: wait for it, so that NodeAdded
 			// goes top-down.
 			kids := tc.orphans[parent]
@@ -306,11 +297,11 @@ func (tc *TreeCache) apply(r *result) error {
 			tc.schedule(job{path: p, data: true, kids: kidsAlways})
 			return nil
 		}
-		n := &node{data: r.data, stat: r.stat, kids: map[string]struct{}{}}
+		n := &znode{data: r.data, stat: r.stat, kids: map[string]struct{}{}}
 		tc.mu.Lock()
 		tc.nodes[p] = n
 		if p != tc.root {
-			tc.nodes[parentOf(p)].kids[baseOf(p)] = struct{}{}
+			tc.nodes[path.Dir(p)].kids[path.Base(p)] = struct{}{}
 		}
 		tc.mu.Unlock()
 		tc.adopt(p, n, r)
@@ -343,7 +334,7 @@ func (tc *TreeCache) apply(r *result) error {
 
 // diffKids reads the listed children the cache lacks, and re-reads the
 // cached ones not listed (to confirm that they are gone).
-func (tc *TreeCache) diffKids(p string, n *node, kids []string) {
+func (tc *TreeCache) diffKids(p string, n *znode, kids []string) {
 	listed := make(map[string]struct{}, len(kids))
 	for _, k := range kids {
 		listed[k] = struct{}{}
@@ -412,8 +403,8 @@ func (tc *TreeCache) removeTree(p string) {
 	tc.dropOrphans(p)
 	tc.mu.Lock()
 	delete(tc.nodes, p)
-	if parent := tc.nodes[parentOf(p)]; parent != nil && p != tc.root {
-		delete(parent.kids, baseOf(p))
+	if parent := tc.nodes[path.Dir(p)]; parent != nil && p != tc.root {
+		delete(parent.kids, path.Base(p))
 	}
 	tc.mu.Unlock()
 	tc.dropWatch(p, n.dataW)
@@ -422,7 +413,7 @@ func (tc *TreeCache) removeTree(p string) {
 }
 
 // adopt makes the watches a read armed the node's own, replacing older ones.
-func (tc *TreeCache) adopt(p string, n *node, r *result) {
+func (tc *TreeCache) adopt(p string, n *znode, r *result) {
 	if r.dataW != nil {
 		if n.dataW != nil {
 			tc.dropWatch(p, n.dataW)
@@ -502,57 +493,30 @@ func (tc *TreeCache) worker(io context.Context) {
 	}
 }
 
-// permanent reports whether a read failed for good for this node.
-func permanent(err error) bool {
-	for _, e := range []error{keeper.ErrNoAuth, keeper.ErrInvalidPath, keeper.ErrBadArguments, keeper.ErrClosed} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
-
 // again waits before retrying a failed read: until the client is
-// connected, then a short delay. False when the cache is ending.
-func (tc *TreeCache) again(io context.Context, delay *time.Duration) bool {
-	if io.Err() != nil {
-		return false
-	}
-	if err := tc.c.WaitConnected(io); err != nil {
-		return false
-	}
-	t := time.NewTimer(*delay)
-	defer t.Stop()
-	*delay = min(*delay*2, 2*time.Second)
-	select {
-	case <-t.C:
-		return true
-	case <-io.Done():
-		return false
-	}
+// connected, then the backoff pause. False when the cache is ending.
+func (tc *TreeCache) again(io context.Context, b *node.Backoff) bool {
+	return io.Err() == nil && b.SleepConnected(io, tc.c) == nil
 }
-
-// failed is the result of a read given up because the cache ends.
-func failed(j job, err error) *result { return &result{job: j, err: err} }
 
 // readOne reads a node with one-shot watches: GetW for the data and
 // ChildrenW for the children (ExistsW for a missing root).
 func (tc *TreeCache) readOne(io context.Context, j job) *result {
 	r := &result{job: j}
-	delay := 50 * time.Millisecond
+	var b node.Backoff
 	for {
 		err := tc.readOnce(io, r)
 		switch {
 		case err == nil:
 			return r
-		case permanent(err) || io.Err() != nil:
+		case node.IsPermanent(err) || io.Err() != nil:
 			if io.Err() != nil {
 				err = keeper.ErrClosed
 			}
 			r.err = err
 			return r
 		}
-		if !tc.again(io, &delay) {
+		if !tc.again(io, &b) {
 			r.err = keeper.ErrClosed
 			return r
 		}
@@ -623,24 +587,31 @@ func (tc *TreeCache) readBatch(io context.Context, batch []job) []*result {
 }
 
 func (tc *TreeCache) readChunk(io context.Context, rs []*result) {
-	delay := 50 * time.Millisecond
+	var b node.Backoff
 	paths := make([]string, len(rs))
 	for i, r := range rs {
 		paths[i] = r.job.path
 	}
 	gets, err := tc.c.MultiGet(io, paths...)
 	if err != nil {
-		if io.Err() != nil || permanent(err) || !tc.again(io, &delay) {
+		if errors.Is(err, keeper.ErrUnimplemented) && io.Err() == nil {
+			// A server without multi-reads: read one by one.
+			for _, r := range rs {
+				tc.readSingle(io, r)
+			}
+			return
+		}
+		if io.Err() != nil || node.IsPermanent(err) || !tc.again(io, &b) {
 			for _, r := range rs {
 				r.err = err
-				if io.Err() != nil || !permanent(err) {
+				if io.Err() != nil || !node.IsPermanent(err) {
 					r.err = keeper.ErrClosed
 				}
 			}
 			return
 		}
-		// After a connection loss (or on a server without multi-reads),
-		// read one by one: a too large reply may have been the cause.
+		// After a connection loss, read one by one: a too large reply
+		// may have been the cause.
 		for _, r := range rs {
 			tc.readSingle(io, r)
 		}
@@ -689,7 +660,7 @@ func (tc *TreeCache) readChunk(io context.Context, rs []*result) {
 			}
 			return
 		}
-		if permanent(err) || io.Err() != nil || !tc.again(io, &delay) {
+		if node.IsPermanent(err) || io.Err() != nil || !tc.again(io, &b) {
 			for _, r := range need {
 				r.err = keeper.ErrClosed
 			}
@@ -700,7 +671,7 @@ func (tc *TreeCache) readChunk(io context.Context, rs []*result) {
 
 // readSingle reads one node with Get and Children.
 func (tc *TreeCache) readSingle(io context.Context, r *result) {
-	delay := 50 * time.Millisecond
+	var b node.Backoff
 	for {
 		data, st, err := tc.c.Get(io, r.job.path)
 		if err == nil {
@@ -711,7 +682,7 @@ func (tc *TreeCache) readSingle(io context.Context, r *result) {
 			r.dataRead = true
 			return
 		}
-		if permanent(err) || !tc.again(io, &delay) {
+		if node.IsPermanent(err) || !tc.again(io, &b) {
 			r.err = err
 			if io.Err() != nil {
 				r.err = keeper.ErrClosed
@@ -732,7 +703,7 @@ func (tc *TreeCache) readSingle(io context.Context, r *result) {
 			r.exists = false
 			return
 		}
-		if permanent(err) || !tc.again(io, &delay) {
+		if node.IsPermanent(err) || !tc.again(io, &b) {
 			r.err = err
 			if io.Err() != nil {
 				r.err = keeper.ErrClosed
