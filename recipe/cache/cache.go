@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/queue"
 	"github.com/keeper-go/keeper/recipe/internal/node"
 )
 
@@ -176,10 +177,10 @@ type TreeCache struct {
 	mu    sync.RWMutex
 	nodes map[string]*znode // written by the loop only
 
-	inbox   *fifo[msg]
-	jobs    *fifo[job]
-	disarms *fifo[disarm]
-	events  *fifo[Event]
+	inbox   *queue.Queue[msg]
+	jobs    *queue.Queue[job]
+	disarms *queue.Queue[disarm]
+	events  *queue.Queue[Event]
 	out     chan Event
 	ready   chan struct{}
 	done    chan struct{} // closed when the cache has ended and cleaned up
@@ -234,10 +235,10 @@ func NewTreeCache(c *keeper.Client, root string, opts ...Option) (*TreeCache, er
 	return &TreeCache{
 		c: c, root: root, cfg: cfg,
 		nodes:    map[string]*znode{},
-		inbox:    newFifo[msg](),
-		jobs:     newFifo[job](),
-		disarms:  newFifo[disarm](),
-		events:   newFifo[Event](),
+		inbox:    queue.New[msg](),
+		jobs:     queue.New[job](),
+		disarms:  queue.New[disarm](),
+		events:   queue.New[Event](),
 		out:      make(chan Event),
 		ready:    make(chan struct{}),
 		done:     make(chan struct{}),
@@ -281,7 +282,7 @@ func (tc *TreeCache) Start(ctx context.Context) error {
 	io, cancel := context.WithCancel(context.Background())
 	tc.ioCancel = cancel
 	tc.lastState = tc.c.State()
-	tc.unlisten = tc.c.Listen(func(ev keeper.StateEvent) { tc.inbox.push(msg{state: &ev}) })
+	tc.unlisten = tc.c.Listen(func(ev keeper.StateEvent) { tc.inbox.Push(msg{state: &ev}) })
 	if tc.watcher != nil {
 		tc.aux.Add(1)
 		go tc.forward(tc.watcher)
@@ -294,7 +295,7 @@ func (tc *TreeCache) Start(ctx context.Context) error {
 		tc.workers.Add(1)
 		go tc.worker(io)
 	}
-	tc.inbox.push(msg{start: true})
+	tc.inbox.Push(msg{start: true})
 	go tc.loop()
 	return nil
 }
@@ -388,7 +389,7 @@ func (tc *TreeCache) shutdown(err error) {
 		tc.unlisten()
 		// Reads in flight may arm watches: let them finish for a while.
 		grace := time.AfterFunc(tc.c.SessionTimeout(), tc.ioCancel)
-		tc.jobs.drain()
+		tc.jobs.TakeAll()
 		if tc.watcher != nil {
 			_ = tc.watcher.Close()
 		}
@@ -396,7 +397,7 @@ func (tc *TreeCache) shutdown(err error) {
 		tc.workers.Wait()
 		// Whatever still holds a one-shot watch: remove them all.
 		var left []disarm
-		for _, m := range tc.inbox.drain() {
+		for _, m := range tc.inbox.TakeAll() {
 			for _, r := range m.results {
 				left = appendWatches(left, r)
 			}
@@ -413,12 +414,12 @@ func (tc *TreeCache) shutdown(err error) {
 		clear(tc.nodes)
 		tc.mu.Unlock()
 		left = append(left, disarm{tc.root, tc.rootExist})
-		left = append(left, tc.disarms.drain()...)
+		left = append(left, tc.disarms.TakeAll()...)
 		tc.removeWatches(left)
 		tc.waiters.Wait()
 		grace.Stop()
 		tc.ioCancel()
-		tc.events.close()
+		tc.events.Close()
 		tc.aux.Wait()
 		close(tc.done)
 	})
@@ -433,24 +434,24 @@ func appendWatches(l []disarm, r *result) []disarm {
 func (tc *TreeCache) removeWatches(l []disarm) {
 	ctx, cancel := context.WithTimeout(context.Background(), tc.c.SessionTimeout())
 	defer cancel()
-	q := newFifo[disarm]()
+	q := queue.New[disarm]()
 	for _, d := range l {
 		if d.ch != nil {
-			q.push(d)
+			q.Push(d)
 		}
 	}
-	q.close()
+	q.Close()
 	var wg sync.WaitGroup
-	for i := 0; i < min(16, q.len()); i++ {
+	for i := 0; i < min(16, q.Len()); i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				ds := q.popN(1, nil)
-				if len(ds) == 0 {
+				d, ok := q.Pop()
+				if !ok {
 					return
 				}
-				_ = tc.c.RemoveWatch(ctx, ds[0].path, ds[0].ch)
+				_ = tc.c.RemoveWatch(ctx, d.path, d.ch)
 			}
 		}()
 	}
@@ -461,54 +462,33 @@ func (tc *TreeCache) removeWatches(l []disarm) {
 func (tc *TreeCache) pump() {
 	defer tc.aux.Done()
 	defer close(tc.out)
-	var buf []Event
-	for {
-		buf = tc.events.popN(1, buf[:0])
-		if len(buf) == 0 {
-			if tc.events.isClosed() {
-				return
-			}
-			select {
-			case <-tc.events.signal:
-			case <-tc.stop:
-				return
-			}
-			continue
-		}
+	tc.events.Run(tc.stop, func(ev Event) bool {
 		select {
-		case tc.out <- buf[0]:
+		case tc.out <- ev:
+			return true
 		case <-tc.stop:
-			return
+			return false
 		}
-	}
+	})
 }
 
 // forward passes the persistent watcher's events to the loop.
 func (tc *TreeCache) forward(w *keeper.Watcher) {
 	defer tc.aux.Done()
 	for ev := range w.Events() {
-		tc.inbox.push(msg{ev: &ev})
+		tc.inbox.Push(msg{ev: &ev})
 	}
-	tc.inbox.push(msg{watchEnd: w.Err()})
+	tc.inbox.Push(msg{watchEnd: w.Err()})
 }
 
 // disarmer removes, one at a time, the one-shot watches the loop no
 // longer needs (replaced by newer ones, or of nodes gone).
 func (tc *TreeCache) disarmer(io context.Context) {
 	defer tc.waiters.Done()
-	var buf []disarm
-	for {
-		buf = tc.disarms.popN(1, buf[:0])
-		if len(buf) == 0 {
-			select {
-			case <-tc.disarms.signal:
-			case <-tc.stop:
-				return
-			}
-			continue
-		}
-		_ = tc.c.RemoveWatch(io, buf[0].path, buf[0].ch)
-	}
+	tc.disarms.Run(tc.stop, func(d disarm) bool {
+		_ = tc.c.RemoveWatch(io, d.path, d.ch)
+		return true
+	})
 }
 
 // waitShot hands a one-shot watch's event to the loop.
@@ -518,7 +498,7 @@ func (tc *TreeCache) waitShot(path string, ch <-chan keeper.Event, kind shotKind
 		defer tc.waiters.Done()
 		ev, ok := <-ch
 		if ok {
-			tc.inbox.push(msg{shot: &shot{path: path, ch: ch, kind: kind, ev: ev}})
+			tc.inbox.Push(msg{shot: &shot{path: path, ch: ch, kind: kind, ev: ev}})
 		}
 	}()
 }

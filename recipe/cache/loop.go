@@ -21,10 +21,10 @@ func (tc *TreeCache) loop() {
 	defer close(tc.loopDone)
 	var ms []msg
 	for {
-		ms = tc.inbox.popN(256, ms[:0])
+		ms = tc.inbox.PopN(256, ms[:0])
 		if len(ms) == 0 {
 			select {
-			case <-tc.inbox.signal:
+			case <-tc.inbox.Ready():
 			case <-tc.stop:
 				return
 			}
@@ -34,7 +34,7 @@ func (tc *TreeCache) loop() {
 			if err := tc.handle(&ms[i]); err != nil {
 				// Results not handled keep their watches: hand them back.
 				for _, m := range ms[i+1:] {
-					tc.inbox.push(m)
+					tc.inbox.Push(m)
 				}
 				go tc.shutdown(err)
 				return
@@ -88,7 +88,7 @@ func (tc *TreeCache) handle(m *msg) error {
 	for i, r := range m.results {
 		if err := tc.finish(r); err != nil {
 			m.results = m.results[i+1:]
-			tc.inbox.push(msg{results: m.results})
+			tc.inbox.Push(msg{results: m.results})
 			return err
 		}
 	}
@@ -223,7 +223,7 @@ func (tc *TreeCache) schedule(j job) {
 	if !tc.persistent && j.kids == kidsIfChanged {
 		j.kids = kidsAlways
 	}
-	tc.jobs.push(j)
+	tc.jobs.Push(j)
 }
 
 // finish applies a read's result, then starts the read asked for meanwhile.
@@ -443,11 +443,11 @@ func (tc *TreeCache) discard(r *result) {
 
 func (tc *TreeCache) dropWatch(p string, ch <-chan keeper.Event) {
 	if ch != nil {
-		tc.disarms.push(disarm{p, ch})
+		tc.disarms.Push(disarm{p, ch})
 	}
 }
 
-func (tc *TreeCache) emit(ev Event) { tc.events.push(ev) }
+func (tc *TreeCache) emit(ev Event) { tc.events.Push(ev) }
 
 func copyStat(st *keeper.Stat) *keeper.Stat {
 	s := *st
@@ -463,13 +463,13 @@ func (tc *TreeCache) worker(io context.Context) {
 	}
 	var batch []job
 	for {
-		batch = tc.jobs.popN(n, batch[:0])
+		batch = tc.jobs.PopN(n, batch[:0])
 		if len(batch) == 0 {
-			if tc.jobs.isClosed() {
+			if tc.jobs.Closed() {
 				return
 			}
 			select {
-			case <-tc.jobs.signal:
+			case <-tc.jobs.Ready():
 			case <-tc.stop:
 				return
 			}
@@ -483,7 +483,7 @@ func (tc *TreeCache) worker(io context.Context) {
 				rs = append(rs, tc.readOne(io, j))
 			}
 		}
-		if !tc.inbox.push(msg{results: rs}) {
+		if _, ok := tc.inbox.Push(msg{results: rs}); !ok {
 			var l []disarm
 			for _, r := range rs {
 				l = appendWatches(l, r)

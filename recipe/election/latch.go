@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/queue"
 	"github.com/keeper-go/keeper/recipe/internal/node"
 )
 
@@ -34,7 +35,7 @@ type LeaderLatch struct {
 	cfg  config
 	k    candidate
 
-	changes *boolQueue // changes not yet sent on out
+	changes *queue.Queue[bool] // changes not yet sent on out
 	out     chan bool
 
 	// life serializes Start and Close, which both talk to the server.
@@ -67,7 +68,7 @@ func NewLeaderLatch(c *keeper.Client, path, id string, opts ...Option) *LeaderLa
 		path:      path,
 		id:        id,
 		cfg:       newConfig(opts),
-		changes:   newBoolQueue(),
+		changes:   queue.New[bool](),
 		out:       make(chan bool),
 		lost:      closedCh,
 		suspended: closedCh,
@@ -168,7 +169,7 @@ func (l *LeaderLatch) set(leader bool, nodePath string, suspended <-chan struct{
 	close(l.changed)
 	l.changed = make(chan struct{})
 	if l.reporting {
-		l.changes.push(leader)
+		l.changes.Push(leader)
 	}
 }
 
@@ -179,6 +180,17 @@ func (l *LeaderLatch) stop(err error) {
 	l.runErr = err
 	close(l.changed)
 	l.changed = make(chan struct{})
+}
+
+// pump sends the queued changes on out, in order, so that the latch never
+// blocks on a slow receiver and no change is dropped, and closes out once
+// Close has closed the queue and everything queued was sent.
+func (l *LeaderLatch) pump() {
+	defer close(l.out)
+	l.changes.Run(nil, func(leader bool) bool {
+		l.out <- leader
+		return true
+	})
 }
 
 // HasLeadership reports whether the latch leads now.
@@ -229,9 +241,9 @@ func (l *LeaderLatch) Leadership() <-chan bool {
 	if !l.reporting {
 		l.reporting = true
 		if l.leader {
-			l.changes.push(true)
+			l.changes.Push(true)
 		}
-		go l.changes.pump(l.out)
+		go l.pump()
 	}
 	return l.out
 }
@@ -292,7 +304,7 @@ func (l *LeaderLatch) Close() error {
 	l.life.Lock()
 	defer l.life.Unlock()
 	if !l.started || l.cancel == nil {
-		l.changes.close()
+		l.changes.Close()
 		return l.closeErr
 	}
 	l.cancel()
@@ -305,7 +317,7 @@ func (l *LeaderLatch) Close() error {
 	if err != nil {
 		err = wrap("close", l.path, err)
 	}
-	l.changes.close() // the pump, if any, sends what is queued, then closes out
+	l.changes.Close() // the pump, if any, sends what is queued, then closes out
 	l.closeErr = err
 	return err
 }
