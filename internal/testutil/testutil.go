@@ -391,3 +391,13 @@ func ExampleClient(ctx context.Context, srv *zktest.Cluster, name string) (c *ke
 		admin.Close()
 	}
 }
+
+// ProxiedWithDirect returns a client of srv on a fresh chroot whose
+// connections go through a new fault proxy (see Proxied), the proxy, and a
+// second client on the same chroot that connects directly. All are closed
+// at the end of the test.
+func ProxiedWithDirect(t testing.TB, srv *zktest.Cluster) (proxied *keeper.Client, p *zktest.Proxy, direct *keeper.Client) {
+	t.Helper()
+	proxied, p = Proxied(t, srv)
+	return proxied, p, Connect(t, srv, proxied)
+}

@@ -15,9 +15,9 @@ import (
 
 func TestBarrierWaitRemove(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
-	c1 := sameChroot(t, c0, "")
+	c1 := testutil.Connect(t, srv, c0)
 	b0 := barrier.New(c0, "/b/gate")
 	if err := b0.Wait(ctx); err != nil {
 		t.Fatalf("Wait on a barrier that is not up: %v", err)
@@ -52,8 +52,8 @@ func TestBarrierWaitRemove(t *testing.T) {
 			errs <- err
 		}()
 	}
-	waitWatch(t, c0, "/b/gate")
-	waitWatch(t, c1, "/b/gate")
+	testutil.WaitWatch(t, srv.Addr(0), c0, "/b/gate")
+	testutil.WaitWatch(t, srv.Addr(0), c1, "/b/gate")
 	removed.Store(true)
 	if err := barrier.New(c1, "/b/gate").Remove(ctx); err != nil {
 		t.Fatal(err)
@@ -68,13 +68,13 @@ func TestBarrierWaitRemove(t *testing.T) {
 	if err := b0.Remove(ctx); err != nil {
 		t.Fatalf("Remove of a barrier that is not up: %v", err)
 	}
-	assertClean(t, "/b", c0)
+	testutil.AssertClean(t, srv, "/b", c0)
 }
 
 func TestBarrierWaitCancelLeavesNoWatch(t *testing.T) {
 	t.Parallel()
 	c := srv.Client(t)
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	b := barrier.New(c, "/gate")
 	if err := b.Create(ctx); err != nil {
 		t.Fatal(err)
@@ -82,36 +82,36 @@ func TestBarrierWaitCancelLeavesNoWatch(t *testing.T) {
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- b.Wait(wctx) }()
-	waitWatch(t, c, "/gate")
+	testutil.WaitWatch(t, srv.Addr(0), c, "/gate")
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait after cancel: %v", err)
 	}
-	waitFor(t, 30*time.Second, "the watch to go", func() bool { return len(watches(ctx, t, c)) == 0 })
+	testutil.WaitFor(t, 30*time.Second, "the watch to go", func() bool { return len(testutil.ChrootWatches(ctx, t, srv.Addr(0), c)) == 0 })
 	if err := b.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
-	assertClean(t, "/", c)
+	testutil.AssertClean(t, srv, "/", c)
 }
 
 func TestBarrierWaitAcrossSessionLoss(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c, px := testutil.Proxied(t, srv)
-	other := sameChroot(t, c, "")
+	other := testutil.Connect(t, srv, c)
 	b := barrier.New(c, "/gate")
 	if err := b.Create(ctx); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- b.Wait(ctx) }()
-	waitWatch(t, c, "/gate")
+	testutil.WaitWatch(t, srv.Addr(0), c, "/gate")
 	old := c.SessionID()
 	testutil.Expire(t, ctx, c, px)
-	waitFor(t, 30*time.Second, "a new session", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "a new session", func() bool {
 		return c.State() == keeper.Connected && c.SessionID() != old
 	})
-	waitWatch(t, c, "/gate") // armed again in the new session
+	testutil.WaitWatch(t, srv.Addr(0), c, "/gate") // armed again in the new session
 	select {
 	case err := <-done:
 		t.Fatalf("Wait returned %v while the barrier is up", err)
@@ -123,21 +123,21 @@ func TestBarrierWaitAcrossSessionLoss(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	assertClean(t, "/", c)
+	testutil.AssertClean(t, srv, "/", c)
 }
 
 func TestBarrierWaitClientClosed(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
-	c := sameChroot(t, c0, "")
+	c := testutil.Connect(t, srv, c0)
 	b := barrier.New(c, "/gate")
 	if err := b.Create(ctx); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- b.Wait(ctx) }()
-	waitWatch(t, c, "/gate")
+	testutil.WaitWatch(t, srv.Addr(0), c, "/gate")
 	c.Close()
 	if err := <-done; !errors.Is(err, keeper.ErrClosed) {
 		t.Fatalf("Wait after Close: %v", err)
@@ -145,7 +145,7 @@ func TestBarrierWaitClientClosed(t *testing.T) {
 	if err := barrier.New(c0, "/gate").Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
-	assertClean(t, "/", c0)
+	testutil.AssertClean(t, srv, "/", c0)
 }
 
 // TestBarrierWaitCancelledInFlight cancels Wait while its watching read is
@@ -153,7 +153,7 @@ func TestBarrierWaitClientClosed(t *testing.T) {
 // reply yet. The watch must still be taken off the server.
 func TestBarrierWaitCancelledInFlight(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c, px := testutil.Proxied(t, srv)
 	b := barrier.New(c, "/gate")
 	if err := b.Create(ctx); err != nil {
@@ -163,15 +163,15 @@ func TestBarrierWaitCancelledInFlight(t *testing.T) {
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- b.Wait(wctx) }()
-	waitWatch(t, c, "/gate") // set on the server; its reply still on the way
+	testutil.WaitWatch(t, srv.Addr(0), c, "/gate") // set on the server; its reply still on the way
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait after cancel: %v", err)
 	}
 	px.Delay(0)
-	waitFor(t, 30*time.Second, "the watch to go", func() bool { return len(watches(ctx, t, c)) == 0 })
+	testutil.WaitFor(t, 30*time.Second, "the watch to go", func() bool { return len(testutil.ChrootWatches(ctx, t, srv.Addr(0), c)) == 0 })
 	if err := b.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
-	assertClean(t, "/", c)
+	testutil.AssertClean(t, srv, "/", c)
 }

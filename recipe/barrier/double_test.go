@@ -60,32 +60,32 @@ func runDouble(t *testing.T, ctx context.Context, clients []*keeper.Client, path
 
 func TestDoubleBarrier(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
 	clients := []*keeper.Client{c0}
 	for range 4 {
-		clients = append(clients, sameChroot(t, c0, ""))
+		clients = append(clients, testutil.Connect(t, srv, c0))
 	}
 	for round := range 3 {
 		runDouble(t, ctx, clients, "/db")
 		if t.Failed() {
 			t.Fatalf("round %d failed", round)
 		}
-		assertClean(t, "/db", clients...)
+		testutil.AssertClean(t, srv, "/db", clients...)
 	}
 }
 
 func TestDoubleBarrierSharedClient(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	runDouble(t, ctx, []*keeper.Client{c, c, c, c}, "/db")
-	assertClean(t, "/db", c)
+	testutil.AssertClean(t, srv, "/db", c)
 }
 
 func TestDoubleBarrierLayout(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	d := barrier.NewDouble(c, "/db", "me", 1)
 	if err := d.Enter(ctx); err != nil {
@@ -111,7 +111,7 @@ func TestDoubleBarrierLayout(t *testing.T) {
 	if err := d.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
-	assertClean(t, "/db", c)
+	testutil.AssertClean(t, srv, "/db", c)
 	if err := barrier.NewDouble(c, "/db", "x", 0).Enter(ctx); err == nil {
 		t.Fatal("Enter with numClients 0 succeeded")
 	}
@@ -119,13 +119,13 @@ func TestDoubleBarrierLayout(t *testing.T) {
 
 func TestDoubleBarrierEnterCancelled(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
 	quitter := barrier.NewDouble(c0, "/db", "quitter", 3)
 	qctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- quitter.Enter(qctx) }()
-	waitChildWatch(t, c0, "/db")
+	testutil.WaitChildWatch(t, c0, "/db")
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Enter after cancel: %v", err)
@@ -133,18 +133,18 @@ func TestDoubleBarrierEnterCancelled(t *testing.T) {
 	if st, err := c0.Exists(ctx, quitter.Node()); err != nil || st != nil {
 		t.Fatalf("the cancelled participant's node is still there: %v %v", st, err)
 	}
-	assertClean(t, "/db", c0)
+	testutil.AssertClean(t, srv, "/db", c0)
 	// The quitter does not count: three others still all wait for each other.
-	clients := []*keeper.Client{c0, sameChroot(t, c0, ""), sameChroot(t, c0, "")}
+	clients := []*keeper.Client{c0, testutil.Connect(t, srv, c0), testutil.Connect(t, srv, c0)}
 	runDouble(t, ctx, clients, "/db")
-	assertClean(t, "/db", clients...)
+	testutil.AssertClean(t, srv, "/db", clients...)
 }
 
 func TestDoubleBarrierLeaveCancelled(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
-	c1 := sameChroot(t, c0, "")
+	c1 := testutil.Connect(t, srv, c0)
 	a := barrier.NewDouble(c0, "/db", "a", 2)
 	b := barrier.NewDouble(c1, "/db", "b", 2)
 	var wg sync.WaitGroup
@@ -165,7 +165,7 @@ func TestDoubleBarrierLeaveCancelled(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- a.Leave(lctx) }()
 	// a waits either for b's node (a is lowest) or for the lowest, b.
-	waitFor(t, 30*time.Second, "a to wait in Leave", func() bool { return len(watches(ctx, t, c0)) > 0 })
+	testutil.WaitFor(t, 30*time.Second, "a to wait in Leave", func() bool { return len(testutil.ChrootWatches(ctx, t, srv.Addr(0), c0)) > 0 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Leave after cancel: %v", err)
@@ -173,21 +173,21 @@ func TestDoubleBarrierLeaveCancelled(t *testing.T) {
 	if err := b.Leave(ctx); err != nil {
 		t.Fatalf("the other participant's Leave: %v", err)
 	}
-	assertClean(t, "/db", c0, c1)
+	testutil.AssertClean(t, srv, "/db", c0, c1)
 }
 
 func TestDoubleBarrierReentersAfterSessionLoss(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0, px := testutil.Proxied(t, srv)
-	c1 := sameChroot(t, c0, "")
+	c1 := testutil.Connect(t, srv, c0)
 	a := barrier.NewDouble(c0, "/db", "a", 2)
 	done := make(chan error, 1)
 	go func() { done <- a.Enter(ctx) }()
-	waitChildWatch(t, c0, "/db")
+	testutil.WaitChildWatch(t, c0, "/db")
 	old := c0.SessionID()
 	testutil.Expire(t, ctx, c0, px)
-	waitFor(t, 30*time.Second, "a's node in the new session", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "a's node in the new session", func() bool {
 		st, err := c1.Exists(ctx, a.Node())
 		return err == nil && st != nil && st.EphemeralOwner != old && st.EphemeralOwner == c0.SessionID()
 	})
@@ -211,12 +211,12 @@ func TestDoubleBarrierReentersAfterSessionLoss(t *testing.T) {
 	if err := <-errs; err != nil {
 		t.Fatal(err)
 	}
-	assertClean(t, "/db", c0, c1)
+	testutil.AssertClean(t, srv, "/db", c0, c1)
 }
 
 func TestDoubleBarrierEnterLostReply(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0, px, c := testutil.DirectAndProxied(t, srv)
 	if err := c.EnsurePath(ctx, "/db"); err != nil {
 		t.Fatal(err)
@@ -236,19 +236,19 @@ func TestDoubleBarrierEnterLostReply(t *testing.T) {
 	if err := d.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
-	assertClean(t, "/db", c0, c)
+	testutil.AssertClean(t, srv, "/db", c0, c)
 }
 
 func TestDoubleBarrierWaitsForTheLast(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
 	const n = 4
 	clients := []*keeper.Client{c0}
 	var ds []*barrier.DoubleBarrier
 	for i := range n {
 		if i > 0 {
-			clients = append(clients, sameChroot(t, c0, ""))
+			clients = append(clients, testutil.Connect(t, srv, c0))
 		}
 		ds = append(ds, barrier.NewDouble(clients[i], "/db", fmt.Sprint(i), n))
 	}
@@ -263,7 +263,7 @@ func TestDoubleBarrierWaitsForTheLast(t *testing.T) {
 	}
 	// The first n-1 wait, each with a watch; none has passed.
 	for i := range n - 1 {
-		waitChildWatch(t, clients[i], "/db")
+		testutil.WaitChildWatch(t, clients[i], "/db")
 	}
 	select {
 	case i := <-entered:
@@ -284,8 +284,8 @@ func TestDoubleBarrierWaitsForTheLast(t *testing.T) {
 		go func() { left <- d.Leave(ctx) }()
 	}
 	for i := range n - 1 {
-		waitFor(t, 30*time.Second, fmt.Sprintf("participant %d to wait in Leave", i), func() bool {
-			return len(watches(ctx, t, clients[i])) > 0
+		testutil.WaitFor(t, 30*time.Second, fmt.Sprintf("participant %d to wait in Leave", i), func() bool {
+			return len(testutil.ChrootWatches(ctx, t, srv.Addr(0), clients[i])) > 0
 		})
 	}
 	select {
@@ -301,5 +301,5 @@ func TestDoubleBarrierWaitsForTheLast(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	assertClean(t, "/db", clients...)
+	testutil.AssertClean(t, srv, "/db", clients...)
 }

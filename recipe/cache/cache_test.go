@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/cache"
 	"github.com/keeper-go/keeper/zktest"
 )
@@ -67,7 +68,7 @@ func (r *recorder) count() int {
 func (r *recorder) waitFor(t *testing.T, n int, typ cache.EventType, path string) int {
 	t.Helper()
 	idx := -1
-	waitFor(t, 30*time.Second, fmt.Sprintf("%v %s (have %v)", typ, path, r.tail()), func() bool {
+	testutil.WaitFor(t, 30*time.Second, fmt.Sprintf("%v %s (have %v)", typ, path, r.tail()), func() bool {
 		for i, ev := range r.since(n) {
 			if ev.Type == typ && (path == "" || ev.Path == path) {
 				idx = n + i
@@ -97,7 +98,7 @@ func start(t *testing.T, c *keeper.Client, root string, opts ...cache.Option) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tc.Start(ctxT(t)); err != nil {
+	if err := tc.Start(testutil.Ctx(t, 0)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tc.Close() })
@@ -109,9 +110,9 @@ func TestTreeCacheEvents(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := ctxT(t)
+			ctx := testutil.Ctx(t, 0)
 			c := srv.Client(t)
-			other := sameChroot(t, c)
+			other := testutil.Connect(t, srv, c)
 			tc, rec := start(t, c, "/r", mode.opts...)
 			n := rec.waitFor(t, 0, cache.Initialized, "") + 1
 			if _, _, ok := tc.Get("/r"); ok {
@@ -205,7 +206,7 @@ func TestTreeCacheEvents(t *testing.T) {
 			if _, _, ok := tc.Get("/r"); ok {
 				t.Fatal("cache not emptied by Close")
 			}
-			waitNoServerWatches(t, c)
+			testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 		})
 	}
 }
@@ -215,8 +216,8 @@ func TestTreeCacheConnectionEvents(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := ctxT(t)
-			c, p, direct := proxied(t)
+			ctx := testutil.Ctx(t, 0)
+			c, p, direct := testutil.ProxiedWithDirect(t, srv)
 			if _, err := direct.Create(ctx, "/r", nil); err != nil {
 				t.Fatal(err)
 			}
@@ -251,7 +252,7 @@ func TestTreeCacheConnectionEvents(t *testing.T) {
 			if err := tc.Close(); err != nil {
 				t.Fatal(err)
 			}
-			waitNoServerWatches(t, c)
+			testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 		})
 	}
 }
@@ -264,8 +265,8 @@ func TestTreeCacheRecreatedWhileCutOff(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := ctxT(t)
-			c, p, direct := proxied(t)
+			ctx := testutil.Ctx(t, 0)
+			c, p, direct := testutil.ProxiedWithDirect(t, srv)
 			for _, n := range []string{"/r", "/r/a", "/r/a/kid", "/r/same"} {
 				if _, err := direct.Create(ctx, n, []byte("v")); err != nil {
 					t.Fatal(err)
@@ -277,7 +278,7 @@ func TestTreeCacheRecreatedWhileCutOff(t *testing.T) {
 			_, before, _ := tc.Get("/r/a")
 			p.Pause()
 			p.Drop()
-			waitFor(t, 20*time.Second, "Suspended", func() bool { return c.State() == keeper.Suspended })
+			testutil.WaitFor(t, 20*time.Second, "Suspended", func() bool { return c.State() == keeper.Suspended })
 			if err := direct.DeleteAll(ctx, "/r/a"); err != nil {
 				t.Fatal(err)
 			}
@@ -447,7 +448,7 @@ func TestTreeCacheRandomChanges(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			c, p, direct := proxied(t)
+			c, p, direct := testutil.ProxiedWithDirect(t, srv)
 			const writers = 32
 			ms := make([]*mutator, writers)
 			if _, err := direct.Create(ctx, "/r", nil); err != nil {
@@ -536,7 +537,7 @@ func TestTreeCacheRandomChanges(t *testing.T) {
 			if err := tc.Close(); err != nil {
 				t.Fatal(err)
 			}
-			waitNoServerWatches(t, c)
+			testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 		})
 	}
 }

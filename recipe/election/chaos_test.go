@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/election"
 	"github.com/keeper-go/keeper/zktest"
 )
@@ -26,7 +27,7 @@ import (
 func TestElectionSingleLeaderUnderFaults(t *testing.T) {
 	t.Parallel()
 	zk := zktest.Start(t, zktest.Nodes(3))
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	base := zk.Client(t)
 	const timeout = 4 * time.Second
 
@@ -91,7 +92,7 @@ func TestElectionSingleLeaderUnderFaults(t *testing.T) {
 	progress := func(what string) {
 		t.Helper()
 		from := x.terms.Load()
-		waitFor(t, 90*time.Second, "leaders after "+what, func() bool { return x.terms.Load() >= from+3 })
+		testutil.WaitFor(t, 90*time.Second, "leaders after "+what, func() bool { return x.terms.Load() >= from+3 })
 	}
 	hold := func(d time.Duration) {
 		tm := time.NewTimer(d)
@@ -147,5 +148,5 @@ func TestElectionSingleLeaderUnderFaults(t *testing.T) {
 		}
 	}
 	t.Logf("%d terms of leadership", x.terms.Load())
-	assertCleanOn(t, zk, "/elect", append(clients, base)...)
+	testutil.AssertClean(t, zk, "/elect", append(clients, base)...)
 }

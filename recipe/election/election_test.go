@@ -39,9 +39,9 @@ func (x *exclusive) exit() { x.running.Add(-1) }
 
 func TestElectionOneLeaderAtATime(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
-	clients := []*keeper.Client{c0, sameChroot(t, c0, ""), sameChroot(t, c0, "")}
+	clients := []*keeper.Client{c0, testutil.Connect(t, srv, c0), testutil.Connect(t, srv, c0)}
 	var x exclusive
 	var order []string
 	var mu sync.Mutex
@@ -80,14 +80,14 @@ func TestElectionOneLeaderAtATime(t *testing.T) {
 	if !slices.Equal(order, []string{"c0", "c1", "c2", "c3", "c4"}) {
 		t.Errorf("leaders %q, want each contender once", order)
 	}
-	assertClean(t, "/elect", clients...)
+	testutil.AssertClean(t, srv, "/elect", clients...)
 }
 
 func TestElectionLayoutAndContenders(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
-	c1 := sameChroot(t, c0, "")
+	c1 := testutil.Connect(t, srv, c0)
 	leader := election.New(c0, "/elect", "first")
 	waiter := election.New(c1, "/elect", "second")
 	leading := make(chan struct{})
@@ -105,7 +105,7 @@ func TestElectionLayoutAndContenders(t *testing.T) {
 	go func() {
 		done <- waiter.Run(ctx, func(ctx context.Context) error { close(ran); return nil })
 	}()
-	waitFor(t, 30*time.Second, "two contenders", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "two contenders", func() bool {
 		ids, err := leader.Contenders(ctx)
 		return err == nil && slices.Equal(ids, []string{"first", "second"})
 	})
@@ -137,14 +137,14 @@ func TestElectionLayoutAndContenders(t *testing.T) {
 	if ids, err := election.New(c0, "/none", "").Contenders(ctx); err != nil || len(ids) != 0 {
 		t.Fatalf("contenders of a missing path: %q %v", ids, err)
 	}
-	assertClean(t, "/elect", c0, c1)
+	testutil.AssertClean(t, srv, "/elect", c0, c1)
 }
 
 func TestElectionCancel(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
-	c1 := sameChroot(t, c0, "")
+	c1 := testutil.Connect(t, srv, c0)
 	a := election.New(c0, "/elect", "a")
 	b := election.New(c1, "/elect", "b")
 	leading := make(chan struct{})
@@ -161,7 +161,7 @@ func TestElectionCancel(t *testing.T) {
 	<-leading
 	bDone := make(chan error, 1)
 	go func() { bDone <- b.Run(ctx, func(context.Context) error { return errors.New("must not run") }) }()
-	waitFor(t, 30*time.Second, "b waiting with a watch", func() bool { return len(watches(ctx, t, c1)) > 0 })
+	testutil.WaitFor(t, 30*time.Second, "b waiting with a watch", func() bool { return len(testutil.ChrootWatches(ctx, t, srv.Addr(0), c1)) > 0 })
 	b.Cancel()
 	if err := <-bDone; !errors.Is(err, election.ErrCancelled) {
 		t.Fatalf("waiting Run after Cancel: %v", err)
@@ -171,7 +171,7 @@ func TestElectionCancel(t *testing.T) {
 	// Cancel reaches a running leader too; leadership passes on.
 	ran := make(chan struct{})
 	go func() { bDone <- b.Run(ctx, func(context.Context) error { close(ran); return nil }) }()
-	waitFor(t, 30*time.Second, "b queued", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "b queued", func() bool {
 		ids, _ := a.Contenders(ctx)
 		return len(ids) == 2
 	})
@@ -183,14 +183,14 @@ func TestElectionCancel(t *testing.T) {
 	if err := <-bDone; err != nil {
 		t.Fatal(err)
 	}
-	assertClean(t, "/elect", c0, c1)
+	testutil.AssertClean(t, srv, "/elect", c0, c1)
 }
 
 func TestElectionRunCtxCancelledWhileWaiting(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
-	c1 := sameChroot(t, c0, "")
+	c1 := testutil.Connect(t, srv, c0)
 	leading := make(chan struct{})
 	release := make(chan struct{})
 	done := make(chan error, 1)
@@ -207,28 +207,28 @@ func TestElectionRunCtxCancelledWhileWaiting(t *testing.T) {
 	go func() {
 		wDone <- election.New(c1, "/elect", "b").Run(wctx, func(context.Context) error { return errors.New("must not run") })
 	}()
-	waitFor(t, 30*time.Second, "b waiting with a watch", func() bool { return len(watches(ctx, t, c1)) > 0 })
+	testutil.WaitFor(t, 30*time.Second, "b waiting with a watch", func() bool { return len(testutil.ChrootWatches(ctx, t, srv.Addr(0), c1)) > 0 })
 	cancel()
 	if err := <-wDone; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run after its ctx ended: %v", err)
 	}
 	// b's node and watch are gone while a still leads.
-	waitFor(t, 30*time.Second, "b's node and watch gone", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "b's node and watch gone", func() bool {
 		kids, err := c0.Children(ctx, "/elect")
-		return err == nil && len(kids) == 1 && len(watches(ctx, t, c1)) == 0
+		return err == nil && len(kids) == 1 && len(testutil.ChrootWatches(ctx, t, srv.Addr(0), c1)) == 0
 	})
 	close(release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	assertClean(t, "/elect", c0, c1)
+	testutil.AssertClean(t, srv, "/elect", c0, c1)
 }
 
 func TestElectionLeaderSessionExpiry(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0, px := testutil.Proxied(t, srv)
-	c1 := sameChroot(t, c0, "")
+	c1 := testutil.Connect(t, srv, c0)
 	leading := make(chan struct{})
 	var cause error
 	aDone := make(chan error, 1)
@@ -246,7 +246,7 @@ func TestElectionLeaderSessionExpiry(t *testing.T) {
 	go func() {
 		bDone <- election.New(c1, "/elect", "b").Run(ctx, func(context.Context) error { close(bLeads); return nil })
 	}()
-	waitFor(t, 30*time.Second, "b queued", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "b queued", func() bool {
 		kids, _ := c1.Children(ctx, "/elect")
 		return len(kids) == 2
 	})
@@ -262,12 +262,12 @@ func TestElectionLeaderSessionExpiry(t *testing.T) {
 	if err := <-bDone; err != nil {
 		t.Fatal(err)
 	}
-	assertClean(t, "/elect", c0, c1)
+	testutil.AssertClean(t, srv, "/elect", c0, c1)
 }
 
 func TestElectionLeaderNodeDeleted(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	leading := make(chan struct{})
 	done := make(chan error, 1)
@@ -289,12 +289,12 @@ func TestElectionLeaderNodeDeleted(t *testing.T) {
 	if err := <-done; !errors.Is(err, election.ErrLost) || !errors.Is(err, node.ErrGone) {
 		t.Fatalf("Run after its node was deleted: %v", err)
 	}
-	assertClean(t, "/elect", c)
+	testutil.AssertClean(t, srv, "/elect", c)
 }
 
 func TestElectionFnError(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	e := election.New(c, "/elect", "a")
 	boom := errors.New("boom")
@@ -308,7 +308,7 @@ func TestElectionFnError(t *testing.T) {
 	if err := e.Run(ctx, func(context.Context) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	assertClean(t, "/elect", c)
+	testutil.AssertClean(t, srv, "/elect", c)
 }
 
 // dropCreateReply arms px to lose the reply to the next create request
@@ -337,7 +337,7 @@ func dropCreateReply(px *zktest.Proxy, marker string) *atomic.Bool {
 
 func TestElectionCreateReplyLost(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0, px, c := testutil.DirectAndProxied(t, srv)
 	dropped := dropCreateReply(px, "__lock__")
 	err := election.New(c, "/elect", "a").Run(ctx, func(context.Context) error {
@@ -357,12 +357,12 @@ func TestElectionCreateReplyLost(t *testing.T) {
 		t.Fatal("no create reply was dropped")
 	}
 	px.Tap(nil)
-	assertClean(t, "/elect", c0, c)
+	testutil.AssertClean(t, srv, "/elect", c0, c)
 }
 
 func TestElectionSuspendPolicies(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0, px, c := testutil.DirectAndProxied(t, srv)
 
 	// Default: a disconnect within the session does not end leadership.
@@ -388,7 +388,7 @@ func TestElectionSuspendPolicies(t *testing.T) {
 	<-leading
 	sid := c.SessionID()
 	px.Drop()
-	waitFor(t, 30*time.Second, "a reconnect after the drop", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "a reconnect after the drop", func() bool {
 		return suspends.Load() > 0 && c.State() == keeper.Connected
 	})
 	if err := c.Sync(ctx, "/"); err != nil {
@@ -418,5 +418,5 @@ func TestElectionSuspendPolicies(t *testing.T) {
 	if err := <-done; !errors.Is(err, election.ErrLost) || !errors.Is(cause, election.ErrLost) {
 		t.Fatalf("StopOnSuspend leader after a disconnect: Run %v, cause %v", err, cause)
 	}
-	assertClean(t, "/elect", c0, c)
+	testutil.AssertClean(t, srv, "/elect", c0, c)
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/election"
 )
 
@@ -93,7 +94,7 @@ func startKazoo(t *testing.T, hosts string) *proc {
 // same path: each excludes the other, and both list the same contenders.
 func TestKazooElection(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	k := startKazoo(t, srv.Servers()+c.Chroot())
 	kazooContenders := func() []string {
@@ -125,14 +126,14 @@ func TestKazooElection(t *testing.T) {
 			}
 		})
 	}()
-	waitFor(t, 30*time.Second, "ours queued behind Kazoo", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "ours queued behind Kazoo", func() bool {
 		ids, err := e.Contenders(ctx)
 		return err == nil && slices.Equal(ids, []string{"py", "go"})
 	})
 	if ids := kazooContenders(); !slices.Equal(ids, []string{"py", "go"}) {
 		t.Fatalf("Kazoo sees contenders %q", ids)
 	}
-	waitFor(t, 30*time.Second, "ours watching Kazoo's node", func() bool { return len(watches(ctx, t, c)) > 0 })
+	testutil.WaitFor(t, 30*time.Second, "ours watching Kazoo's node", func() bool { return len(testutil.ChrootWatches(ctx, t, srv.Addr(0), c)) > 0 })
 	select {
 	case <-leads:
 		t.Fatal("ours leads while Kazoo does")
@@ -144,7 +145,7 @@ func TestKazooElection(t *testing.T) {
 	k.await(t, "ran py")
 	<-leads
 	k.send(t, "run py")
-	waitFor(t, 30*time.Second, "Kazoo queued behind ours", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "Kazoo queued behind ours", func() bool {
 		ids, err := e.Contenders(ctx)
 		return err == nil && slices.Equal(ids, []string{"go", "py"})
 	})
@@ -161,7 +162,7 @@ func TestKazooElection(t *testing.T) {
 	k.await(t, "leading py")
 	k.send(t, "release py")
 	k.await(t, "ran py")
-	assertClean(t, "/elect", c)
+	testutil.AssertClean(t, srv, "/elect", c)
 }
 
 // curatorLatchSource is a Java program that runs one Curator LeaderLatch,
@@ -396,7 +397,7 @@ func startCurator(t *testing.T, hosts string) *proc {
 
 func TestCuratorLeaderLatch(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	j := startCurator(t, srv.Servers()+c.Chroot())
 
@@ -410,13 +411,13 @@ func TestCuratorLeaderLatch(t *testing.T) {
 	}
 	j.send(t, "start /latch java")
 	j.await(t, "started")
-	waitFor(t, 30*time.Second, "Curator's latch queued", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "Curator's latch queued", func() bool {
 		ids, err := a.Participants(ctx)
 		return err == nil && slices.Equal(ids, []string{"go-a", "java"})
 	})
 	// Curator learns its node's name in a callback: ask until it has it.
 	var st string
-	waitFor(t, 30*time.Second, "Curator's latch to know its node", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "Curator's latch to know its node", func() bool {
 		j.send(t, "status")
 		st = j.await(t, "status ")
 		return !strings.HasSuffix(st, " null")
@@ -436,11 +437,11 @@ func TestCuratorLeaderLatch(t *testing.T) {
 	if err := b.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "ours queued behind Curator's", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "ours queued behind Curator's", func() bool {
 		ids, err := b.Participants(ctx)
 		return err == nil && slices.Equal(ids, []string{"java", "go-b"})
 	})
-	waitFor(t, 30*time.Second, "ours watching Curator's node", func() bool { return len(watches(ctx, t, c)) > 0 })
+	testutil.WaitFor(t, 30*time.Second, "ours watching Curator's node", func() bool { return len(testutil.ChrootWatches(ctx, t, srv.Addr(0), c)) > 0 })
 	if b.HasLeadership() {
 		t.Fatal("ours leads while Curator's does")
 	}
@@ -460,5 +461,5 @@ func TestCuratorLeaderLatch(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	assertClean(t, "/latch", c)
+	testutil.AssertClean(t, srv, "/latch", c)
 }

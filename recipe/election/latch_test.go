@@ -70,9 +70,9 @@ func alternates(t *testing.T, name string, seen []bool) {
 
 func TestLeaderLatchOneLeaderAndHandOn(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
-	c1 := sameChroot(t, c0, "")
+	c1 := testutil.Connect(t, srv, c0)
 	const n = 4
 	ls := make([]*election.LeaderLatch, n)
 	recs := make([]*recorder, n)
@@ -105,7 +105,7 @@ func TestLeaderLatchOneLeaderAndHandOn(t *testing.T) {
 	// never more than one latch leads.
 	for range n {
 		var leader int
-		waitFor(t, 30*time.Second, "one leader", func() bool {
+		testutil.WaitFor(t, 30*time.Second, "one leader", func() bool {
 			ld := leaders(ls)
 			if len(ld) > 1 {
 				t.Fatalf("latches %v lead at once", ld)
@@ -151,12 +151,12 @@ func TestLeaderLatchOneLeaderAndHandOn(t *testing.T) {
 		}
 		alternates(t, fmt.Sprint("latch ", i), seen)
 	}
-	assertClean(t, "/latch", c0, c1)
+	testutil.AssertClean(t, srv, "/latch", c0, c1)
 }
 
 func TestLeaderLatchLifecycle(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	l := election.NewLeaderLatch(c, "/a/b/latch", "me")
 	select {
@@ -196,14 +196,14 @@ func TestLeaderLatchLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-record(idle).done
-	assertClean(t, "/a/b/latch", c)
+	testutil.AssertClean(t, srv, "/a/b/latch", c)
 }
 
 func TestLeaderLatchSessionExpiry(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0, px := testutil.Proxied(t, srv)
-	c1 := sameChroot(t, c0, "")
+	c1 := testutil.Connect(t, srv, c0)
 	a := election.NewLeaderLatch(c0, "/latch", "a")
 	ra := record(a)
 	if err := a.Start(ctx); err != nil {
@@ -224,7 +224,7 @@ func TestLeaderLatchSessionExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	// a queues again in its new session, behind b.
-	waitFor(t, 30*time.Second, "a queued again", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "a queued again", func() bool {
 		ids, err := b.Participants(ctx)
 		return err == nil && slices.Equal(ids, []string{"b", "a"}) && c0.SessionID() != old
 	})
@@ -245,12 +245,12 @@ func TestLeaderLatchSessionExpiry(t *testing.T) {
 	if !slices.Equal(seen, []bool{true, false, true, false}) {
 		t.Errorf("a reported %v", seen)
 	}
-	assertClean(t, "/latch", c0, c1)
+	testutil.AssertClean(t, srv, "/latch", c0, c1)
 }
 
 func TestLeaderLatchSuspendPolicies(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0, px, c := testutil.DirectAndProxied(t, srv)
 	var mu sync.Mutex
 	var events []keeper.State
@@ -292,7 +292,7 @@ func TestLeaderLatchSuspendPolicies(t *testing.T) {
 	}
 	px.Drop()
 	<-susp // told of the disconnect, still leading
-	waitFor(t, 30*time.Second, "a reconnect", reconnected(1))
+	testutil.WaitFor(t, 30*time.Second, "a reconnect", reconnected(1))
 	if err := c.Sync(ctx, "/"); err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestLeaderLatchSuspendPolicies(t *testing.T) {
 	lost = strict.Lost()
 	px.Drop()
 	<-lost
-	waitFor(t, 30*time.Second, "a reconnect", reconnected(2))
+	testutil.WaitFor(t, 30*time.Second, "a reconnect", reconnected(2))
 	if err := strict.Await(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -336,13 +336,13 @@ func TestLeaderLatchSuspendPolicies(t *testing.T) {
 	if got := rs.get(); !slices.Equal(got, []bool{true, false, true, false}) {
 		t.Errorf("StopOnSuspend latch reported %v, want [true false true false]", got)
 	}
-	assertClean(t, "/keep", c0, c)
-	assertClean(t, "/strict", c0, c)
+	testutil.AssertClean(t, srv, "/keep", c0, c)
+	testutil.AssertClean(t, srv, "/strict", c0, c)
 }
 
 func TestLeaderLatchCreateReplyLost(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0, px, c := testutil.DirectAndProxied(t, srv)
 	dropped := dropCreateReply(px, "-latch-")
 	l := election.NewLeaderLatch(c, "/latch", "a")
@@ -363,14 +363,14 @@ func TestLeaderLatchCreateReplyLost(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	assertClean(t, "/latch", c0, c)
+	testutil.AssertClean(t, srv, "/latch", c0, c)
 }
 
 func TestLeaderLatchClientClosed(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
-	c := sameChroot(t, c0, "")
+	c := testutil.Connect(t, srv, c0)
 	a := election.NewLeaderLatch(c, "/latch", "a")
 	if err := a.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -393,7 +393,7 @@ func TestLeaderLatchClientClosed(t *testing.T) {
 			t.Fatalf("Close after the client closed: %v", err)
 		}
 	}
-	assertClean(t, "/latch", c0)
+	testutil.AssertClean(t, srv, "/latch", c0)
 }
 
 // TestLeaderLatchIgnoresAnOldSessionsNode is CURATOR-696: a client that
@@ -403,14 +403,14 @@ func TestLeaderLatchClientClosed(t *testing.T) {
 // latch queues again, behind the latch that waited.
 func TestLeaderLatchIgnoresAnOldSessionsNode(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
 	px, err := zktest.NewProxy(srv.Addr(0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer px.Close()
-	c := sameChroot(t, c0, px.Addr(), keeper.WithSessionTimeout(2*time.Second))
+	c := testutil.ConnectVia(t, px.Addr(), c0, keeper.WithSessionTimeout(2*time.Second))
 	a := election.NewLeaderLatch(c, "/latch", "a")
 	ra := record(a)
 	if err := a.Start(ctx); err != nil {
@@ -444,7 +444,7 @@ func TestLeaderLatchIgnoresAnOldSessionsNode(t *testing.T) {
 	if err := b.Await(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "a queued again behind b in a new session", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "a queued again behind b in a new session", func() bool {
 		ids, err := b.Participants(ctx)
 		return err == nil && slices.Equal(ids, []string{"b", "a"}) && c.SessionID() != old
 	})
@@ -467,5 +467,5 @@ func TestLeaderLatchIgnoresAnOldSessionsNode(t *testing.T) {
 	if got := ra.get(); !slices.Equal(got, []bool{true, false, true, false}) {
 		t.Fatalf("a reported %v", got)
 	}
-	assertClean(t, "/latch", c0, c)
+	testutil.AssertClean(t, srv, "/latch", c0, c)
 }

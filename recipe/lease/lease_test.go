@@ -63,7 +63,7 @@ func TestDecode(t *testing.T) {
 
 func TestNonBlockingLease(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	c2 := testutil.Connect(t, srv, c)
 	const d = 2 * time.Second
@@ -115,7 +115,7 @@ func TestNonBlockingLease(t *testing.T) {
 
 func TestLeaseNewerVersion(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	if _, err := c.Create(ctx, "/lease/lease_holder", []byte(`{"version": 2}`), keeper.MakeParents()); err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestLeaseNewerVersion(t *testing.T) {
 
 func TestMultiNonBlockingLease(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	for _, id := range []string{"a", "b"} {
 		if ok, err := MultiNonBlockingLease(ctx, c, "/ml", 2, time.Hour, id); !ok || err != nil {
@@ -160,7 +160,7 @@ func TestMultiNonBlockingLease(t *testing.T) {
 
 func TestKazooLease(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	k := interop.Kazoo(t, srv.Servers()+c.Chroot())
 	// Kazoo holds: we do not get it; Kazoo renews.

@@ -13,7 +13,7 @@ import (
 // TestBadInput: bad paths and misuse give errors, never panics.
 func TestBadInput(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	for _, p := range []string{"", "relative", "/trailing/", "/a//b", "/nul\x00"} {
 		if ok, err := New(c, p, "x").TryAcquire(ctx); ok || err == nil {
@@ -47,7 +47,7 @@ func TestBadInput(t *testing.T) {
 // TestLockClientClosed: closing the client ends the holding.
 func TestLockClientClosed(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	c2 := testutil.Connect(t, srv, c)
 	l := New(c2, "/l", "x")

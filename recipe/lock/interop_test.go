@@ -22,7 +22,7 @@ func jsonList(t *testing.T, line, prefix string) []string {
 
 func TestKazooLock(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	k := interop.Kazoo(t, srv.Servers()+c.Chroot())
 	k.Send(t, "lock ka lock /l kazoo-a")
@@ -87,7 +87,7 @@ func TestKazooLock(t *testing.T) {
 
 func TestKazooReadWriteLock(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	k := interop.Kazoo(t, srv.Servers()+c.Chroot())
 	for _, cmd := range []string{"lock kr rlock /rw kazoo-r", "lock kw wlock /rw kazoo-w", "lock kl lock /rw kazoo-l"} {
@@ -180,7 +180,7 @@ func TestKazooReadWriteLock(t *testing.T) {
 
 func TestKazooSemaphore(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	k := interop.Kazoo(t, srv.Servers()+c.Chroot())
 	for _, cmd := range []string{"sem k1 /sem kazoo-1 2", "sem k2 /sem kazoo-2 2", "sem bad /sem kazoo-bad 3"} {
@@ -251,7 +251,7 @@ func TestKazooSemaphore(t *testing.T) {
 
 func TestCuratorMutex(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	j := interop.Curator(t, srv.Servers()+c.Chroot())
 	j.Send(t, "mutex cm /cl")

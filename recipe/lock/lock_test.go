@@ -31,7 +31,7 @@ func children(t *testing.T, c *keeper.Client, path string) []string {
 
 func TestLockLayout(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	for _, tc := range []struct {
 		l  *Lock
@@ -83,7 +83,7 @@ func TestLockLayout(t *testing.T) {
 
 func TestLockExclusion(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	c2 := testutil.Connect(t, srv, c)
 	a := New(c, "/l", "a")
@@ -133,7 +133,7 @@ func TestLockExclusion(t *testing.T) {
 // TestLockCancel: a cancelled wait deletes its node and leaves no watch.
 func TestLockCancel(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	c2 := testutil.Connect(t, srv, c)
 	a := New(c, "/l", "a")
@@ -175,7 +175,7 @@ func TestLockCancel(t *testing.T) {
 // TestLockFIFO: waiters get the lock in the order they queued.
 func TestLockFIFO(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	first := New(c, "/l", "first")
 	if err := first.Acquire(ctx); err != nil {
@@ -218,7 +218,7 @@ func TestLockFIFO(t *testing.T) {
 // the lock.
 func TestLockSessionExpiry(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c, px := testutil.Proxied(t, srv)
 	c2 := testutil.Connect(t, srv, c)
 	a := New(c, "/l", "a")
@@ -268,7 +268,7 @@ func TestLockSessionExpiry(t *testing.T) {
 // on its new session.
 func TestLockExpiryWhileWaiting(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c, px := testutil.Proxied(t, srv)
 	c2 := testutil.Connect(t, srv, c)
 	a := New(c2, "/l", "a")
@@ -310,7 +310,7 @@ func TestLockExpiryWhileWaiting(t *testing.T) {
 // TestLockNodeDeleted: deleting the holder's node ends the holding.
 func TestLockNodeDeleted(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	a := New(c, "/l", "a")
 	if err := a.Acquire(ctx); err != nil {
@@ -336,7 +336,7 @@ func TestLockNodeDeleted(t *testing.T) {
 // TestLockLostReply: a create whose reply is lost leaves exactly one node.
 func TestLockLostReply(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c, px := testutil.Proxied(t, srv)
 	if err := c.EnsurePath(ctx, "/l"); err != nil {
 		t.Fatal(err)
@@ -361,7 +361,7 @@ func TestLockLostReply(t *testing.T) {
 
 func TestReadWriteLock(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	r1 := NewReadLock(c, "/rw", "r1")
 	r2 := NewReadLock(c, "/rw", "r2")
@@ -424,7 +424,7 @@ func TestReadWriteLock(t *testing.T) {
 
 func TestCuratorLayoutMix(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	k := New(c, "/m", "kazoo-style")
 	cur := New(c, "/m", "curator-style", WithCuratorLayout())
@@ -455,7 +455,7 @@ func TestCuratorLayoutMix(t *testing.T) {
 // the protected create looked for it) is deleted, not left in the queue.
 func TestLockDuplicateNode(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	l := New(c, "/l", "x")
 	prefix := l.prefix()

@@ -16,7 +16,7 @@ var leaseName = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 func TestSemaphore(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	c2 := testutil.Connect(t, srv, c)
 	s1 := NewSemaphore(c, "/sem", "s1", 2)
@@ -98,7 +98,7 @@ func TestSemaphore(t *testing.T) {
 
 func TestSemaphoreNonNumericData(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	if _, err := c.Create(ctx, "/sem", []byte("used for something else")); err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func TestSemaphoreNonNumericData(t *testing.T) {
 
 func TestSemaphoreCancel(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	c2 := testutil.Connect(t, srv, c)
 	s1 := NewSemaphore(c, "/sem", "s1", 1)
@@ -147,7 +147,7 @@ func TestSemaphoreCancel(t *testing.T) {
 
 func TestSemaphoreExpiry(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c, px := testutil.Proxied(t, srv)
 	c2 := testutil.Connect(t, srv, c)
 	s1 := NewSemaphore(c, "/sem", "s1", 1)

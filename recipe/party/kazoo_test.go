@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/party"
 )
 
@@ -145,7 +146,7 @@ func (k *kazoo) do(cmd map[string]string) kazooReply {
 
 func TestKazooParty(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	k := startKazoo(t, srv.Servers()+c.Chroot())
 
@@ -174,12 +175,12 @@ func TestKazooParty(t *testing.T) {
 		t.Fatal("Kazoo's leave found no node")
 	}
 	waitMembers(t, "after both left", p.Members, p.Len)
-	assertClean(t, c, "/kz/party")
+	testutil.AssertClean(t, srv, "/kz/party", c)
 }
 
 func TestKazooShallowParty(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	k := startKazoo(t, srv.Servers()+c.Chroot())
 
@@ -198,5 +199,5 @@ func TestKazooShallowParty(t *testing.T) {
 	if err := p.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
-	assertClean(t, c, "/kz/shallow")
+	testutil.AssertClean(t, srv, "/kz/shallow", c)
 }

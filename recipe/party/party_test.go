@@ -16,7 +16,7 @@ import (
 // membersOf polls m until it lists want (in any order) and Len agrees.
 func waitMembers(t *testing.T, what string, members func(context.Context) ([]string, error), length func(context.Context) (int, error), want ...string) {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	want = slices.Sorted(slices.Values(want))
 	var got []string
 	var n int
@@ -44,9 +44,9 @@ func waitMembers(t *testing.T, what string, members func(context.Context) ([]str
 
 func TestPartyAcrossClients(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
-	clients := []*keeper.Client{c0, sameChroot(t, c0, ""), sameChroot(t, c0, "")}
+	clients := []*keeper.Client{c0, testutil.Connect(t, srv, c0), testutil.Connect(t, srv, c0)}
 	ids := []string{"alpha", "beta", "gamma ünïcode"}
 	var ps []*party.Party
 	for i, c := range clients {
@@ -96,12 +96,12 @@ func TestPartyAcrossClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitMembers(t, "empty", ps[0].Members, ps[0].Len)
-	assertClean(t, c0, "/p/web")
+	testutil.AssertClean(t, srv, "/p/web", c0)
 }
 
 func TestPartyMissingPath(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	p := party.New(c, "/nothing/here", "x")
 	if m, err := p.Members(ctx); err != nil || len(m) != 0 {
@@ -120,9 +120,9 @@ func TestPartyMissingPath(t *testing.T) {
 
 func TestShallowParty(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
-	c1 := sameChroot(t, c0, "")
+	c1 := testutil.Connect(t, srv, c0)
 	a := party.NewShallow(c0, "/sp", "host-a:80")
 	b := party.NewShallow(c1, "/sp", "host-b:80")
 	for _, p := range []*party.ShallowParty{a, b} {
@@ -152,12 +152,12 @@ func TestShallowParty(t *testing.T) {
 		}
 	}
 	waitMembers(t, "empty", a.Members, a.Len)
-	assertClean(t, c0, "/sp")
+	testutil.AssertClean(t, srv, "/sp", c0)
 }
 
 func TestPartyRejoinsAfterSessionExpiry(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c, px := testutil.Proxied(t, srv)
 	p := party.New(c, "/p", "me")
 	if err := p.Join(ctx); err != nil {
@@ -165,7 +165,7 @@ func TestPartyRejoinsAfterSessionExpiry(t *testing.T) {
 	}
 	old := c.SessionID()
 	testutil.Expire(t, ctx, c, px)
-	waitFor(t, 30*time.Second, "the member back on the new session", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the member back on the new session", func() bool {
 		st, err := c.Exists(ctx, p.Node())
 		return err == nil && st != nil && st.EphemeralOwner == c.SessionID() && st.EphemeralOwner != old
 	})
@@ -178,13 +178,13 @@ func TestPartyRejoinsAfterSessionExpiry(t *testing.T) {
 	if err := c.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "a new session", func() bool { return c.SessionID() != old && c.State() == keeper.Connected })
-	assertClean(t, c, "/p")
+	testutil.WaitFor(t, 30*time.Second, "a new session", func() bool { return c.SessionID() != old && c.State() == keeper.Connected })
+	testutil.AssertClean(t, srv, "/p", c)
 }
 
 func TestPartyJoinLostReply(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c0, px, c := testutil.DirectAndProxied(t, srv)
 	p := party.New(c, "/p", "lost-reply")
 	if err := c.EnsurePath(ctx, "/p"); err != nil {
@@ -208,7 +208,7 @@ func TestPartyJoinLostReply(t *testing.T) {
 	if err := p.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
-	assertClean(t, c0, "/p")
+	testutil.AssertClean(t, srv, "/p", c0)
 }
 
 func TestPartyJoinCancelled(t *testing.T) {
@@ -220,5 +220,5 @@ func TestPartyJoinCancelled(t *testing.T) {
 	if err := p.Join(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Join with a cancelled ctx: %v", err)
 	}
-	assertClean(t, c, "/p")
+	testutil.AssertClean(t, srv, "/p", c)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/watch"
 	"github.com/keeper-go/keeper/zktest"
 )
@@ -67,7 +68,7 @@ func (l *dataLog) last() (dataCall, int) {
 func (l *dataLog) waitData(t *testing.T, data []byte) dataCall {
 	t.Helper()
 	var c dataCall
-	waitFor(t, 30*time.Second, fmt.Sprintf("a call with %q", data), func() bool {
+	testutil.WaitFor(t, 30*time.Second, fmt.Sprintf("a call with %q", data), func() bool {
 		var n int
 		c, n = l.last()
 		if n == 0 {
@@ -103,9 +104,9 @@ func (l *dataLog) checkNoDuplicates(t *testing.T) {
 
 func TestDataWatchLifecycle(t *testing.T) {
 	t.Parallel()
-	ctx := ctxT(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
-	other := sameChroot(t, c)
+	other := testutil.Connect(t, srv, c)
 	var l dataLog
 	w, err := watch.NewDataWatch(c, "/node", l.fn(0))
 	if err != nil {
@@ -131,7 +132,7 @@ func TestDataWatchLifecycle(t *testing.T) {
 	if _, err := other.Set(ctx, "/node", []byte("v2"), -1); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "a call for the second set", func() bool { _, n := l.last(); return n == 4 })
+	testutil.WaitFor(t, 20*time.Second, "a call for the second set", func() bool { _, n := l.last(); return n == 4 })
 	if err := other.Delete(ctx, "/node", -1); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestDataWatchLifecycle(t *testing.T) {
 	if _, err := other.Create(ctx, "/node", nil); err != nil {
 		t.Fatal(err)
 	}
-	waitNoServerWatches(t, c)
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 	if len(l.get()) != n {
 		t.Fatal("called after Close")
 	}
@@ -162,7 +163,7 @@ func TestDataWatchLifecycle(t *testing.T) {
 
 func TestDataWatchStopsWhenFnReturnsFalse(t *testing.T) {
 	t.Parallel()
-	ctx := ctxT(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	if _, err := c.Create(ctx, "/n", []byte("0")); err != nil {
 		t.Fatal(err)
@@ -184,7 +185,7 @@ func TestDataWatchStopsWhenFnReturnsFalse(t *testing.T) {
 	if _, err := c.Set(ctx, "/n", []byte("2"), -1); err != nil {
 		t.Fatal(err)
 	}
-	waitNoServerWatches(t, c)
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 	if n := len(l.get()); n != 2 {
 		t.Fatalf("%d calls, want 2", n)
 	}
@@ -198,9 +199,9 @@ func TestDataWatchStopsWhenFnReturnsFalse(t *testing.T) {
 // version.
 func TestDataWatchFinalState(t *testing.T) {
 	t.Parallel()
-	ctx := ctxT(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
-	other := sameChroot(t, c)
+	other := testutil.Connect(t, srv, c)
 	var l dataLog
 	w, err := watch.NewDataWatch(c, "/f", l.fn(0))
 	if err != nil {
@@ -235,7 +236,7 @@ func TestDataWatchFinalState(t *testing.T) {
 // on the client's reader, or they would never complete.
 func TestDataWatchCallsTheClient(t *testing.T) {
 	t.Parallel()
-	ctx := ctxT(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	if _, err := c.Create(ctx, "/n", []byte("a")); err != nil {
 		t.Fatal(err)
@@ -268,7 +269,7 @@ func TestDataWatchCallsTheClient(t *testing.T) {
 
 func TestDataWatchCloseFromFn(t *testing.T) {
 	t.Parallel()
-	ctx := ctxT(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	var w *watch.DataWatch
 	ready := make(chan struct{})
@@ -300,7 +301,7 @@ func TestDataWatchCloseFromFn(t *testing.T) {
 	if _, err := c.Set(ctx, "/n", nil, -1); err != nil {
 		t.Fatal(err)
 	}
-	waitNoServerWatches(t, c)
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 	if len(called) != 1 || calls != 2 {
 		t.Fatalf("%d calls", calls)
 	}
@@ -308,8 +309,8 @@ func TestDataWatchCloseFromFn(t *testing.T) {
 
 func TestDataWatchAcrossDisconnect(t *testing.T) {
 	t.Parallel()
-	ctx := ctxT(t)
-	c, p, direct := proxied(t)
+	ctx := testutil.Ctx(t, 0)
+	c, p, direct := testutil.ProxiedWithDirect(t, srv)
 	if _, err := direct.Create(ctx, "/n", []byte("before")); err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +323,7 @@ func TestDataWatchAcrossDisconnect(t *testing.T) {
 	l.waitData(t, []byte("before"))
 	p.Pause()
 	p.Drop()
-	waitFor(t, 20*time.Second, "Suspended", func() bool { return c.State() == keeper.Suspended })
+	testutil.WaitFor(t, 20*time.Second, "Suspended", func() bool { return c.State() == keeper.Suspended })
 	if _, err := direct.Set(ctx, "/n", []byte("while cut off"), -1); err != nil {
 		t.Fatal(err)
 	}
@@ -337,9 +338,9 @@ func TestDataWatchAcrossDisconnect(t *testing.T) {
 
 func TestDataWatchAcrossExpiry(t *testing.T) {
 	t.Parallel()
-	ctx := ctxT(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
-	other := sameChroot(t, c)
+	other := testutil.Connect(t, srv, c)
 	if _, err := c.Create(ctx, "/n", []byte("before")); err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +360,7 @@ func TestDataWatchAcrossExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.waitData(t, []byte("during"))
-	waitFor(t, 30*time.Second, "a new session", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "a new session", func() bool {
 		return c.State() == keeper.Connected && c.SessionID() != old
 	})
 	if _, err := other.Set(ctx, "/n", []byte("after"), -1); err != nil {
@@ -372,7 +373,7 @@ func TestDataWatchAcrossExpiry(t *testing.T) {
 func TestDataWatchEndsWhenClientCloses(t *testing.T) {
 	t.Parallel()
 	admin := srv.Client(t)
-	c := sameChroot(t, admin)
+	c := testutil.Connect(t, srv, admin)
 	var l dataLog
 	w, err := watch.NewDataWatch(c, "/n", l.fn(0))
 	if err != nil {
@@ -415,7 +416,7 @@ func TestNewWatchErrors(t *testing.T) {
 	}
 	// A read that cannot succeed (no permission) ends the watch with its
 	// error.
-	ctx := ctxT(t)
+	ctx := testutil.Ctx(t, 0)
 	noRead := []keeper.ACL{{Perms: keeper.PermAll &^ keeper.PermRead, Scheme: "world", ID: "anyone"}}
 	if _, err := c.Create(ctx, "/secret", nil, keeper.WithACL(noRead...)); err != nil {
 		t.Fatal(err)
@@ -460,7 +461,7 @@ func (l *kidsLog) get() []kidsCall {
 func (l *kidsLog) waitKids(t *testing.T, kids []string) kidsCall {
 	t.Helper()
 	var last kidsCall
-	waitFor(t, 30*time.Second, fmt.Sprintf("a call with %q", kids), func() bool {
+	testutil.WaitFor(t, 30*time.Second, fmt.Sprintf("a call with %q", kids), func() bool {
 		calls := l.get()
 		if len(calls) == 0 {
 			return false
@@ -473,9 +474,9 @@ func (l *kidsLog) waitKids(t *testing.T, kids []string) kidsCall {
 
 func TestChildrenWatchLifecycle(t *testing.T) {
 	t.Parallel()
-	ctx := ctxT(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
-	other := sameChroot(t, c)
+	other := testutil.Connect(t, srv, c)
 	for _, send := range []bool{false, true} {
 		p := fmt.Sprintf("/p%v", send)
 		var opts []watch.Option
@@ -534,14 +535,14 @@ func TestChildrenWatchLifecycle(t *testing.T) {
 			}
 		}
 	}
-	waitNoServerWatches(t, c)
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 }
 
 func TestChildrenWatchStopsAndSurvives(t *testing.T) {
 	t.Parallel()
-	ctx := ctxT(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
-	other := sameChroot(t, c)
+	other := testutil.Connect(t, srv, c)
 	if _, err := c.Create(ctx, "/p", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -571,7 +572,7 @@ func TestChildrenWatchStopsAndSurvives(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.waitKids(t, []string{"a", "b"})
-	waitFor(t, 30*time.Second, "a new session", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "a new session", func() bool {
 		return c.State() == keeper.Connected && c.SessionID() != old
 	})
 	// Many quick changes: the last call has the final children.
@@ -596,5 +597,5 @@ func TestChildrenWatchStopsAndSurvives(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitNoServerWatches(t, c)
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 }

@@ -13,7 +13,7 @@ import (
 
 func TestProtectedCreate(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	prefix := UUIDHex() + "__lock__"
 	p, err := ProtectedCreate(ctx, c, "/a/b/lock", prefix, []byte("id"))
@@ -53,8 +53,8 @@ func TestProtectedCreate(t *testing.T) {
 // node must exist afterwards, and it is the one returned.
 func TestProtectedCreateLostReply(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
-	c, p := proxied(t)
+	ctx := testutil.Ctx(t, 0)
+	c, p := testutil.Proxied(t, srv)
 	if err := c.EnsurePath(ctx, "/lock"); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestProtectedCreateLostReply(t *testing.T) {
 // session is deleted and not adopted.
 func TestFindDropsOtherSessionsNode(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	other, err := keeper.Connect(ctx, srv.Servers()+c.Chroot())
 	if err != nil {
@@ -111,7 +111,7 @@ func TestFindDropsOtherSessionsNode(t *testing.T) {
 
 func TestFenceRelease(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	p, err := ProtectedCreate(ctx, c, "/f", UUIDHex()+"__lock__", nil)
 	if err != nil {
@@ -122,7 +122,7 @@ func TestFenceRelease(t *testing.T) {
 		t.Fatalf("fence ended at once: %v", f.Err())
 	}
 	// Wait until the fence's watch is on the server, then stop and delete.
-	waitFor(t, 30*time.Second, "the fence's watch", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the fence's watch", func() bool {
 		return c.CheckWatches(ctx, p, keeper.WatchData) == nil
 	})
 	ws, err := testutil.Watches(ctx, srv.Addr(0), c.SessionID())
@@ -148,7 +148,7 @@ func TestFenceRelease(t *testing.T) {
 
 func TestFenceNodeDeleted(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	p, err := ProtectedCreate(ctx, c, "/f", UUIDHex()+"__lock__", nil)
 	if err != nil {
@@ -156,7 +156,7 @@ func TestFenceNodeDeleted(t *testing.T) {
 	}
 	f := NewFence(c, p, 0, nil)
 	defer f.Stop()
-	waitFor(t, 30*time.Second, "the fence's watch", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the fence's watch", func() bool {
 		return c.CheckWatches(ctx, p, keeper.WatchData) == nil
 	})
 	if err := c.Delete(ctx, p, keeper.AnyVersion); err != nil {
@@ -174,8 +174,8 @@ func TestFenceNodeDeleted(t *testing.T) {
 
 func TestFenceSessionExpired(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
-	c, px := proxied(t)
+	ctx := testutil.Ctx(t, 0)
+	c, px := testutil.Proxied(t, srv)
 	p, err := ProtectedCreate(ctx, c, "/f", UUIDHex()+"__lock__", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -202,8 +202,8 @@ func TestFenceSessionExpired(t *testing.T) {
 // checks the node again and keeps holding it.
 func TestFenceReconnect(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
-	c, px := proxied(t)
+	ctx := testutil.Ctx(t, 0)
+	c, px := testutil.Proxied(t, srv)
 	p, err := ProtectedCreate(ctx, c, "/f", UUIDHex()+"__lock__", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +236,7 @@ func TestFenceReconnect(t *testing.T) {
 
 func TestFenceOtherSession(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
 	p, err := ProtectedCreate(ctx, c, "/f", UUIDHex()+"__lock__", nil)
 	if err != nil {
@@ -259,8 +259,8 @@ func TestFenceOtherSession(t *testing.T) {
 // loop looking for a node that cannot be there.
 func TestProtectedCreateLostReplyMissingDir(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
-	c, p := proxied(t)
+	ctx := testutil.Ctx(t, 0)
+	c, p := testutil.Proxied(t, srv)
 	// The reply lost is the create's NoNode: it was never applied.
 	p.DropNextReply()
 	got, err := ProtectedCreate(ctx, c, "/missing/dir", UUIDHex()+"__lock__", nil)
