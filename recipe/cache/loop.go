@@ -504,23 +504,8 @@ func (tc *TreeCache) again(io context.Context, b *node.Backoff) bool {
 func (tc *TreeCache) readOne(io context.Context, j job) *result {
 	r := &result{job: j}
 	var b node.Backoff
-	for {
-		err := tc.readOnce(io, r)
-		switch {
-		case err == nil:
-			return r
-		case node.IsPermanent(err) || io.Err() != nil:
-			if io.Err() != nil {
-				err = keeper.ErrClosed
-			}
-			r.err = err
-			return r
-		}
-		if !tc.again(io, &b) {
-			r.err = keeper.ErrClosed
-			return r
-		}
-	}
+	tc.retryRead(io, r, &b, func() error { return tc.readOnce(io, r) })
+	return r
 }
 
 // readOnce does what r still lacks; the watches it arms are kept in r.
@@ -672,43 +657,54 @@ func (tc *TreeCache) readChunk(io context.Context, rs []*result) {
 // readSingle reads one node with Get and Children.
 func (tc *TreeCache) readSingle(io context.Context, r *result) {
 	var b node.Backoff
-	for {
+	ok := tc.retryRead(io, r, &b, func() error {
 		data, st, err := tc.c.Get(io, r.job.path)
-		if err == nil {
+		switch {
+		case err == nil:
 			r.dataRead, r.exists, r.data, r.stat = true, true, data, st
-			break
-		}
-		if errors.Is(err, keeper.ErrNoNode) {
+		case errors.Is(err, keeper.ErrNoNode):
 			r.dataRead = true
-			return
+		default:
+			return err
 		}
-		if node.IsPermanent(err) || !tc.again(io, &b) {
-			r.err = err
-			if io.Err() != nil {
-				r.err = keeper.ErrClosed
-			}
-			return
-		}
-	}
-	if r.job.kids == kidsNo || r.job.kids == kidsIfChanged && r.stat.Pzxid == r.job.pzxid {
+		return nil
+	})
+	if !ok || !r.exists || r.job.kids == kidsNo || r.job.kids == kidsIfChanged && r.stat.Pzxid == r.job.pzxid {
 		return
 	}
-	for {
+	tc.retryRead(io, r, &b, func() error {
 		kids, err := tc.c.Children(io, r.job.path)
-		if err == nil {
+		switch {
+		case err == nil:
 			r.kidsRead, r.kids = true, kids
-			return
+		case errors.Is(err, keeper.ErrNoNode):
+			r.exists = false // deleted since: its event follows
+		default:
+			return err
 		}
-		if errors.Is(err, keeper.ErrNoNode) {
-			r.exists = false
-			return
+		return nil
+	})
+}
+
+// retryRead calls read until it returns nil, and reports true then. When
+// the read cannot succeed it records the error in r, and when the cache is
+// ending (or the client closed) keeper.ErrClosed, and reports false.
+func (tc *TreeCache) retryRead(io context.Context, r *result, b *node.Backoff, read func() error) bool {
+	for {
+		err := read()
+		if err == nil {
+			return true
 		}
-		if node.IsPermanent(err) || !tc.again(io, &b) {
+		switch {
+		case io.Err() != nil:
+			r.err = keeper.ErrClosed
+			return false
+		case node.IsPermanent(err):
 			r.err = err
-			if io.Err() != nil {
-				r.err = keeper.ErrClosed
-			}
-			return
+			return false
+		case !tc.again(io, b):
+			r.err = keeper.ErrClosed // the cache ends, or the client was closed
+			return false
 		}
 	}
 }

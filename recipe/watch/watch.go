@@ -142,6 +142,57 @@ func (r *runner) pause(ctx context.Context, err error, b *node.Backoff) bool {
 	return true
 }
 
+// run is the watch's loop, on its own goroutine: read (which arms a
+// one-shot watch), call notify when same says the node changed since the
+// last call (always the first time), with the event that told of the
+// change, and wait for the watch to fire. Failed reads are retried (see
+// pause). io bounds reads, stop the waits.
+func (r *runner) run(io, stop context.Context, read func(context.Context) (*keeper.Stat, <-chan keeper.Event, error),
+	same func(a, b *keeper.Stat) bool, notify func(st *keeper.Stat, ev *keeper.Event) bool) {
+	defer r.exit()
+	var last *keeper.Stat
+	var ev *keeper.Event
+	first := true
+	var b node.Backoff
+	for {
+		st, ch, err := read(io)
+		if stop.Err() != nil {
+			r.disarm(ch)
+			return
+		}
+		if err != nil {
+			if !r.pause(stop, err, &b) {
+				return
+			}
+			continue
+		}
+		b.Reset()
+		if first || !same(last, st) {
+			first = false
+			last = st
+			cev := ev
+			if !r.call(func() bool { return notify(st, cev) }) {
+				r.disarm(ch)
+				return
+			}
+		}
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				continue
+			}
+			if e.Type == keeper.EventNotWatching && errors.Is(e.Err, keeper.ErrClosed) {
+				r.fail(e.Err)
+				return
+			}
+			ev = &e
+		case <-stop.Done():
+			r.disarm(ch)
+			return
+		}
+	}
+}
+
 // disarm removes the armed one-shot watch when the watch ends, so that no
 // server-side watch outlives it.
 func (r *runner) disarm(ch <-chan keeper.Event) {
@@ -236,49 +287,12 @@ func (w *DataWatch) readData(ctx context.Context) ([]byte, *keeper.Stat, <-chan 
 }
 
 func (w *DataWatch) run(io, stop context.Context) {
-	r := w.r
-	defer r.exit()
-	var last *keeper.Stat
-	var ev *keeper.Event
-	first := true
-	var b node.Backoff
-	for {
-		data, st, ch, err := w.readData(io)
-		if stop.Err() != nil {
-			r.disarm(ch)
-			return
-		}
-		if err != nil {
-			if !r.pause(stop, err, &b) {
-				return
-			}
-			continue
-		}
-		b.Reset()
-		if first || !sameData(last, st) {
-			first = false
-			last = st
-			cev := ev
-			if !r.call(func() bool { return w.fn(data, st, cev) }) {
-				r.disarm(ch)
-				return
-			}
-		}
-		select {
-		case e, ok := <-ch:
-			if !ok {
-				continue
-			}
-			if e.Type == keeper.EventNotWatching && errors.Is(e.Err, keeper.ErrClosed) {
-				r.fail(e.Err)
-				return
-			}
-			ev = &e
-		case <-stop.Done():
-			r.disarm(ch)
-			return
-		}
-	}
+	var data []byte
+	w.r.run(io, stop, func(ctx context.Context) (*keeper.Stat, <-chan keeper.Event, error) {
+		d, st, ch, err := w.readData(ctx)
+		data = d
+		return st, ch, err
+	}, sameData, func(st *keeper.Stat, ev *keeper.Event) bool { return w.fn(data, st, ev) })
 }
 
 // ChildrenWatch calls a function with a node's children now and after
@@ -365,50 +379,15 @@ func (w *ChildrenWatch) readChildren(ctx context.Context) ([]string, *keeper.Sta
 }
 
 func (w *ChildrenWatch) run(io, stop context.Context) {
-	r := w.r
-	defer r.exit()
-	var last *keeper.Stat
-	var ev *keeper.Event
-	first := true
-	var b node.Backoff
-	for {
-		kids, st, ch, err := w.readChildren(io)
-		if stop.Err() != nil {
-			r.disarm(ch)
-			return
+	var kids []string
+	w.r.run(io, stop, func(ctx context.Context) (*keeper.Stat, <-chan keeper.Event, error) {
+		k, st, ch, err := w.readChildren(ctx)
+		kids = k
+		return st, ch, err
+	}, sameChildren, func(_ *keeper.Stat, ev *keeper.Event) bool {
+		if !w.opts.sendEvent {
+			ev = nil
 		}
-		if err != nil {
-			if !r.pause(stop, err, &b) {
-				return
-			}
-			continue
-		}
-		b.Reset()
-		if first || !sameChildren(last, st) {
-			first = false
-			last = st
-			var cev *keeper.Event
-			if w.opts.sendEvent {
-				cev = ev
-			}
-			if !r.call(func() bool { return w.fn(kids, cev) }) {
-				r.disarm(ch)
-				return
-			}
-		}
-		select {
-		case e, ok := <-ch:
-			if !ok {
-				continue
-			}
-			if e.Type == keeper.EventNotWatching && errors.Is(e.Err, keeper.ErrClosed) {
-				r.fail(e.Err)
-				return
-			}
-			ev = &e
-		case <-stop.Done():
-			r.disarm(ch)
-			return
-		}
-	}
+		return w.fn(kids, ev)
+	})
 }
