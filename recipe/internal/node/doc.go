@@ -23,7 +23,9 @@
 //     lock-like recipe).
 //   - Retrying: Backoff, Retry, ErrAgain, IsTransient, IsPermanent, CtxErr,
 //     Cleanup (the bounded clean-up after a cancelled call).
-//   - Options: ApplyOptions.
+//   - Events: an unbounded ordered event channel for a recipe's loop
+//     (internal/queue underneath), so a slow reader never holds the loop up.
+//   - Options: ApplyOptions. LocalAddress: Curator's default node data.
 //
 // Decided behaviours (one each, for every recipe):
 //
