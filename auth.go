@@ -128,6 +128,26 @@ func (c *Client) AddAuth(ctx context.Context, scheme string, cred []byte) error 
 	return nil
 }
 
+// checkConnectAuth makes Connect fail when the server rejected credentials
+// given with WithAuth (or WithSASL). The server answers requests in order,
+// so once a request sent after the credentials has its answer, theirs has
+// been seen.
+func (c *Client) checkConnectAuth(ctx context.Context) error {
+	if len(c.cfg.auth) == 0 && c.cfg.sasl == nil {
+		return nil
+	}
+	if _, err := c.Exists(ctx, "/"); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	err := c.authErr
+	c.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("keeper: connect: the server rejected the credentials: %w", err)
+	}
+	return nil
+}
+
 // keepAuth adds accepted credentials to those replayed on reconnect,
 // once.
 func (c *Client) keepAuth(scheme string, cred []byte) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -300,6 +301,28 @@ func TestWithAuthUnknownScheme(t *testing.T) {
 	if n := events.count(isAuthFailed); n != 1 {
 		t.Fatalf("%d AuthFailed events, want 1", n)
 	}
+}
+
+// TestConnectRejectedAuth: Connect fails with ErrAuthFailed when the server
+// rejects a credential of WithAuth (a mistyped scheme), rather than returning
+// a client whose requests later fail with a bare NoAuth.
+func TestConnectRejectedAuth(t *testing.T) {
+	t.Parallel()
+	admin := srv.Client(t)
+	c, err := keeper.Connect(ctxT(t), srv.Servers()+admin.Chroot(), keeper.WithAuth("digset", []byte("bob:secret")))
+	if err == nil {
+		c.Close()
+		t.Fatal("Connect accepted credentials the server rejected")
+	}
+	if !errors.Is(err, keeper.ErrAuthFailed) || !strings.Contains(err.Error(), "digset") {
+		t.Fatalf("Connect: %v, want ErrAuthFailed naming the scheme", err)
+	}
+	// Accepted credentials still connect.
+	c, err = keeper.Connect(ctxT(t), srv.Servers()+admin.Chroot(), keeper.WithAuth("digest", []byte("bob:secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
 }
 
 // startSASLServer starts a server whose JAAS config knows super and bob

@@ -75,6 +75,8 @@ type Client struct {
 	closeStarted bool               // Close is sending closeSession
 	preferred    *hostPort          // a read-write server found while read-only
 	lastConnErr  error              // why the last connection attempt failed
+	authErr      error              // the first credentials the server rejected
+	srv          srvState           // the hosts of a dns-srv:// connect string
 }
 
 type abandonedSession struct {
@@ -87,6 +89,8 @@ type abandonedSession struct {
 // returned). servers is a connect string: "host1:2181,host2:2181/chroot".
 // Hosts may be names, IPv4 addresses or [IPv6] addresses; the port
 // defaults to 2181; the optional chroot makes every path relative to it.
+// "dns-srv://name/chroot" finds the servers through the SRV records of name
+// instead (see WithDNSSRVRefresh).
 // ctx bounds only the setup: reconnects go on until Close.
 func Connect(ctx context.Context, servers string, opts ...Option) (*Client, error) {
 	c, err := New(servers, opts...)
@@ -94,6 +98,10 @@ func Connect(ctx context.Context, servers string, opts ...Option) (*Client, erro
 		return nil, err
 	}
 	if err := c.WaitConnected(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := c.checkConnectAuth(ctx); err != nil {
 		c.Close()
 		return nil, err
 	}

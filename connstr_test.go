@@ -42,10 +42,27 @@ func TestParseConnectString(t *testing.T) {
 	}
 }
 
+func TestParseConnectStringDNSSRV(t *testing.T) {
+	for _, tt := range []struct{ in, name, chroot string }{
+		{"dns-srv://_zookeeper._tcp.example.com", "_zookeeper._tcp.example.com", ""},
+		{"dns-srv://zk.example.com/", "zk.example.com", ""},
+		{"dns-srv://zk.example.com/app/a", "zk.example.com", "/app/a"},
+	} {
+		hosts, root, err := parseConnectString(tt.in)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.in, err)
+		}
+		if len(hosts) != 1 || !hosts[0].srv || hosts[0].host != tt.name || string(root) != tt.chroot {
+			t.Errorf("%s: hosts %+v, chroot %q; want SRV name %q, chroot %q", tt.in, hosts, root, tt.name, tt.chroot)
+		}
+	}
+}
+
 func TestParseConnectStringErrors(t *testing.T) {
 	for _, in := range []string{
 		"", " ", ",", "h1,,h2", "h1:", "h1:0", "h1:65536", "h1:abc", ":2181",
 		"[::1", "[::1]x", "[zz]:1", "h1/app/", "h1/a//b", "h1/a/./b", "h1 h2", "[::1]:",
+		"dns-srv://", "dns-srv:///app", "dns-srv://a,b", "dns-srv://a:2181", "dns-srv://a/app/", "dns-srv://a/a//b",
 	} {
 		t.Run(in, func(t *testing.T) {
 			_, _, err := parseConnectString(in)

@@ -43,7 +43,8 @@ type config struct {
 	backoffMax      time.Duration
 	closeTimeout    time.Duration
 	sasl            *saslConfig
-	initialXid      int32 // tests only: where xids start
+	srv             srvConfig // dns-srv:// connect strings (connstr.go)
+	initialXid      int32     // tests only: where xids start
 	errs            []error
 }
 
@@ -124,7 +125,13 @@ func WithReadOnly(ok bool) Option {
 }
 
 // WithAuth adds credentials (for example "digest", "user:password"). They
-// are sent on every connection before any other request.
+// are sent on every connection before any other request. Connect fails with
+// an error matching ErrAuthFailed when the server rejects them (an unknown
+// scheme, such as a mistyped "digset", or a provider saying no); a client
+// made with New reports the rejection to listeners instead (a StateEvent with
+// KeeperAuthFailed) and goes on without them. Digest credentials are never
+// rejected: a wrong password only yields an identity that no ACL grants
+// anything to, so later requests fail with ErrNoAuth.
 func WithAuth(scheme string, cred []byte) Option {
 	return func(c *config) {
 		if scheme == "" {

@@ -80,6 +80,7 @@ func (c *Client) hostOrder() []hostPort {
 	c.mu.Lock()
 	hs := append([]hostPort(nil), c.hosts...)
 	c.mu.Unlock()
+	hs = c.expandSRV(hs)
 	if !c.cfg.keepOrder {
 		rand.Shuffle(len(hs), func(i, j int) { hs[i], hs[j] = hs[j], hs[i] })
 	}
@@ -274,6 +275,9 @@ func (c *Client) setHosts(hosts []hostPort) {
 
 // resolve turns a host into addresses ("ip:port"), re-resolving names.
 func (c *Client) resolve(ctx context.Context, hp hostPort) ([]string, error) {
+	if hp.srv {
+		return nil, c.srv.failure(hp)
+	}
 	if ip := net.ParseIP(hp.host); ip != nil || c.cfg.dialer != nil {
 		return []string{hp.String()}, nil
 	}
@@ -472,6 +476,9 @@ func (c *Client) authFailed(scheme string, code Code) {
 	c.auth = kept
 	st := c.state
 	err := &Error{Op: "auth", Path: scheme, Code: code}
+	if c.authErr == nil {
+		c.authErr = err
+	}
 	for _, l := range c.listeners {
 		l.push(StateEvent{State: st, Keeper: KeeperAuthFailed, SessionID: c.sessionID, Err: err})
 	}

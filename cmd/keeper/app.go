@@ -8,11 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/keeper-go/keeper"
@@ -105,7 +107,7 @@ func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func (f *connFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.server, "server", f.server, "the `servers` to connect to: host:port[,host:port...][/chroot] (default $ZK_SERVERS, else "+defaultServer+")")
+	fs.StringVar(&f.server, "server", f.server, "the `servers` to connect to: host:port[,host:port...][/chroot], or dns-srv://name[/chroot] (default $ZK_SERVERS, else "+defaultServer+")")
 	fs.DurationVar(&f.timeout, "timeout", f.timeout, "connect and request timeout")
 	fs.Var(&f.auth, "auth", "add credentials `scheme:cred`, such as digest:user:password (repeatable)")
 	fs.StringVar(&f.tlsCert, "tls-cert", f.tlsCert, "client certificate `file` (PEM) for TLS")
@@ -130,7 +132,9 @@ func (f *connFlags) options() ([]keeper.Option, error) {
 	if f.timeout <= 0 {
 		return nil, usageErr(nil, "--timeout must be positive, not %v", f.timeout)
 	}
-	opts := []keeper.Option{keeper.WithConnectTimeout(min(f.timeout, 10*time.Second))}
+	// A third of --timeout per connection attempt, so that the error of a
+	// timed-out connect can say why the attempts before failed.
+	opts := []keeper.Option{keeper.WithConnectTimeout(max(min(f.timeout/3, 10*time.Second), min(f.timeout, time.Second)))}
 	for _, a := range f.auth {
 		scheme, cred, ok := strings.Cut(a, ":")
 		if !ok || scheme == "" {
@@ -223,27 +227,125 @@ func (a *app) clientOf(ctx context.Context, servers string) (*keeper.Client, err
 	return c, nil
 }
 
-// connect opens a session on servers, waiting at most --timeout.
+// connect opens a session on servers, waiting at most --timeout. It fails
+// at once when every server refuses the connection or has a name that does
+// not resolve (the library would go on trying until the timeout), and says
+// why the last attempt failed when no session came in time.
 func (a *app) connect(ctx context.Context, servers string) (*keeper.Client, error) {
 	opts, err := a.conn.options()
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, a.conn.timeout)
-	defer cancel()
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	cctx, cancelTimeout := context.WithTimeout(cctx, a.conn.timeout)
+	defer cancelTimeout()
+	probed := make(chan struct{})
+	go func() {
+		defer close(probed)
+		if err := probeHosts(cctx, servers); err != nil {
+			cancel(err)
+		}
+	}()
 	c, err := keeper.Connect(cctx, servers, opts...)
+	cancelTimeout()
+	<-probed
+	var unreachable *unreachableError
 	switch {
 	case err == nil:
 		return c, nil
-	case errors.Is(err, keeper.ErrBadConnectString):
+	case errors.Is(err, keeper.ErrBadConnectString), errors.Is(err, keeper.ErrAuthFailed):
 		return nil, err
 	case ctx.Err() != nil:
 		return nil, contextErr(ctx)
+	case errors.As(context.Cause(cctx), &unreachable):
+		return nil, fmt.Errorf("keeper: connect %s: %w", servers, unreachable)
 	case cctx.Err() != nil:
-		return nil, fmt.Errorf("keeper: connect %s: no session within %v (is the server up? see --timeout)", servers, a.conn.timeout)
+		msg := fmt.Sprintf("keeper: connect %s: no session within %v", servers, a.conn.timeout)
+		if last := lastAttempt(err); last != nil {
+			return nil, fmt.Errorf("%s (last attempt: %w)", msg, last)
+		}
+		return nil, errors.New(msg + " (is the server up? see --timeout)")
 	default:
 		return nil, fmt.Errorf("keeper: connect %s: %w", servers, err)
 	}
+}
+
+// lastAttempt returns the reason of the last connection attempt that the
+// library's connect error carries after its context error, or nil.
+func lastAttempt(err error) error {
+	var multi interface{ Unwrap() []error }
+	if !errors.As(err, &multi) {
+		return nil
+	}
+	if errs := multi.Unwrap(); len(errs) > 1 {
+		return errs[len(errs)-1]
+	}
+	return nil
+}
+
+// unreachableError says that no server of a connect string can be reached:
+// each one refused the connection or has a name that does not resolve.
+type unreachableError struct{ errs []error }
+
+func (e *unreachableError) Error() string {
+	msgs := make([]string, len(e.errs))
+	for i, err := range e.errs {
+		msgs[i] = strings.ReplaceAll(err.Error(), "keeper: ", "")
+	}
+	return "no server reachable: " + strings.Join(msgs, "; ")
+}
+
+func (e *unreachableError) Unwrap() []error { return e.errs }
+
+// probeHosts dials every host of a connect string once, at the same time,
+// and returns an *unreachableError when each one refused or did not resolve.
+// Other outcomes (a connection, a timeout) return nil: the client's own
+// attempts decide then. A dns-srv:// name that does not exist is unreachable
+// too.
+func probeHosts(ctx context.Context, servers string) error {
+	hosts, err := serverAddrs(ctx, servers)
+	if err != nil {
+		if _, ok := srvName(servers); ok && isUnreachable(err) {
+			return &unreachableError{errs: []error{err}}
+		}
+		return nil
+	}
+	errs := make([]error, len(hosts))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Go(func() {
+			var d net.Dialer
+			nc, err := d.DialContext(ctx, "tcp", h)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			nc.Close()
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if !isUnreachable(err) {
+			return nil
+		}
+	}
+	return &unreachableError{errs: errs}
+}
+
+// isUnreachable reports whether a dial error is final: the connection was
+// refused, or the name does not exist.
+func isUnreachable(err error) bool {
+	var dnsErr *net.DNSError
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return true
+	case errors.As(err, &dnsErr):
+		return dnsErr.IsNotFound
+	}
+	return false
 }
 
 // contextErr returns why ctx ended: errInterrupted after Ctrl-C.

@@ -61,11 +61,49 @@ func hostsOf(servers string) ([]string, error) {
 	return hosts, nil
 }
 
+// dnsSRVScheme starts a connect string whose servers are the targets of
+// DNS SRV records: dns-srv://_zookeeper._tcp.example.com/chroot.
+const dnsSRVScheme = "dns-srv://"
+
+// srvName returns the SRV name of a dns-srv:// connect string.
+func srvName(servers string) (string, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(servers), dnsSRVScheme)
+	if !ok {
+		return "", false
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	return name, true
+}
+
+// serverAddrs returns the "host:port" addresses of a connect string, looking
+// up the SRV records of a dns-srv:// one.
+func serverAddrs(ctx context.Context, servers string) ([]string, error) {
+	name, ok := srvName(servers)
+	if !ok {
+		return hostsOf(servers)
+	}
+	if name == "" {
+		return nil, fmt.Errorf("%w %q: no SRV name", keeper.ErrBadConnectString, servers)
+	}
+	_, recs, err := net.DefaultResolver.LookupSRV(ctx, "", "", name)
+	if err != nil {
+		return nil, fmt.Errorf("keeper: dns-srv lookup of %s: %w", name, err)
+	}
+	var hosts []string
+	for _, r := range recs {
+		hosts = append(hosts, net.JoinHostPort(strings.TrimSuffix(r.Target, "."), strconv.Itoa(int(r.Port))))
+	}
+	if len(hosts) == 0 {
+		return nil, fmt.Errorf("keeper: dns-srv lookup of %s: no server in the SRV records", name)
+	}
+	return hosts, nil
+}
+
 // askAll sends a four-letter word to every server of the connect string at
 // once and returns the replies in server order. Servers that failed have an
 // error in errs (nil otherwise); err joins them.
 func (a *app) askAll(ctx context.Context, word string) (hosts, replies []string, errs []error, err error) {
-	hosts, err = hostsOf(a.conn.servers())
+	hosts, err = serverAddrs(ctx, a.conn.servers())
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -95,7 +95,8 @@ var cpCommand = &command{
 	args:    "[-r] [-f] source destination",
 	summary: "copy a node (-r: a subtree) between paths, ensembles and local files",
 	help: `source and destination are znode paths (relative to the current directory),
-zk://host:port[,host:port]/path URLs of another ensemble, or local files:
+zk://host:port[,host:port]/path URLs of another ensemble (dns-srv://name/path
+for the ensemble of name's SRV records), or local files:
 file:///abs/path, file:rel/path, ./rel/path, ~/path or - (standard input or
 output). A file holds one node's raw data, or with -r a dump (as keeper dump
 writes it). The destination names the copy itself and must not exist, unless

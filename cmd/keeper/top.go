@@ -40,7 +40,7 @@ watch count. The SOURCE column says which was used. q or Ctrl-C quits.
 			if *adminPort < 1 || *adminPort > 65535 {
 				return usageErr(lookupCommand("top"), "--admin-port must be a port number")
 			}
-			hosts, err := hostsOf(a.conn.servers())
+			hosts, err := serverAddrs(ctx, a.conn.servers())
 			if err != nil {
 				return err
 			}

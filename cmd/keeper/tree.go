@@ -291,6 +291,8 @@ func (l location) String() string {
 	switch {
 	case l.file != "":
 		return l.file
+	case strings.HasPrefix(l.servers, dnsSRVScheme):
+		return l.servers + l.path
 	case l.servers != "":
 		return "zk://" + l.servers + l.path
 	}
@@ -299,10 +301,22 @@ func (l location) String() string {
 
 // parseLocation parses a cp, mv or diff argument. Local files are written
 // file:///abs/path, file:rel/path, ./rel/path, ~/path or - (standard input
-// or output); zk://host:port[,host:port]/path names a node of another
+// or output); zk://host:port[,host:port]/path (or dns-srv://name/path, the
+// ensemble of name's SRV records) names a node of another
 // ensemble; anything else is a znode path, relative to the current directory.
 func (a *app) parseLocation(s string) (location, error) {
 	switch {
+	case strings.HasPrefix(s, dnsSRVScheme):
+		// dns-srv://name/path: the ensemble of name's SRV records.
+		name, p, _ := strings.Cut(s[len(dnsSRVScheme):], "/")
+		if name == "" {
+			return location{}, fmt.Errorf("%w %q: no SRV name in the dns-srv:// URL", keeper.ErrBadConnectString, s)
+		}
+		p, err := resolve("/", "/"+p)
+		if err != nil {
+			return location{}, err
+		}
+		return location{servers: dnsSRVScheme + name, path: p}, nil
 	case strings.HasPrefix(s, "zk://"):
 		rest := s[len("zk://"):]
 		servers, p := rest, "/"
