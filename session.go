@@ -75,7 +75,8 @@ func (c *Client) run() {
 
 // hostOrder returns the hosts for one pass, shuffled unless
 // WithOrderedHosts. Names are resolved when dialed, so every pass
-// re-resolves them.
+// re-resolves them; a dns-srv:// entry becomes the servers of its SRV
+// records (expandSRV).
 func (c *Client) hostOrder() []hostPort {
 	c.mu.Lock()
 	hs := append([]hostPort(nil), c.hosts...)
