@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/recipe/internal/node"
 	"github.com/keeper-go/keeper/recipe/lock"
 )
 
@@ -79,9 +80,7 @@ func WithPromotedLock(lockPath string, timeout time.Duration) AtomicOption {
 // every method.
 func NewAtomicLong(c *keeper.Client, path string, opts ...AtomicOption) *AtomicLong {
 	cfg := atomicConfig{tries: 10}
-	for _, o := range opts {
-		o(&cfg)
-	}
+	node.ApplyOptions(&cfg, opts)
 	if cfg.err == nil {
 		if err := keeper.ValidatePath(path); err != nil {
 			cfg.err = fmt.Errorf("counter: %w", err)
@@ -136,7 +135,7 @@ func (a *AtomicLong) Get(ctx context.Context) (Result, error) {
 }
 
 func (a *AtomicLong) getData(ctx context.Context) ([]byte, error) {
-	delay := 10 * time.Millisecond
+	var b node.Backoff
 	for {
 		data, _, err := a.c.Get(ctx, a.path)
 		switch {
@@ -144,10 +143,10 @@ func (a *AtomicLong) getData(ctx context.Context) ([]byte, error) {
 			return data, nil
 		case errors.Is(err, keeper.ErrNoNode):
 			return nil, nil
-		case ctx.Err() != nil || !isTransient(err):
+		case ctx.Err() != nil || !node.IsTransient(err):
 			return nil, err
 		}
-		if err := backoff(ctx, &delay); err != nil {
+		if err := b.Sleep(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -188,7 +187,7 @@ func (a *AtomicLong) ForceSet(ctx context.Context, v int64) error {
 	if a.cfg.err != nil {
 		return a.cfg.err
 	}
-	delay := 10 * time.Millisecond
+	var b node.Backoff
 	for {
 		_, err := a.c.Set(ctx, a.path, encodeLong(v), keeper.AnyVersion)
 		switch {
@@ -200,11 +199,11 @@ func (a *AtomicLong) ForceSet(ctx context.Context, v int64) error {
 				continue // set it, in case the node was not ours
 			}
 		}
-		if ctx.Err() != nil || !isTransient(err) {
+		if ctx.Err() != nil || !node.IsTransient(err) {
 			return fmt.Errorf("counter: force set %s: %w", a.path, err)
 		}
 		// Setting the same data twice is harmless.
-		if err := backoff(ctx, &delay); err != nil {
+		if err := b.Sleep(ctx); err != nil {
 			return fmt.Errorf("counter: force set %s: %w", a.path, err)
 		}
 	}
@@ -216,7 +215,7 @@ func (a *AtomicLong) Initialize(ctx context.Context, v int64) (bool, error) {
 	if a.cfg.err != nil {
 		return false, a.cfg.err
 	}
-	delay := 10 * time.Millisecond
+	var b node.Backoff
 	tried := false
 	for {
 		var st keeper.Stat
@@ -231,17 +230,17 @@ func (a *AtomicLong) Initialize(ctx context.Context, v int64) (bool, error) {
 			if err == nil {
 				return st.Version == 0 && string(data) == string(encodeLong(v)), nil
 			}
-			if ctx.Err() != nil || !isTransient(err) {
+			if ctx.Err() != nil || !node.IsTransient(err) {
 				return false, fmt.Errorf("counter: initialize %s: %w", a.path, err)
 			}
 			continue
 		case errors.Is(err, keeper.ErrNodeExists):
 			return false, nil
-		case ctx.Err() != nil || !isTransient(err):
+		case ctx.Err() != nil || !node.IsTransient(err):
 			return false, fmt.Errorf("counter: initialize %s: %w", a.path, err)
 		}
 		tried = tried || !keeper.SafeToRetry(err)
-		if err := backoff(ctx, &delay); err != nil {
+		if err := b.Sleep(ctx); err != nil {
 			return false, fmt.Errorf("counter: initialize %s: %w", a.path, err)
 		}
 	}

@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/queue"
+	"github.com/keeper-go/keeper/recipe/internal/node"
 )
 
 // ErrNotStarted reports a SharedCount used before Start or after Close.
@@ -39,7 +40,7 @@ type SharedCount struct {
 	err     error
 
 	changes chan CountChange
-	q       *fifo[CountChange]
+	q       *queue.Queue[CountChange]
 	kick    chan struct{}
 	stop    func()
 	cancel  context.CancelFunc
@@ -58,7 +59,7 @@ type CountChange struct {
 func NewSharedCount(c *keeper.Client, path string, seed int32) *SharedCount {
 	return &SharedCount{
 		c: c, path: path, seed: seed, w: newWriter(c, path),
-		changes: make(chan CountChange), q: newFifo[CountChange](), kick: make(chan struct{}, 1),
+		changes: make(chan CountChange), q: queue.New[CountChange](), kick: make(chan struct{}, 1),
 	}
 }
 
@@ -230,7 +231,7 @@ func (s *SharedCount) update(v int32, st *keeper.Stat) {
 		return
 	}
 	s.count, s.version, s.mzxid = v, st.Version, st.Mzxid
-	s.q.push(CountChange{Count: v, Version: st.Version})
+	s.q.Push(CountChange{Count: v, Version: st.Version})
 }
 
 // refresh reads the node again (best effort: the watch reads it too).
@@ -248,7 +249,7 @@ func (s *SharedCount) refresh(ctx context.Context) {
 // the client reconnects.
 func (s *SharedCount) watch(ctx context.Context) {
 	defer s.wg.Done()
-	delay := 10 * time.Millisecond
+	var b node.Backoff
 	for {
 		data, st, ch, err := s.c.GetW(ctx, s.path)
 		switch {
@@ -268,13 +269,13 @@ func (s *SharedCount) watch(ctx context.Context) {
 				continue
 			}
 		case err == nil:
-			delay = 10 * time.Millisecond
+			b.Reset()
 			if v, derr := decodeInt(s.path, data); derr == nil {
 				s.update(v, st)
 			}
 		}
 		if err != nil {
-			if backoff(ctx, &delay) != nil {
+			if b.Sleep(ctx) != nil {
 				return
 			}
 			continue
@@ -287,9 +288,7 @@ func (s *SharedCount) watch(ctx context.Context) {
 			s.refresh(ctx)
 			goto wait
 		case <-ctx.Done():
-			cctx, cancel := context.WithTimeout(context.Background(), max(s.c.SessionTimeout(), 2*time.Second))
-			_ = s.c.RemoveWatch(cctx, s.path, ch)
-			cancel()
+			node.DropWatch(ctx, s.c, s.path, keeper.WatchData, ch)
 			return
 		}
 	}
@@ -298,23 +297,12 @@ func (s *SharedCount) watch(ctx context.Context) {
 // forward moves queued changes to the Changes channel.
 func (s *SharedCount) forward(ctx context.Context) {
 	defer s.wg.Done()
-	var buf []CountChange
-	for {
-		buf = s.q.popN(64, buf[:0])
-		for _, ch := range buf {
-			select {
-			case s.changes <- ch:
-			case <-ctx.Done():
-				return
-			}
-		}
-		if len(buf) > 0 {
-			continue
-		}
+	s.q.Run(ctx.Done(), func(ch CountChange) bool {
 		select {
-		case <-s.q.signal:
+		case s.changes <- ch:
+			return true
 		case <-ctx.Done():
-			return
+			return false
 		}
-	}
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/keeper-go/keeper"
 )
@@ -102,7 +101,7 @@ func (o *Once) give(ms ...marker) {
 // operations failed. Requests never sent are sent again. ctx bounds the
 // whole.
 func (o *Once) Commit(ctx context.Context, build func(*keeper.Txn)) ([]keeper.TxnResult, error) {
-	delay := 10 * time.Millisecond
+	var b Backoff
 	for {
 		mk := marker{
 			path:    keeper.JoinPath(o.dir, fmt.Sprintf("%s%s-%d", MarkerPrefix, o.id, o.seq.Add(1))),
@@ -137,14 +136,14 @@ func (o *Once) Commit(ctx context.Context, build func(*keeper.Txn)) ([]keeper.Tx
 			o.give(old...)
 			return nil, err
 		}
-		if keeper.SafeToRetry(err) && ctx.Err() == nil && keeper.IsRetryable(err) {
+		if keeper.SafeToRetry(err) && ctx.Err() == nil && IsTransient(err) {
 			o.give(old...)
-			if err := sleep(ctx, &delay); err != nil {
+			if err := b.Sleep(ctx); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		if ctx.Err() != nil && keeper.SafeToRetry(err) || !outcomeUnknown(err) {
+		if ctx.Err() != nil && keeper.SafeToRetry(err) || !IsTransient(err) {
 			o.give(old...)
 			return nil, err
 		}
@@ -165,7 +164,7 @@ func (o *Once) Commit(ctx context.Context, build func(*keeper.Txn)) ([]keeper.Tx
 // lookup finds out whether the commit that created mk was applied,
 // retrying transient errors until ctx ends.
 func (o *Once) lookup(ctx context.Context, mk marker) (bool, error) {
-	delay := 10 * time.Millisecond
+	var b Backoff
 	for {
 		var st *keeper.Stat
 		err := o.c.Sync(ctx, o.dir)
@@ -179,10 +178,10 @@ func (o *Once) lookup(ctx context.Context, mk marker) (bool, error) {
 			return false, nil
 		case err == nil:
 			return false, fmt.Errorf("%w: %s", ErrUnknownOutcome, mk.path)
-		case ctx.Err() != nil || !outcomeUnknown(err):
+		case ctx.Err() != nil || !IsTransient(err):
 			return false, err
 		}
-		if err := sleep(ctx, &delay); err != nil {
+		if err := b.Sleep(ctx); err != nil {
 			return false, err
 		}
 	}
@@ -198,16 +197,16 @@ func (o *Once) Close(ctx context.Context) error {
 		}
 		for i, m := range ms {
 			err := Cleanup(ctx, o.c, func(ctx context.Context) error {
-				delay := 10 * time.Millisecond
+				var b Backoff
 				for {
 					err := o.c.Delete(ctx, m.path, keeper.AnyVersion)
 					switch {
 					case err == nil, errors.Is(err, keeper.ErrNoNode):
 						return nil // a retried delete whose reply was lost
-					case ctx.Err() != nil || !keeper.IsRetryable(err):
+					case ctx.Err() != nil || !IsTransient(err):
 						return err
 					}
-					if err := sleep(ctx, &delay); err != nil {
+					if err := b.Sleep(ctx); err != nil {
 						return err
 					}
 				}
