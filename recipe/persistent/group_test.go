@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/internal/node"
@@ -12,7 +13,7 @@ import (
 
 func TestGroupMember(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 90*time.Second)
 	c := srv.Client(t)
 	c2 := testutil.Connect(t, srv, c)
 	a, err := persistent.NewGroupMember(ctx, c, "/group", "a", []byte("pa"))
@@ -26,7 +27,7 @@ func TestGroupMember(t *testing.T) {
 	defer b.Close(ctx)
 	want := map[string][]byte{"a": []byte("pa"), "b": []byte(node.LocalAddress())}
 	for _, g := range []*persistent.GroupMember{a, b} {
-		waitFor(t, g.ID()+" sees both", func() bool {
+		testutil.WaitFor(t, time.Minute, g.ID()+" sees both", func() bool {
 			return maps.EqualFunc(g.CurrentMembers(), want, slices.Equal)
 		})
 	}
@@ -36,13 +37,13 @@ func TestGroupMember(t *testing.T) {
 	if err := a.SetData(ctx, []byte("pa2")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "b sees a's new payload", func() bool {
+	testutil.WaitFor(t, time.Minute, "b sees a's new payload", func() bool {
 		return string(b.CurrentMembers()["a"]) == "pa2"
 	})
 	if err := a.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "b alone", func() bool { return slices.Equal(b.MemberIDs(), []string{"b"}) })
+	testutil.WaitFor(t, time.Minute, "b alone", func() bool { return slices.Equal(b.MemberIDs(), []string{"b"}) })
 	if stat(t, c2, "/group/a") != nil {
 		t.Fatal("a's node left after Close")
 	}
@@ -53,7 +54,7 @@ func TestGroupMember(t *testing.T) {
 
 func TestGroupMemberBadID(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 90*time.Second)
 	c := srv.Client(t)
 	for _, id := range []string{"", "a/b", ".."} {
 		if g, err := persistent.NewGroupMember(ctx, c, "/group", id, nil); err == nil {

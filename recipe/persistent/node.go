@@ -31,7 +31,7 @@ type config struct {
 	ttl                                         time.Duration
 	acl                                         []keeper.ACL
 	errs                                        []string
-	keep                                        bool // Close leaves the node (TTLNode's parent)
+	keep                                        bool // Close leaves the node
 }
 
 // Ephemeral makes the node ephemeral: it lives as long as the client's
@@ -75,6 +75,10 @@ func WithACL(acl ...keeper.ACL) Option {
 		c.acl = acl
 	}
 }
+
+// KeepOnClose makes Close stop keeping the node present without deleting
+// it (a registration meant to outlive the process, say).
+func KeepOnClose() Option { return func(c *config) { c.keep = true } }
 
 func (c *config) validate() error {
 	switch {
@@ -350,7 +354,8 @@ func (n *Node) SetData(ctx context.Context, data []byte) error {
 	}
 }
 
-// Close stops the Node and deletes its node (Curator's guaranteed delete):
+// Close stops the Node and deletes its node (unless KeepOnClose was given;
+// Curator's guaranteed delete):
 // when the delete cannot be done within ctx (no connection, ctx ended), it
 // is retried in the background for as long as it can matter, until the
 // session that owns an ephemeral node ends or, for other nodes, until the

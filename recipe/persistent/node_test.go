@@ -36,7 +36,7 @@ func TestNodeModes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := testCtx(t)
+			ctx := testutil.Ctx(t, 90*time.Second)
 			c := srv.Client(t)
 			n, err := persistent.NewNode(c, tc.path, []byte("d"), tc.opts...)
 			if err != nil {
@@ -123,7 +123,7 @@ func TestNodeRecreated(t *testing.T) {
 		if protected {
 			opts = append(opts, persistent.Protected())
 		}
-		ctx := testCtx(t)
+		ctx := testutil.Ctx(t, 90*time.Second)
 		c := srv.Client(t)
 		other := testutil.Connect(t, srv, c)
 		n, err := persistent.NewNode(c, "/g/member-", []byte("x"), opts...)
@@ -161,7 +161,7 @@ func TestNodeRecreated(t *testing.T) {
 // adopted and gets our data.
 func TestNodeAdopts(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 90*time.Second)
 	c := srv.Client(t)
 	if _, err := c.Create(ctx, "/a", []byte("old")); err != nil {
 		t.Fatal(err)
@@ -187,7 +187,7 @@ func TestNodeAdopts(t *testing.T) {
 // path is left alone; ours is created once it is gone.
 func TestNodeWaitsForForeign(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 90*time.Second)
 	c := srv.Client(t)
 	other := testutil.Connect(t, srv, c)
 	if _, err := other.Create(ctx, "/e", []byte("theirs"), keeper.Ephemeral()); err != nil {
@@ -219,7 +219,7 @@ func TestNodeWaitsForForeign(t *testing.T) {
 
 func TestNodeSetData(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 90*time.Second)
 	c := srv.Client(t)
 	n, err := persistent.NewNode(c, "/d", []byte("1"), persistent.Ephemeral())
 	if err != nil {
@@ -235,7 +235,7 @@ func TestNodeSetData(t *testing.T) {
 	if err := c.Delete(ctx, "/d", keeper.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "re-created with the new data", func() bool {
+	testutil.WaitFor(t, time.Minute, "re-created with the new data", func() bool {
 		data, _, err := c.Get(ctx, "/d")
 		return err == nil && string(data) == "2"
 	})
@@ -277,7 +277,7 @@ func watchOne(ctx context.Context, c *keeper.Client, dir string, most *atomic.In
 // one session timeout). An observer never sees two nodes.
 func TestNodeFaults(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 90*time.Second)
 	c, p := testutil.Proxied(t, srv, keeper.WithSessionTimeout(4*time.Second))
 	observer := testutil.Connect(t, srv, c)
 	if err := observer.EnsurePath(ctx, "/f"); err != nil {
@@ -305,7 +305,7 @@ func TestNodeFaults(t *testing.T) {
 
 	// A short pause: same session, same node.
 	p.Pause()
-	waitFor(t, "suspended", func() bool { return c.State() == keeper.Suspended })
+	testutil.WaitFor(t, time.Minute, "suspended", func() bool { return c.State() == keeper.Suspended })
 	p.Resume()
 	if err := c.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
@@ -361,7 +361,7 @@ func TestNodeFaults(t *testing.T) {
 // an error, and the delete goes on in the background.
 func TestNodeCloseGuaranteed(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 90*time.Second)
 	c, p := testutil.Proxied(t, srv)
 	observer := testutil.Connect(t, srv, c)
 	n, err := persistent.NewNode(c, "/g", []byte("x"))
@@ -382,14 +382,14 @@ func TestNodeCloseGuaranteed(t *testing.T) {
 		t.Fatal("deleted while cut off?")
 	}
 	p.Resume()
-	waitFor(t, "deleted in the background", func() bool { return stat(t, observer, "/g") == nil })
+	testutil.WaitFor(t, time.Minute, "deleted in the background", func() bool { return stat(t, observer, "/g") == nil })
 }
 
 // TestTTLNode checks Curator's layout: a TTL node whose touch child is
 // refreshed while the node itself is not written.
 func TestTTLNode(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 90*time.Second)
 	c := srv.Client(t)
 	const ttl = 400 * time.Millisecond
 	n, err := persistent.NewTTLNode(c, "/t/node", ttl, []byte("data"))
@@ -400,7 +400,7 @@ func TestTTLNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	var touchMtimes []int64
-	waitFor(t, "touch refreshed three times", func() bool {
+	testutil.WaitFor(t, time.Minute, "touch refreshed three times", func() bool {
 		st := stat(t, c, "/t/node/touch")
 		if st != nil && (len(touchMtimes) == 0 || touchMtimes[len(touchMtimes)-1] != st.Mzxid) {
 			touchMtimes = append(touchMtimes, st.Mzxid)
@@ -415,14 +415,14 @@ func TestTTLNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	// touch expires after its TTL, then the node (both are TTL nodes).
-	waitFor(t, "node reaped after its TTL", func() bool { return stat(t, c, "/t/node") == nil })
+	testutil.WaitFor(t, time.Minute, "node reaped after its TTL", func() bool { return stat(t, c, "/t/node") == nil })
 }
 
 // TestTTLRefused: a server without extendedTypesEnabled refuses TTL
 // nodes, and the TTLNode says so.
 func TestTTLRefused(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := testutil.Ctx(t, 90*time.Second)
 	plain := zktest.Start(t, zktest.Config("extendedTypesEnabled", "false"))
 	c := plain.Client(t)
 	n, err := persistent.NewTTLNode(c, "/t", time.Second, nil)
@@ -438,4 +438,30 @@ func TestTTLRefused(t *testing.T) {
 	if !errors.Is(n.Err(), persistent.ErrTTLUnsupported) {
 		t.Fatalf("Err: %v", n.Err())
 	}
+}
+
+// stat returns the Stat of path, or nil when it does not exist.
+func stat(t *testing.T, c *keeper.Client, path string) *keeper.Stat {
+	t.Helper()
+	st, err := c.Exists(context.Background(), path)
+	if err != nil {
+		t.Fatalf("exists %s: %v", path, err)
+	}
+	return st
+}
+
+// nextEvent waits for the next event of ch.
+func nextEvent[E any](t *testing.T, ch <-chan E) E {
+	t.Helper()
+	select {
+	case ev, ok := <-ch:
+		if !ok {
+			t.Fatal("events closed")
+		}
+		return ev
+	case <-time.After(60 * time.Second):
+		t.Fatal("no event after 60s")
+	}
+	var zero E
+	return zero
 }
