@@ -115,6 +115,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
+			t.Logf("zktest: the servers ran ZooKeeper %s, from %s", c.version, c.inst.where)
 			for i, m := range c.members {
 				t.Logf("zktest: last %d lines of the log of server %d (%s):\n%s",
 					failureLogLines, i, c.Addr(i), tail(m.log(), failureLogLines))
@@ -169,6 +170,9 @@ func (c *Cluster) startAll() error {
 		})
 	}
 	wg.Wait()
+	if errors.Join(errs...) == nil && c.inst.want != "" && c.version != "" && c.version != c.inst.want {
+		return fmt.Errorf("zktest: the server of %s reports release %s, not %s", c.inst.where, c.version, c.inst.want)
+	}
 	// Report the root cause: a port clash or an exit beats the cancellation
 	// it caused in the other waits.
 	for _, err := range errs {
@@ -303,7 +307,8 @@ func (c *Cluster) AdminAddr(i int) string {
 func (c *Cluster) Len() int { return len(c.members) }
 
 // Version returns the servers' release as srvr reports it when they start,
-// such as "3.8.0", or "" when it could not be read.
+// such as "3.9.5", or "" when it could not be read. The release is the one
+// [SelectedVersion] names unless ZOOKEEPER_HOME chose the installation.
 func (c *Cluster) Version() string { return c.version }
 
 // PID returns the process id of member i, or 0 when it is not running.

@@ -23,9 +23,13 @@
 //
 // The servers are Java processes. zktest finds ZooKeeper through the
 // ZOOKEEPER_HOME environment variable (an unpacked release: jars in it and in
-// its lib directory) or else Debian's package (/usr/share/java/zookeeper.jar),
-// and java through ZKTEST_JAVA or else PATH. scripts/install-zookeeper
-// installs what is missing; `make test` runs it. Each server runs in its own
+// its lib directory), else through ZOOKEEPER_VERSION: a release number
+// (default [DefaultVersion]) installed in [CacheDir] by
+// scripts/install-zookeeper, which resolves releases from the Maven registry,
+// or [Debian] for Debian's package (/usr/share/java/zookeeper.jar, 3.8.0).
+// It finds java through ZKTEST_JAVA or else PATH. `make test` runs the install
+// script for the versions it tests. [Cluster.Version] reports the release the
+// servers run, and a failed test's log names it. Each server runs in its own
 // process group and is killed when the test binary dies, so a crashed test
 // leaves no JVM behind.
 //

@@ -114,10 +114,12 @@ func (k *cli) exec(stdin string, args ...string) result {
 }
 
 // env returns the environment of a run: $HOME is the test's, ZK_SERVERS
-// is empty unless extra sets it.
+// is empty unless extra sets it, and KEEPER_CACHE keeps naming the cache of
+// the real $HOME (where the sandbox finds its ZooKeeper).
 // A race-enabled binary does not sleep its default second at exit.
 func (k *cli) env(extra ...string) []string {
-	return append(append(os.Environ(), "HOME="+k.home, "ZK_SERVERS=", "GORACE=atexit_sleep_ms=0"), extra...)
+	cache, _ := zktest.CacheDir()
+	return append(append(os.Environ(), "HOME="+k.home, "KEEPER_CACHE="+cache, "ZK_SERVERS=", "GORACE=atexit_sleep_ms=0"), extra...)
 }
 
 // execEnv runs the binary with args and extra environment variables.
