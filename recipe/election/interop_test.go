@@ -17,6 +17,7 @@ import (
 
 	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/election"
+	"github.com/keeper-go/keeper/recipe/internal/interop"
 )
 
 // kazooElectionSource is a Python program that runs Kazoo's Election,
@@ -74,29 +75,28 @@ zk.close()
 `
 
 // startKazoo runs kazooElectionSource against hosts (servers and chroot)
-// with Debian's /usr/bin/python3, for which python3-kazoo is installed (the
-// first python3 on PATH may be another one); a missing Kazoo fails the
-// test.
-func startKazoo(t *testing.T, hosts string) *proc {
+// with the peer's Python, for which its Kazoo is installed.
+func startKazoo(t *testing.T, peer interop.Peer, hosts string) *proc {
 	t.Helper()
-	const python = "/usr/bin/python3"
-	if out, err := exec.Command(python, "-c", "import kazoo").CombinedOutput(); err != nil {
-		t.Fatalf("Kazoo is not usable with %s: %v; run scripts/install-zookeeper (Debian package python3-kazoo)\n%s", python, err, out)
-	}
 	script := filepath.Join(t.TempDir(), "kazoo_election.py")
 	if err := os.WriteFile(script, []byte(kazooElectionSource), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return startProc(t, "Kazoo driver", exec.Command(python, script, hosts))
+	return startProc(t, "Kazoo driver", exec.Command(peer.Python, script, hosts))
 }
 
 // TestKazooElection runs a Keeper Election against Kazoo's Election on the
 // same path: each excludes the other, and both list the same contenders.
 func TestKazooElection(t *testing.T) {
 	t.Parallel()
+	interop.EachKazoo(t, testKazooElection)
+}
+
+func testKazooElection(t *testing.T, kazoo interop.Peer) {
+	t.Parallel()
 	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
-	k := startKazoo(t, srv.Servers()+c.Chroot())
+	k := startKazoo(t, kazoo, srv.Servers()+c.Chroot())
 	kazooContenders := func() []string {
 		k.send(t, "contenders py")
 		line := k.await(t, "contenders py ")
@@ -359,47 +359,28 @@ func (p *proc) seen(prefix string) bool {
 }
 
 // startCurator compiles the driver with javac and runs it against hosts
-// (servers and a chroot, which Curator takes as its namespace), with
-// Debian's Curator 5.4.0 jars; a missing tool fails the test.
-func startCurator(t *testing.T, hosts string) *proc {
+// (servers and a chroot, which Curator takes as its namespace) with the
+// peer's jars; a missing tool fails the test.
+func startCurator(t *testing.T, peer interop.Peer, hosts string) *proc {
 	t.Helper()
-	const hint = "run scripts/install-zookeeper (Debian packages libcurator-recipes-java and default-jdk-headless)"
-	javac, err := exec.LookPath("javac")
+	dir, err := interop.CompileJava(t, peer, "LatchDriver", curatorLatchSource)
 	if err != nil {
-		t.Fatalf("javac not found: %v; %s", err, hint)
-	}
-	java, err := exec.LookPath("java")
-	if err != nil {
-		t.Fatalf("java not found: %v; %s", err, hint)
-	}
-	var cp []string
-	// The jars' manifests list what they need (guava, slf4j-api, jute...).
-	for _, j := range []string{"curator-recipes.jar", "curator-framework.jar", "curator-client.jar", "zookeeper.jar", "slf4j-simple.jar"} {
-		p := filepath.Join("/usr/share/java", j)
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("%s is missing: %v; %s", p, err, hint)
-		}
-		cp = append(cp, p)
-	}
-	dir := t.TempDir()
-	src := filepath.Join(dir, "LatchDriver.java")
-	if err := os.WriteFile(src, []byte(curatorLatchSource), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	classpath := strings.Join(cp, string(os.PathListSeparator))
-	if out, err := exec.Command(javac, "-nowarn", "-cp", classpath, "-d", dir, src).CombinedOutput(); err != nil {
-		t.Fatalf("javac: %v\n%s", err, out)
-	}
 	connect, ns, _ := strings.Cut(hosts, "/")
-	return startProc(t, "Curator driver", exec.Command(java, "-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-cp", dir+string(os.PathListSeparator)+classpath, "LatchDriver", connect, ns))
+	return startProc(t, "Curator driver", interop.JavaCommand(t, peer, dir, "LatchDriver", connect, ns))
 }
 
 func TestCuratorLeaderLatch(t *testing.T) {
 	t.Parallel()
+	interop.EachCurator(t, testCuratorLeaderLatch)
+}
+
+func testCuratorLeaderLatch(t *testing.T, curator interop.Peer) {
+	t.Parallel()
 	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
-	j := startCurator(t, srv.Servers()+c.Chroot())
+	j := startCurator(t, curator, srv.Servers()+c.Chroot())
 
 	// Ours leads first; Curator's latch waits behind it.
 	a := election.NewLeaderLatch(c, "/latch", "go-a")

@@ -160,9 +160,14 @@ func TestMultiNonBlockingLease(t *testing.T) {
 
 func TestKazooLease(t *testing.T) {
 	t.Parallel()
+	interop.EachKazoo(t, testKazooLease)
+}
+
+func testKazooLease(t *testing.T, kazoo interop.Peer) {
+	t.Parallel()
 	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
-	k := interop.Kazoo(t, srv.Servers()+c.Chroot())
+	k := kazoo.Start(t, srv.Servers()+c.Chroot())
 	// Kazoo holds: we do not get it; Kazoo renews.
 	k.Send(t, "lease /kl 3600 kazoo")
 	k.Await(t, "lease True")

@@ -22,9 +22,14 @@ func jsonList(t *testing.T, line, prefix string) []string {
 
 func TestKazooLock(t *testing.T) {
 	t.Parallel()
+	interop.EachKazoo(t, testKazooLock)
+}
+
+func testKazooLock(t *testing.T, kazoo interop.Peer) {
+	t.Parallel()
 	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
-	k := interop.Kazoo(t, srv.Servers()+c.Chroot())
+	k := kazoo.Start(t, srv.Servers()+c.Chroot())
 	k.Send(t, "lock ka lock /l kazoo-a")
 	k.Await(t, "ok ka")
 
@@ -87,9 +92,14 @@ func TestKazooLock(t *testing.T) {
 
 func TestKazooReadWriteLock(t *testing.T) {
 	t.Parallel()
+	interop.EachKazoo(t, testKazooReadWriteLock)
+}
+
+func testKazooReadWriteLock(t *testing.T, kazoo interop.Peer) {
+	t.Parallel()
 	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
-	k := interop.Kazoo(t, srv.Servers()+c.Chroot())
+	k := kazoo.Start(t, srv.Servers()+c.Chroot())
 	for _, cmd := range []string{"lock kr rlock /rw kazoo-r", "lock kw wlock /rw kazoo-w", "lock kl lock /rw kazoo-l"} {
 		k.Send(t, "%s", cmd)
 		k.Await(t, "ok ")
@@ -180,9 +190,14 @@ func TestKazooReadWriteLock(t *testing.T) {
 
 func TestKazooSemaphore(t *testing.T) {
 	t.Parallel()
+	interop.EachKazoo(t, testKazooSemaphore)
+}
+
+func testKazooSemaphore(t *testing.T, kazoo interop.Peer) {
+	t.Parallel()
 	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
-	k := interop.Kazoo(t, srv.Servers()+c.Chroot())
+	k := kazoo.Start(t, srv.Servers()+c.Chroot())
 	for _, cmd := range []string{"sem k1 /sem kazoo-1 2", "sem k2 /sem kazoo-2 2", "sem bad /sem kazoo-bad 3"} {
 		k.Send(t, "%s", cmd)
 		k.Await(t, "ok ")
@@ -251,9 +266,14 @@ func TestKazooSemaphore(t *testing.T) {
 
 func TestCuratorMutex(t *testing.T) {
 	t.Parallel()
+	interop.EachCurator(t, testCuratorMutex)
+}
+
+func testCuratorMutex(t *testing.T, curator interop.Peer) {
+	t.Parallel()
 	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
-	j := interop.Curator(t, srv.Servers()+c.Chroot())
+	j := curator.Start(t, srv.Servers()+c.Chroot())
 	j.Send(t, "mutex cm /cl")
 	j.Await(t, "ok cm")
 	mine := New(c, "/cl", "keeper", WithCuratorLayout())

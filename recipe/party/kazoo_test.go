@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper/internal/testutil"
+	"github.com/keeper-go/keeper/recipe/internal/interop"
 	"github.com/keeper-go/keeper/recipe/party"
 )
 
@@ -77,13 +78,10 @@ type kazooReply struct {
 }
 
 // startKazoo runs the driver against hosts (a connect string with chroot)
-// with Debian's /usr/bin/python3, for which python3-kazoo is installed.
-func startKazoo(t *testing.T, hosts string) *kazoo {
+// with the peer's Python, for which its Kazoo is installed.
+func startKazoo(t *testing.T, peer interop.Peer, hosts string) *kazoo {
 	t.Helper()
-	const python = "/usr/bin/python3"
-	if out, err := exec.Command(python, "-c", "import kazoo").CombinedOutput(); err != nil {
-		t.Fatalf("Kazoo is not usable with %s (run scripts/install-zookeeper to install python3-kazoo): %v\n%s", python, err, out)
-	}
+	python := peer.Python
 	script := filepath.Join(t.TempDir(), "kazoo_party.py")
 	if err := os.WriteFile(script, []byte(kazooDriver), 0o600); err != nil {
 		t.Fatal(err)
@@ -146,9 +144,14 @@ func (k *kazoo) do(cmd map[string]string) kazooReply {
 
 func TestKazooParty(t *testing.T) {
 	t.Parallel()
+	interop.EachKazoo(t, testKazooParty)
+}
+
+func testKazooParty(t *testing.T, kazoo interop.Peer) {
+	t.Parallel()
 	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
-	k := startKazoo(t, srv.Servers()+c.Chroot())
+	k := startKazoo(t, kazoo, srv.Servers()+c.Chroot())
 
 	p := party.New(c, "/kz/party", "go-member")
 	if err := p.Join(ctx); err != nil {
@@ -180,9 +183,14 @@ func TestKazooParty(t *testing.T) {
 
 func TestKazooShallowParty(t *testing.T) {
 	t.Parallel()
+	interop.EachKazoo(t, testKazooShallowParty)
+}
+
+func testKazooShallowParty(t *testing.T, kazoo interop.Peer) {
+	t.Parallel()
 	ctx := testutil.Ctx(t, 0)
 	c := srv.Client(t)
-	k := startKazoo(t, srv.Servers()+c.Chroot())
+	k := startKazoo(t, kazoo, srv.Servers()+c.Chroot())
 
 	p := party.NewShallow(c, "/kz/shallow", "go-1")
 	if err := p.Join(ctx); err != nil {

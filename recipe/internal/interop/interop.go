@@ -13,6 +13,22 @@
 //	k.Send(t, "acquire a")
 //	k.Await(t, "acquired a")
 //
+// Every peer is tested at two versions: Debian's packages (Kazoo 2.8, Curator
+// 5.4) and the current releases that scripts/install-zookeeper puts in the
+// cache (Kazoo 2.11 in a virtual environment, Curator 5.9 from the Maven
+// registry). [EachKazoo] and [EachCurator] run a test once per version, as
+// subtests named by it:
+//
+//	func TestKazooLock(t *testing.T) { interop.EachKazoo(t, testKazooLock) }
+//
+//	func testKazooLock(t *testing.T, kazoo interop.Peer) {
+//		k := kazoo.Start(t, srv.Servers()+c.Chroot())
+//		...
+//	}
+//
+// KEEPER_KAZOO and KEEPER_CURATOR, when set, name the one version to run
+// (such as KEEPER_KAZOO=2.11.0).
+//
 // A missing Python, Kazoo, javac or Curator jar fails the test with an
 // install hint (scripts/install-zookeeper installs them); it never skips.
 package interop
@@ -30,6 +46,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keeper-go/keeper/zktest"
 )
 
 // Python is Debian's interpreter, for which the python3-kazoo package is
@@ -39,7 +57,141 @@ const Python = "/usr/bin/python3"
 // JavaDir is where Debian installs the Curator and ZooKeeper jars.
 const JavaDir = "/usr/share/java"
 
-const installHint = "install it with scripts/install-zookeeper (Debian packages python3-kazoo, libcurator-recipes-java, default-jdk-headless)"
+const installHint = "install it with scripts/install-zookeeper (Debian packages python3-kazoo, libcurator-recipes-java, default-jdk-headless; Kazoo 2.11 and Curator 5.9 into the cache)"
+
+// The peers' current releases, which scripts/install-zookeeper installs.
+const (
+	KazooRelease   = "2.11.0"
+	CuratorRelease = "5.9.0"
+)
+
+// Peer is one installed version of Kazoo or Curator.
+type Peer struct {
+	// Kind is "kazoo" or "curator".
+	Kind string
+	// Version is the peer's release, such as "2.11.0".
+	Version string
+	// Python is Kazoo's interpreter; "" for Curator.
+	Python string
+	// Jars are Curator's classpath (with ZooKeeper's client and an SLF4J
+	// binding); nil for Kazoo.
+	Jars []string
+	// missing, when not "", says why this peer cannot run.
+	missing string
+}
+
+// String is the subtest name: "kazoo-2.11.0".
+func (p Peer) String() string { return p.Kind + "-" + p.Version }
+
+// Classpath is Jars joined for java's -cp.
+func (p Peer) Classpath() string { return strings.Join(p.Jars, string(os.PathListSeparator)) }
+
+// Check fails the test when the peer is not installed.
+func (p Peer) Check(t testing.TB) {
+	t.Helper()
+	if p.missing != "" {
+		t.Fatalf("interop: %s: %s; %s", p, p.missing, installHint)
+	}
+}
+
+// Start runs the peer's driver (see [Kazoo] and [Curator]) against hosts.
+func (p Peer) Start(t testing.TB, hosts string) *Proc {
+	t.Helper()
+	p.Check(t)
+	if p.Kind == "kazoo" {
+		return startKazoo(t, p, hosts)
+	}
+	return startCurator(t, p, hosts)
+}
+
+func cacheDir(kind, version string) string {
+	dir, err := zktest.CacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, kind, version)
+}
+
+// KazooPeers returns Debian's Kazoo (under Python) and the current release
+// (KazooRelease, in the cache's virtual environment), or the one
+// KEEPER_KAZOO names.
+func KazooPeers() []Peer {
+	peers := []Peer{
+		kazooPeer("2.8.0", Python),
+		kazooPeer(KazooRelease, filepath.Join(cacheDir("kazoo", KazooRelease), "bin", "python")),
+	}
+	return only(peers, os.Getenv("KEEPER_KAZOO"))
+}
+
+func kazooPeer(version, python string) Peer {
+	p := Peer{Kind: "kazoo", Version: version, Python: python}
+	out, err := exec.Command(python, "-c", "import kazoo.version; print(kazoo.version.__version__)").CombinedOutput()
+	switch got := strings.TrimSpace(string(out)); {
+	case err != nil:
+		p.missing = fmt.Sprintf("%s cannot import kazoo: %v: %s", python, err, got)
+	case got != version:
+		p.missing = fmt.Sprintf("%s has Kazoo %s, not %s", python, got, version)
+	}
+	return p
+}
+
+// CuratorPeers returns Debian's Curator (its jars in JavaDir) and the current
+// release (CuratorRelease, from the cache), or the one KEEPER_CURATOR names.
+func CuratorPeers() []Peer {
+	debian := Peer{Kind: "curator", Version: "5.4.0"}
+	for _, j := range curatorJars {
+		p := filepath.Join(JavaDir, j)
+		if _, err := os.Stat(p); err != nil && debian.missing == "" {
+			debian.missing = err.Error()
+		}
+		debian.Jars = append(debian.Jars, p)
+	}
+	if _, err := os.Stat(filepath.Join(JavaDir, "curator-recipes-"+debian.Version+".jar")); err != nil && debian.missing == "" {
+		debian.missing = "Debian's Curator is not " + debian.Version + ": " + err.Error()
+	}
+	current := Peer{Kind: "curator", Version: CuratorRelease}
+	lib := filepath.Join(cacheDir("curator", CuratorRelease), "lib")
+	current.Jars, _ = filepath.Glob(filepath.Join(lib, "*.jar"))
+	if _, err := os.Stat(filepath.Join(lib, "curator-recipes-"+CuratorRelease+".jar")); err != nil {
+		current.missing = "Curator " + CuratorRelease + " is not in the cache: " + err.Error()
+	}
+	return only([]Peer{debian, current}, os.Getenv("KEEPER_CURATOR"))
+}
+
+// only keeps the peer of version want, or all when want is "". An unknown
+// version gives a peer that fails its tests.
+func only(peers []Peer, want string) []Peer {
+	if want == "" {
+		return peers
+	}
+	for _, p := range peers {
+		if p.Version == want {
+			return []Peer{p}
+		}
+	}
+	var have []string
+	for _, p := range peers {
+		have = append(have, p.Version)
+	}
+	return []Peer{{Kind: peers[0].Kind, Version: want, missing: fmt.Sprintf("no %s %s here (have %s)", peers[0].Kind, want, strings.Join(have, ", "))}}
+}
+
+// EachKazoo runs f as a subtest for each of [KazooPeers], named by the peer
+// ("kazoo-2.8.0"). A peer that is not installed fails its subtest.
+func EachKazoo(t *testing.T, f func(t *testing.T, kazoo Peer)) { each(t, KazooPeers(), f) }
+
+// EachCurator is [EachKazoo] for [CuratorPeers].
+func EachCurator(t *testing.T, f func(t *testing.T, curator Peer)) { each(t, CuratorPeers(), f) }
+
+func each(t *testing.T, peers []Peer, f func(*testing.T, Peer)) {
+	t.Helper()
+	for _, p := range peers {
+		t.Run(p.String(), func(t *testing.T) {
+			p.Check(t)
+			f(t, p)
+		})
+	}
+}
 
 // Proc is a running helper process.
 type Proc struct {
@@ -216,8 +368,9 @@ func (p *Proc) Close() {
 	}
 }
 
-// Kazoo starts a Python process that connects Kazoo's KazooClient to hosts
-// (a connect string, with a chroot if wanted). Commands:
+// Kazoo starts a Python process that connects the current release of
+// Kazoo's KazooClient (see [KazooPeers]) to hosts (a connect string, with a
+// chroot if wanted). [Peer.Start] starts another version. Commands:
 //
 //	lock NAME KIND PATH ID     create a Lock (KIND lock), ReadLock (rlock) or WriteLock (wlock)
 //	sem NAME PATH ID MAX       create a Semaphore
@@ -232,17 +385,17 @@ func (p *Proc) Close() {
 //	get PATH                   "get <json string of the data>"
 func Kazoo(t testing.TB, hosts string) *Proc {
 	t.Helper()
-	if _, err := os.Stat(Python); err != nil {
-		t.Fatalf("interop: %s is missing: %v; %s", Python, err, installHint)
-	}
-	if out, err := exec.Command(Python, "-c", "import kazoo").CombinedOutput(); err != nil {
-		t.Fatalf("interop: %s cannot import kazoo: %v\n%s\n%s", Python, err, out, installHint)
-	}
+	peers := KazooPeers()
+	return peers[len(peers)-1].Start(t, hosts)
+}
+
+func startKazoo(t testing.TB, p Peer, hosts string) *Proc {
+	t.Helper()
 	script := filepath.Join(t.TempDir(), "kazoo_driver.py")
 	if err := os.WriteFile(script, []byte(kazooScript), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return start(t, "kazoo", exec.Command(Python, "-u", script, hosts))
+	return start(t, p.String(), exec.Command(p.Python, "-u", script, hosts))
 }
 
 const kazooScript = `
@@ -317,13 +470,14 @@ zk.stop()
 zk.close()
 `
 
-// curatorJars are the jars the Curator driver compiles and runs with; their
-// manifests pull in guava, slf4j-api and ZooKeeper's own dependencies.
-var curatorJars = []string{"curator-recipes.jar", "curator-framework.jar", "curator-client.jar", "zookeeper.jar", "slf4j-nop.jar"}
+// curatorJars are Debian's jars the Curator driver compiles and runs with;
+// their manifests pull in guava, slf4j-api and ZooKeeper's own dependencies.
+var curatorJars = []string{"curator-recipes.jar", "curator-framework.jar", "curator-client.jar", "curator-x-discovery.jar", "zookeeper.jar", "slf4j-nop.jar"}
 
 // Curator compiles (with javac, into a temporary directory) and starts a
-// Java program that connects a CuratorFramework to hosts (a connect string;
-// a chroot is given as Curator's namespace). Commands:
+// Java program that connects a CuratorFramework of the current release (see
+// [CuratorPeers]) to hosts (a connect string; a chroot is given as Curator's
+// namespace). [Peer.Start] starts another version. Commands:
 //
 //	mutex NAME PATH            create an InterProcessMutex
 //	acquire NAME               blocking acquire on the mutex's own thread: "acquired NAME"
@@ -333,38 +487,53 @@ var curatorJars = []string{"curator-recipes.jar", "curator-framework.jar", "cura
 //	children PATH              "children <sorted names, comma-separated>"
 func Curator(t testing.TB, hosts string) *Proc {
 	t.Helper()
-	javac, err := exec.LookPath("javac")
+	peers := CuratorPeers()
+	return peers[len(peers)-1].Start(t, hosts)
+}
+
+func startCurator(t testing.TB, p Peer, hosts string) *Proc {
+	t.Helper()
+	dir, err := CompileJava(t, p, "CuratorDriver", curatorSource)
 	if err != nil {
-		t.Fatalf("interop: javac not found: %v; %s", err, installHint)
-	}
-	java, err := exec.LookPath("java")
-	if err != nil {
-		t.Fatalf("interop: java not found: %v; %s", err, installHint)
-	}
-	var cp []string
-	for _, j := range curatorJars {
-		p := filepath.Join(JavaDir, j)
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("interop: %s is missing: %v; %s", p, err, installHint)
-		}
-		cp = append(cp, p)
-	}
-	dir := t.TempDir()
-	src := filepath.Join(dir, "CuratorDriver.java")
-	if err := os.WriteFile(src, []byte(curatorSource), 0o644); err != nil {
 		t.Fatal(err)
-	}
-	classpath := strings.Join(cp, string(os.PathListSeparator))
-	if out, err := exec.Command(javac, "-nowarn", "-cp", classpath, "-d", dir, src).CombinedOutput(); err != nil {
-		t.Fatalf("interop: javac: %v\n%s", err, out)
 	}
 	connect, ns := hosts, ""
 	if i := strings.IndexByte(hosts, '/'); i >= 0 {
 		connect, ns = hosts[:i], strings.TrimPrefix(hosts[i:], "/")
 	}
-	cmd := exec.Command(java, "-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-cp", dir+string(os.PathListSeparator)+classpath, "CuratorDriver", connect, ns)
-	return start(t, "curator", cmd)
+	return start(t, p.String(), JavaCommand(t, p, dir, "CuratorDriver", connect, ns))
+}
+
+// CompileJava compiles the class name from source against the peer's jars
+// into a temporary directory, which it returns.
+func CompileJava(t testing.TB, p Peer, name, source string) (string, error) {
+	t.Helper()
+	javac, err := exec.LookPath("javac")
+	if err != nil {
+		return "", fmt.Errorf("interop: javac not found: %v; %s", err, installHint)
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, name+".java")
+	if err := os.WriteFile(src, []byte(source), 0o644); err != nil {
+		return "", err
+	}
+	if out, err := exec.Command(javac, "-nowarn", "-cp", p.Classpath(), "-d", dir, src).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("interop: javac %s against %s: %v\n%s", name, p, err, out)
+	}
+	return dir, nil
+}
+
+// JavaCommand is the command that runs class main, compiled into dir by
+// CompileJava, with the peer's jars and a small heap.
+func JavaCommand(t testing.TB, p Peer, dir, main string, args ...string) *exec.Cmd {
+	t.Helper()
+	java, err := exec.LookPath("java")
+	if err != nil {
+		t.Fatalf("interop: java not found: %v; %s", err, installHint)
+	}
+	argv := []string{"-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+		"-cp", dir + string(os.PathListSeparator) + p.Classpath(), main}
+	return exec.Command(java, append(argv, args...)...)
 }
 
 const curatorSource = `
