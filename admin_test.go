@@ -20,6 +20,7 @@ func TestEphemeralsAndCountChildren(t *testing.T) {
 	c := srv.Client(t)
 	other := connectTo(t, "", c.Chroot())
 	ctx := ctxT(t)
+	needsGetEphemerals(t, ctx, c)
 
 	for _, n := range []struct {
 		path string
@@ -73,6 +74,7 @@ func TestWhoAmI(t *testing.T) {
 	t.Parallel()
 	c := srv.Client(t)
 	ctx := ctxT(t)
+	needsWhoAmI(t, ctx, c)
 
 	ids, err := c.WhoAmI(ctx)
 	if err != nil {

@@ -354,9 +354,12 @@ func TestSASL(t *testing.T) {
 		}
 		t.Cleanup(func() { p.Close() })
 		bob := connectTo(t, p.Addr(), "", keeper.WithSASL("bob", "bobsecret"))
-		ids, err := bob.WhoAmI(ctx)
-		if err != nil || !slices.Contains(ids, keeper.ClientInfo{Scheme: "sasl", User: "bob"}) {
-			t.Fatalf("WhoAmI = %v, %v; want sasl:bob", ids, err)
+		whoAmI := hasWhoAmI(t, ctx, bob)
+		if whoAmI {
+			ids, err := bob.WhoAmI(ctx)
+			if err != nil || !slices.Contains(ids, keeper.ClientInfo{Scheme: "sasl", User: "bob"}) {
+				t.Fatalf("WhoAmI = %v, %v; want sasl:bob", ids, err)
+			}
 		}
 		if _, err := bob.Create(ctx, "/bobs", []byte("b"), keeper.WithACL(bobACL)); err != nil {
 			t.Fatal(err)
@@ -368,7 +371,7 @@ func TestSASL(t *testing.T) {
 		if _, _, err := anon.Get(ctx, "/bobs"); !errors.Is(err, keeper.ErrNoAuth) {
 			t.Fatalf("anonymous Get: %v, want ErrNoAuth", err)
 		}
-		if ids, err := anon.WhoAmI(ctx); err != nil || slices.ContainsFunc(ids, func(ci keeper.ClientInfo) bool { return ci.Scheme == "sasl" }) {
+		if ids, err := anon.WhoAmI(ctx); whoAmI && (err != nil || slices.ContainsFunc(ids, func(ci keeper.ClientInfo) bool { return ci.Scheme == "sasl" })) {
 			t.Fatalf("anonymous WhoAmI = %v, %v", ids, err)
 		}
 		// A new connection authenticates again, before anything else.
@@ -385,10 +388,12 @@ func TestSASL(t *testing.T) {
 
 	t.Run("superuser", func(t *testing.T) {
 		su := connectTo(t, cl.Servers(), "", keeper.WithSASL("super", "adminsecret"))
-		ids, err := su.WhoAmI(ctx)
-		if err != nil || !slices.Contains(ids, keeper.ClientInfo{Scheme: "sasl", User: "super"}) ||
-			!slices.ContainsFunc(ids, func(ci keeper.ClientInfo) bool { return ci.Scheme == "super" }) {
-			t.Fatalf("WhoAmI = %v, %v; want sasl:super and super", ids, err)
+		if hasWhoAmI(t, ctx, su) {
+			ids, err := su.WhoAmI(ctx)
+			if err != nil || !slices.Contains(ids, keeper.ClientInfo{Scheme: "sasl", User: "super"}) ||
+				!slices.ContainsFunc(ids, func(ci keeper.ClientInfo) bool { return ci.Scheme == "super" }) {
+				t.Fatalf("WhoAmI = %v, %v; want sasl:super and super", ids, err)
+			}
 		}
 		if _, err := su.Create(ctx, "/supers", nil, keeper.WithACL(bobACL)); err != nil {
 			t.Fatal(err)

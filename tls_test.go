@@ -180,11 +180,13 @@ func TestTLS(t *testing.T) {
 		if data, _, err := c.Get(ctx, p); err != nil || string(data) != "over tls" {
 			t.Fatalf("Get = %q, %v", data, err)
 		}
-		ids, err := c.WhoAmI(ctx)
-		if err != nil || !slices.ContainsFunc(ids, func(ci keeper.ClientInfo) bool {
-			return ci.Scheme == "x509" && strings.Contains(ci.User, "CN=keeper-client")
-		}) {
-			t.Fatalf("WhoAmI = %v, %v; want x509 CN=keeper-client", ids, err)
+		if hasWhoAmI(t, ctx, c) {
+			ids, err := c.WhoAmI(ctx)
+			if err != nil || !slices.ContainsFunc(ids, func(ci keeper.ClientInfo) bool {
+				return ci.Scheme == "x509" && strings.Contains(ci.User, "CN=keeper-client")
+			}) {
+				t.Fatalf("WhoAmI = %v, %v; want x509 CN=keeper-client", ids, err)
+			}
 		}
 		// The same server over its plain port knows nothing of the cert.
 		plain := connectTo(t, cl.Servers(), "")

@@ -201,6 +201,7 @@ func TestMultiGet(t *testing.T) {
 	t.Parallel()
 	c := srv.Client(t)
 	ctx := ctxT(t)
+	needsMultiRead(t, ctx, c)
 
 	for _, p := range []string{"/a", "/a/x", "/a/y", "/b"} {
 		if _, err := c.Create(ctx, p, []byte("data"+p)); err != nil {

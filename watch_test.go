@@ -629,6 +629,7 @@ func TestWatchPersistent(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	c := srv.Client(t)
+	needsAddWatch(t, ctx, c)
 	w, err := c.Watch(ctx, "/p", false)
 	if err != nil {
 		t.Fatal(err)
@@ -674,6 +675,7 @@ func TestWatchRecursive(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	c := srv.Client(t)
+	needsAddWatch(t, ctx, c)
 	w, err := c.Watch(ctx, "/r", true)
 	if err != nil {
 		t.Fatal(err)
@@ -736,6 +738,7 @@ func TestWatchResyncAfterReconnect(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	c, p, admin := proxied(t)
+	needsAddWatch(t, ctx, c)
 	w, err := c.Watch(ctx, "/", true)
 	if err != nil {
 		t.Fatal(err)
@@ -767,6 +770,7 @@ func TestWatchResyncAfterExpiry(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	c := srv.Client(t)
+	needsAddWatch(t, ctx, c)
 	w, err := c.Watch(ctx, "/", true)
 	if err != nil {
 		t.Fatal(err)
@@ -805,6 +809,7 @@ func TestWatchCloseRefcount(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	c := srv.Client(t)
+	needsAddWatch(t, ctx, c)
 	if _, err := c.Create(ctx, "/a", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -842,6 +847,7 @@ func TestSlowConsumerDoesNotBlock(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	c := srv.Client(t)
+	needsAddWatch(t, ctx, c)
 	if _, err := c.Create(ctx, "/s", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -890,6 +896,7 @@ func TestMaxQueuedEndsSlowWatcher(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	c := srv.Client(t, keeper.WithMaxQueued(10))
+	needsAddWatch(t, ctx, c)
 	if _, err := c.Create(ctx, "/q", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -967,6 +974,7 @@ func TestWatchMixedWithOneShot(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	c := srv.Client(t)
+	needsAddWatch(t, ctx, c)
 	for _, recursive := range []bool{false, true} {
 		p := fmt.Sprintf("/m%v", recursive)
 		if _, err := c.Create(ctx, p, nil); err != nil {
@@ -1050,6 +1058,7 @@ func TestWatchCloseKeepsOneShots(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
 	c := srv.Client(t)
+	needsAddWatch(t, ctx, c)
 	other := sameChroot(t, c)
 	if _, err := c.Create(ctx, "/a", nil); err != nil {
 		t.Fatal(err)
