@@ -1,0 +1,20 @@
+package queue
+
+import (
+	"context"
+	"flag"
+	"testing"
+
+	"github.com/keeper-go/keeper/internal/testutil"
+	"github.com/keeper-go/keeper/zktest"
+)
+
+// srv is the standalone server shared by the package's tests; each test
+// works under its own chroot.
+var srv *zktest.Cluster
+
+var stressItems = flag.Int("queue.stress", 1000, "items in the LockingQueue stress test (4 consumers)")
+
+func TestMain(m *testing.M) { testutil.Main(m, &srv) }
+
+func testCtx(t *testing.T) context.Context { return testutil.Ctx(t, 0) }
