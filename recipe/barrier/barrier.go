@@ -36,20 +36,34 @@ func (b *Barrier) Create(ctx context.Context) error {
 }
 
 // Remove takes the barrier down by deleting its node, which releases every
-// waiter. A barrier that is not up is not an error. ctx bounds the call;
-// connection loss is retried.
-func (b *Barrier) Remove(ctx context.Context) error {
+// waiter, and reports whether the barrier was up (Kazoo's remove returns
+// True or False): true when Remove found the node and it is gone now,
+// deleted by this call or by another remover at the same time; false,
+// with nothing deleted, when it was not up. ctx bounds the call;
+// connection loss is retried (a delete whose reply was lost, tried again,
+// finds the node gone, which is success).
+func (b *Barrier) Remove(ctx context.Context) (bool, error) {
+	var up bool
 	err := node.Retry(ctx, func(ctx context.Context) error {
+		if !up {
+			// Look first: after a lost reply a repeated delete finds no
+			// node whether or not the barrier was up.
+			st, err := b.c.Exists(ctx, b.path)
+			if err != nil || st == nil {
+				return err
+			}
+			up = true
+		}
 		err := b.c.Delete(ctx, b.path, keeper.AnyVersion)
 		if errors.Is(err, keeper.ErrNoNode) {
-			return nil // not up, or our delete whose reply was lost
+			return nil // our delete whose reply was lost, or another's
 		}
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("barrier: remove %s: %w", b.path, err)
+		return false, fmt.Errorf("barrier: remove %s: %w", b.path, err)
 	}
-	return nil
+	return up, nil
 }
 
 // Wait blocks until the barrier is down (its node does not exist) and

@@ -55,8 +55,8 @@ func TestBarrierWaitRemove(t *testing.T) {
 	testutil.WaitWatch(t, srv.Addr(0), c0, "/b/gate")
 	testutil.WaitWatch(t, srv.Addr(0), c1, "/b/gate")
 	removed.Store(true)
-	if err := barrier.New(c1, "/b/gate").Remove(ctx); err != nil {
-		t.Fatal(err)
+	if up, err := barrier.New(c1, "/b/gate").Remove(ctx); !up || err != nil {
+		t.Fatalf("Remove = %v, %v; want true", up, err)
 	}
 	wg.Wait()
 	close(errs)
@@ -65,8 +65,8 @@ func TestBarrierWaitRemove(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if err := b0.Remove(ctx); err != nil {
-		t.Fatalf("Remove of a barrier that is not up: %v", err)
+	if up, err := b0.Remove(ctx); up || err != nil {
+		t.Fatalf("Remove of a barrier that is not up = %v, %v; want false", up, err)
 	}
 	testutil.AssertClean(t, srv, "/b", c0)
 }
@@ -88,8 +88,8 @@ func TestBarrierWaitCancelLeavesNoWatch(t *testing.T) {
 		t.Fatalf("Wait after cancel: %v", err)
 	}
 	testutil.WaitFor(t, 30*time.Second, "the watch to go", func() bool { return len(testutil.ChrootWatches(ctx, t, srv.Addr(0), c)) == 0 })
-	if err := b.Remove(ctx); err != nil {
-		t.Fatal(err)
+	if up, err := b.Remove(ctx); !up || err != nil {
+		t.Fatalf("Remove = %v, %v; want true", up, err)
 	}
 	testutil.AssertClean(t, srv, "/", c)
 }
@@ -117,8 +117,8 @@ func TestBarrierWaitAcrossSessionLoss(t *testing.T) {
 		t.Fatalf("Wait returned %v while the barrier is up", err)
 	default:
 	}
-	if err := barrier.New(other, "/gate").Remove(ctx); err != nil {
-		t.Fatal(err)
+	if up, err := barrier.New(other, "/gate").Remove(ctx); !up || err != nil {
+		t.Fatalf("Remove = %v, %v; want true", up, err)
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -142,8 +142,8 @@ func TestBarrierWaitClientClosed(t *testing.T) {
 	if err := <-done; !errors.Is(err, keeper.ErrClosed) {
 		t.Fatalf("Wait after Close: %v", err)
 	}
-	if err := barrier.New(c0, "/gate").Remove(ctx); err != nil {
-		t.Fatal(err)
+	if up, err := barrier.New(c0, "/gate").Remove(ctx); !up || err != nil {
+		t.Fatalf("Remove = %v, %v; want true", up, err)
 	}
 	testutil.AssertClean(t, srv, "/", c0)
 }
@@ -170,8 +170,40 @@ func TestBarrierWaitCancelledInFlight(t *testing.T) {
 	}
 	px.Delay(0)
 	testutil.WaitFor(t, 30*time.Second, "the watch to go", func() bool { return len(testutil.ChrootWatches(ctx, t, srv.Addr(0), c)) == 0 })
-	if err := b.Remove(ctx); err != nil {
-		t.Fatal(err)
+	if up, err := b.Remove(ctx); !up || err != nil {
+		t.Fatalf("Remove = %v, %v; want true", up, err)
 	}
 	testutil.AssertClean(t, srv, "/", c)
+}
+
+// TestBarrierRemoveLostReply drops the reply of Remove's delete: the
+// repeated delete finds no node, and Remove still says the barrier was up.
+func TestBarrierRemoveLostReply(t *testing.T) {
+	t.Parallel()
+	ctx := testutil.Ctx(t, 0)
+	c, px := testutil.Proxied(t, srv)
+	b := barrier.New(c, "/gate")
+	if err := b.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	dropped := false
+	px.Tap(func(fromServer bool, frame []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !fromServer && !dropped && len(frame) >= 8 && frame[7] == 2 && frame[4]|frame[5]|frame[6] == 0 { // delete
+			dropped = true
+			px.DropNextReply()
+		}
+	})
+	up, err := b.Remove(ctx)
+	px.Tap(nil)
+	mu.Lock()
+	defer mu.Unlock()
+	if !up || err != nil || !dropped {
+		t.Fatalf("Remove with a lost reply = %v, %v (dropped %v)", up, err, dropped)
+	}
+	if up, err := b.Remove(ctx); up || err != nil {
+		t.Fatalf("second Remove = %v, %v", up, err)
+	}
 }

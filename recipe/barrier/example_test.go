@@ -23,11 +23,12 @@ func ExampleBarrier() {
 	}
 	done := make(chan error)
 	go func() { done <- gate.Wait(ctx) }() // blocks while the gate is up
-	if err := gate.Remove(ctx); err != nil {
+	up, err := gate.Remove(ctx)
+	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("released:", <-done == nil)
-	// Output: released: true
+	fmt.Println("was up:", up, "released:", <-done == nil)
+	// Output: was up: true released: true
 }
 
 func ExampleDoubleBarrier() {
