@@ -57,7 +57,7 @@ public class NodesDriver {
                 case "quit":
                     for (Closeable o : objs.values()) o.close();
                     c.close();
-                    return;
+                    System.exit(0);
                 case "node": {
                     String name = f[1];
                     PersistentNode n = new PersistentNode(c, CreateMode.valueOf(f[2]), Boolean.parseBoolean(f[3]), f[4], f[5].getBytes());
