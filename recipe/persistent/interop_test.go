@@ -128,12 +128,10 @@ public class NodesDriver {
 }
 `
 
-var nodesDriverJars = []string{"curator-recipes.jar", "curator-framework.jar", "curator-client.jar", "zookeeper.jar", "slf4j-nop.jar"}
-
-func startNodesDriver(t *testing.T, c *keeper.Client) *interop.Proc {
+func startNodesDriver(t *testing.T, curator interop.Peer, c *keeper.Client) *interop.Proc {
 	t.Helper()
 	servers, ns := interop.SplitChroot(srv.Servers() + c.Chroot())
-	return interop.Java(t, "NodesDriver", nodesDriverSource, nodesDriverJars, servers, ns)
+	return curator.Java(t, "NodesDriver", nodesDriverSource, servers, ns)
 }
 
 // TestCuratorPersistentNode runs Curator's PersistentNode and ours side by
@@ -142,9 +140,14 @@ func startNodesDriver(t *testing.T, c *keeper.Client) *interop.Proc {
 // side deletes it.
 func TestCuratorPersistentNode(t *testing.T) {
 	t.Parallel()
+	interop.EachCurator(t, testCuratorPersistentNode)
+}
+
+func testCuratorPersistentNode(t *testing.T, curator interop.Peer) {
+	t.Parallel()
 	ctx := testutil.Ctx(t, 2*time.Minute)
 	c := srv.Client(t)
-	j := startNodesDriver(t, c)
+	j := startNodesDriver(t, curator, c)
 	j.Send(t, "node jn EPHEMERAL_SEQUENTIAL true /pn/member- java")
 	jpath := strings.Fields(j.Await(t, "created jn "))[2]
 	j.Await(t, "nodecreated jn ")
@@ -202,9 +205,14 @@ func TestCuratorPersistentNode(t *testing.T) {
 // sets its data.
 func TestCuratorPersistentNodeAdopt(t *testing.T) {
 	t.Parallel()
+	interop.EachCurator(t, testCuratorPersistentNodeAdopt)
+}
+
+func testCuratorPersistentNodeAdopt(t *testing.T, curator interop.Peer) {
+	t.Parallel()
 	ctx := testutil.Ctx(t, 2*time.Minute)
 	c := srv.Client(t)
-	j := startNodesDriver(t, c)
+	j := startNodesDriver(t, curator, c)
 	j.Send(t, "node jn PERSISTENT false /shared java")
 	j.Await(t, "created jn /shared")
 	n, err := persistent.NewNode(c, "/shared", []byte("go"))
@@ -239,9 +247,14 @@ func TestCuratorPersistentNodeAdopt(t *testing.T) {
 // address on both sides.
 func TestCuratorGroupMember(t *testing.T) {
 	t.Parallel()
+	interop.EachCurator(t, testCuratorGroupMember)
+}
+
+func testCuratorGroupMember(t *testing.T, curator interop.Peer) {
+	t.Parallel()
 	ctx := testutil.Ctx(t, 2*time.Minute)
 	c := srv.Client(t)
-	j := startNodesDriver(t, c)
+	j := startNodesDriver(t, curator, c)
 	j.Send(t, "localaddr")
 	if l := j.Await(t, "localaddr"); strings.TrimSpace(strings.TrimPrefix(l, "localaddr")) != node.LocalAddress() {
 		t.Fatalf("Curator's default data %q, ours %q", l, node.LocalAddress())
@@ -286,9 +299,14 @@ func TestCuratorGroupMember(t *testing.T) {
 // one node with one touch child, and the node goes once both stop.
 func TestCuratorTTLNode(t *testing.T) {
 	t.Parallel()
+	interop.EachCurator(t, testCuratorTTLNode)
+}
+
+func testCuratorTTLNode(t *testing.T, curator interop.Peer) {
+	t.Parallel()
 	ctx := testutil.Ctx(t, 2*time.Minute)
 	c := srv.Client(t)
-	j := startNodesDriver(t, c)
+	j := startNodesDriver(t, curator, c)
 	j.Send(t, "ttl jt /ttl 1000 java")
 	j.Await(t, "created jt")
 	n, err := persistent.NewTTLNode(c, "/ttl", time.Second, []byte("go"))

@@ -104,6 +104,19 @@ func (p Peer) Start(t testing.TB, hosts string) *Proc {
 	return startCurator(t, p, hosts)
 }
 
+// Java compiles source, a Java program whose public class is class, against
+// the peer's jars and starts it with args, as the package's [Java] does for
+// Debian's jars; a compile error fails the test.
+func (p Peer) Java(t testing.TB, class, source string, args ...string) *Proc {
+	t.Helper()
+	p.Check(t)
+	dir, err := CompileJava(t, p, class, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return start(t, strings.ToLower(class)+"-"+p.Version, JavaCommand(t, p, dir, class, args...))
+}
+
 func cacheDir(kind, version string) string {
 	dir, err := zktest.CacheDir()
 	if err != nil {
