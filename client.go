@@ -23,12 +23,13 @@ type Client struct {
 	root  chroot
 	log   *slog.Logger
 
-	closing   chan struct{} // closed when Close starts
-	baseCtx   context.Context
-	cancel    context.CancelFunc // cancels baseCtx at Close
-	closeOnce sync.Once
-	wg        sync.WaitGroup // session loop, watchers, listeners, helpers
-	slots     chan struct{}  // WithMaxInflight semaphore, nil when unbounded
+	closing    chan struct{} // closed when Close has sent closeSession (or given up)
+	closeStart chan struct{} // closed when Close starts
+	baseCtx    context.Context
+	cancel     context.CancelFunc // cancels baseCtx at Close
+	closeOnce  sync.Once
+	wg         sync.WaitGroup // session loop, watchers, listeners, helpers
+	slots      chan struct{}  // WithMaxInflight semaphore, nil when unbounded
 	// defaultACL is cfg.defaultACL in wire form, converted once.
 	defaultACL []wire.ACL
 	watches    watchRegistry
@@ -66,17 +67,19 @@ type Client struct {
 	seenRW       bool // had a read-write session (Java's seenRwServerBefore)
 	outbox       []*request
 	kick         chan struct{} // signals the live writer
+	wakeLoop     chan struct{} // 1-buffered: a request queued while disconnected
 	auth         []authInfo
 	listeners    map[int]*listener
 	nextLID      int
-	versions     map[string]Version // per server address, learned with srvr
-	lostErr      error              // set while Lost without a new session
-	abandoned    []abandonedSession // sessions presumed lost, to close for sure
-	closeStarted bool               // Close is sending closeSession
-	preferred    *hostPort          // a read-write server found while read-only
-	lastConnErr  error              // why the last connection attempt failed
-	authErr      error              // the first credentials the server rejected
-	srv          srvState           // the hosts of a dns-srv:// connect string
+	versions     map[string]*versionProbe // per server address, learned with srvr
+	lostErr      error                    // set while Lost without a new session
+	abandoned    []abandonedSession       // sessions presumed lost, to close for sure
+	closeStarted bool                     // Close is sending closeSession
+	closeErr     error                    // why Close could not close the session
+	preferred    *hostPort                // a read-write server found while read-only
+	lastConnErr  error                    // why the last connection attempt failed
+	authErr      error                    // the first credentials the server rejected
+	srv          srvState                 // the hosts of a dns-srv:// connect string
 }
 
 type abandonedSession struct {
@@ -129,19 +132,21 @@ func New(servers string, opts ...Option) (*Client, error) {
 		cfg.retry = DefaultRetry()
 	}
 	c := &Client{
-		cfg:       cfg,
-		hosts:     hosts,
-		root:      root,
-		log:       cfg.logger,
-		closing:   make(chan struct{}),
-		stateCh:   make(chan struct{}),
-		kick:      make(chan struct{}, 1),
-		listeners: map[int]*listener{},
-		versions:  map[string]Version{},
-		sessionID: cfg.sessionID,
-		passwd:    cfg.passwd,
-		auth:      append([]authInfo(nil), cfg.auth...),
-		timeout:   cfg.sessionTimeout,
+		cfg:        cfg,
+		hosts:      hosts,
+		root:       root,
+		log:        cfg.logger,
+		closing:    make(chan struct{}),
+		closeStart: make(chan struct{}),
+		stateCh:    make(chan struct{}),
+		kick:       make(chan struct{}, 1),
+		wakeLoop:   make(chan struct{}, 1),
+		listeners:  map[int]*listener{},
+		versions:   map[string]*versionProbe{},
+		sessionID:  cfg.sessionID,
+		passwd:     cfg.passwd,
+		auth:       append([]authInfo(nil), cfg.auth...),
+		timeout:    cfg.sessionTimeout,
 	}
 	c.xid.Store(cfg.initialXid)
 	if cfg.sessionID != 0 {
@@ -267,8 +272,10 @@ func (c *Client) setStateLocked(ev StateEvent) {
 	c.state = ev.State
 	close(c.stateCh)
 	c.stateCh = make(chan struct{})
-	for _, l := range c.listeners {
-		l.push(ev)
+	for id, l := range c.listeners {
+		if !l.push(ev, c.cfg.maxQueued) {
+			delete(c.listeners, id)
+		}
 	}
 	c.log.Info("state change", slog.String("state", ev.State.String()),
 		slog.String("session", strconv.FormatInt(ev.SessionID, 16)), slog.Any("err", ev.Err))
@@ -293,7 +300,12 @@ func (c *Client) enqueue(r *request) error {
 	c.mu.Unlock()
 	switch {
 	case cn == nil:
-		// Written once a connection is up.
+		// Written once a connection is up; the session loop, idle while
+		// Close runs, connects for it.
+		select {
+		case c.wakeLoop <- struct{}{}:
+		default:
+		}
 	case alone && cn.idle():
 		// Nothing else in flight: write from here, saving a hand-off.
 		cn.tryWrite()
@@ -413,6 +425,11 @@ func (c *Client) roundTrip(ctx context.Context, r *request, opName, path string)
 func wrapOpErr(op, path string, err error) error {
 	var re *requestError
 	if errors.As(err, &re) {
+		var cl *connLossError
+		if errors.As(re.err, &cl) && cl.loss.Op == "" {
+			loss := &Error{Op: op, Path: path, Code: CodeConnectionLoss}
+			return &requestError{err: &connLossError{loss: loss, cause: cl.cause}, sent: re.sent}
+		}
 		var ke *Error
 		if errors.As(re.err, &ke) && ke.Op == "" {
 			return &requestError{err: &Error{Op: op, Path: path, Code: ke.Code}, sent: re.sent}

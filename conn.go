@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,9 @@ type conn struct {
 	timeout  time.Duration // negotiated session timeout
 	// newSession: the handshake opened a new session (not a resume).
 	newSession bool
+	// served: the server answered something on this connection (a reply
+	// to a request, a ping), so it is more than a handshake.
+	served atomic.Bool
 
 	mu       sync.Mutex
 	pending  []*request // written, awaiting replies, in xid order
@@ -56,8 +60,8 @@ type conn struct {
 var errConnDead = errors.New("keeper: connection closed")
 
 // fail marks the connection dead, closes the socket and fails every request
-// waiting for a reply on it with ErrConnectionLoss (or err when it is
-// ErrClosed). Safe to call more than once.
+// waiting for a reply on it with ErrConnectionLoss wrapping err (or with
+// ErrClosed when err is ErrClosed). Safe to call more than once.
 func (cn *conn) fail(err error) {
 	cn.mu.Lock()
 	if cn.dead {
@@ -71,7 +75,7 @@ func (cn *conn) fail(err error) {
 	cn.mu.Unlock()
 	close(cn.done)
 	_ = cn.nc.Close()
-	lossErr := error(ErrConnectionLoss)
+	lossErr := lossCause(err)
 	if errors.Is(err, ErrClosed) {
 		lossErr = ErrClosed
 	}
@@ -163,12 +167,14 @@ func (cn *conn) readLoop() {
 		if cap(frame) <= 1<<20 {
 			buf = frame[:0]
 		}
-		c.lastRecv.Store(time.Now().UnixNano())
+		now := time.Now()
 		if err := cn.handle(frame); err != nil {
 			c.log.Error("dropping connection", slog.String("server", cn.addr), slog.Any("err", err))
 			cn.fail(err)
 			return
 		}
+		// Only a frame that made sense counts as hearing from the server.
+		c.lastRecv.Store(now.UnixNano())
 	}
 }
 
@@ -192,13 +198,19 @@ func (cn *conn) handle(frame []byte) error {
 		if err := r.Err(); err != nil {
 			return fmt.Errorf("%w: watcher event: %w", ErrProtocol, err)
 		}
-		c.watches.dispatch(Event{
-			Type: EventType(ev.Type),
-			Path: c.root.strip(ev.Path),
-			Zxid: h.Zxid,
-		})
+		// Trust no path: an event outside the chroot, or for a path no
+		// watch could be set on, is dropped rather than delivered as if
+		// it were ours.
+		p, ok := c.root.within(ev.Path)
+		if !ok || validatePath(p, false) != nil {
+			c.log.Warn("dropping a watch event for a path outside the chroot or invalid",
+				slog.String("server", cn.addr), slog.String("path", strconv.Quote(ev.Path)), slog.String("type", EventType(ev.Type).String()))
+			return nil
+		}
+		c.watches.dispatch(Event{Type: EventType(ev.Type), Path: p, Zxid: h.Zxid})
 		return nil
 	case wire.XidPing:
+		cn.served.Store(true)
 		return nil
 	case wire.XidAuth:
 		req := cn.popAuth()
@@ -215,9 +227,10 @@ func (cn *conn) handle(frame []byte) error {
 	}
 	if req.xid != h.Xid {
 		err := fmt.Errorf("%w: reply xid %d out of order, expected %d", ErrProtocol, h.Xid, req.xid)
-		req.complete(CodeConnectionLoss, &requestError{err: ErrConnectionLoss, sent: true})
+		req.complete(CodeConnectionLoss, &requestError{err: lossCause(err), sent: true})
 		return err
 	}
+	cn.served.Store(true)
 	req.zxid = h.Zxid
 	code := Code(h.Err)
 	// Claim the request, unless its caller has given up on it.
@@ -226,7 +239,7 @@ func (cn *conn) handle(frame []byte) error {
 		req.resp.Decode(r)
 		if err := r.Err(); err != nil {
 			perr := fmt.Errorf("%w: %s reply: %w", ErrProtocol, req.op, err)
-			req.complete(CodeConnectionLoss, &requestError{err: perr, sent: true})
+			req.complete(CodeConnectionLoss, &requestError{err: lossCause(perr), sent: true})
 			return perr
 		}
 		cloneData(req.resp)
@@ -478,7 +491,7 @@ func (c *Client) handshake(ctx context.Context, nc net.Conn, addr string, sessio
 	frame, err := wire.ReadFrame(nc, nil, 1024)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("keeper: handshake with %s: server closed the connection (it may be behind our last zxid, or refusing read-write sessions)", addr)
+			return nil, fmt.Errorf("keeper: handshake with %s: %w (it may be behind our last zxid, or refusing read-write sessions)", addr, errHandshakeClosed)
 		}
 		return nil, fmt.Errorf("keeper: handshake with %s: %w", addr, err)
 	}
@@ -496,5 +509,21 @@ func (c *Client) handshake(ctx context.Context, nc net.Conn, addr string, sessio
 	if resp.Timeout <= 0 {
 		return &resp, errExpired
 	}
+	// Trust the server's timeout only within bounds: never more than we
+	// asked (a server answering 2^31-1 ms would leave a silent connection
+	// looking alive for weeks), never below minNegotiated (a 1 ms answer
+	// would make the connection flap).
+	asked := int32(c.cfg.sessionTimeout / time.Millisecond)
+	resp.Timeout = max(min(resp.Timeout, asked), int32(minNegotiated/time.Millisecond))
+	if len(resp.Passwd) == 0 {
+		// What a resume sends for an empty password (see above), so that
+		// Session and WithSession agree.
+		resp.Passwd = make([]byte, 16)
+	}
 	return &resp, nil
 }
+
+// minNegotiated is the least session timeout the client accepts from a
+// server, the least WithSessionTimeout takes (ZooKeeper's own floor is two
+// server ticks).
+const minNegotiated = 100 * time.Millisecond

@@ -111,6 +111,20 @@ func TestChrootAddStrip(t *testing.T) {
 	if got := chroot("").strip("/x"); got != "/x" {
 		t.Errorf("empty chroot strip = %q", got)
 	}
+	for _, tt := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"/a", "/", true}, {"/a/b", "/b", true}, {"/ab/c", "", false}, {"/application/z", "", false},
+		{"/b", "", false}, {"", "", false}, {"/", "", false},
+	} {
+		if got, ok := c.within(tt.in); got != tt.want || ok != tt.ok {
+			t.Errorf("within(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+	if got, ok := chroot("").within("/x"); got != "/x" || !ok {
+		t.Errorf("empty chroot within = %q, %v", got, ok)
+	}
 }
 
 func TestErrorsIs(t *testing.T) {

@@ -137,7 +137,8 @@ var (
 	// ErrBadConnectString is returned by Connect and New for a malformed
 	// connect string.
 	ErrBadConnectString = errors.New("keeper: bad connect string")
-	// ErrSlowConsumer ends a watcher whose backlog grew past WithMaxQueued.
+	// ErrSlowConsumer ends a watcher, or a state listener, whose backlog
+	// grew past WithMaxQueued.
 	ErrSlowConsumer = errors.New("keeper: watcher fell too far behind")
 	// ErrProtocol reports a reply that broke the protocol (a corrupt frame,
 	// an xid out of order); the connection is dropped and re-established.
@@ -149,6 +150,27 @@ var (
 
 // errPresumedExpired matches both ErrSessionExpired and ErrSessionPresumedExpired.
 var errPresumedExpired = fmt.Errorf("%w: %w", ErrSessionExpired, ErrSessionPresumedExpired)
+
+// connLossError is a connection loss that says why the connection was
+// lost (a protocol error, a read timeout, the server closing it): it
+// matches ErrConnectionLoss (through loss, which names the call once
+// wrapOpErr has added it) and the cause.
+type connLossError struct {
+	loss  *Error
+	cause error
+}
+
+func (e *connLossError) Error() string   { return e.loss.Error() + ": " + e.cause.Error() }
+func (e *connLossError) Unwrap() []error { return []error{e.loss, e.cause} }
+
+// lossCause returns the error for a request lost with its connection,
+// which failed with cause.
+func lossCause(cause error) error {
+	if cause == nil || cause == errConnDead {
+		return ErrConnectionLoss
+	}
+	return &connLossError{loss: ErrConnectionLoss, cause: cause}
+}
 
 // requestError carries whether a failed request ever reached the wire.
 type requestError struct {

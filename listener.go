@@ -1,6 +1,7 @@
 package keeper
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/keeper-go/keeper/internal/queue"
@@ -19,7 +20,23 @@ func newListener(fn func(StateEvent)) *listener {
 	return &listener{q: queue.New[StateEvent](), fn: fn, stop: make(chan struct{})}
 }
 
-func (l *listener) push(ev StateEvent) { l.q.Push(ev) }
+// push queues ev. A listener more than max events behind (WithMaxQueued;
+// 0 is no bound) is ended: the events it has not received are dropped and
+// it gets, once fn returns, one last event with the state of ev and an Err
+// matching ErrSlowConsumer. push reports false when the listener has ended.
+func (l *listener) push(ev StateEvent, max int) bool {
+	n, ok := l.q.Push(ev)
+	if !ok {
+		return false
+	}
+	if max <= 0 || n <= max {
+		return true
+	}
+	last := ev
+	last.Err = fmt.Errorf("%w: a state listener more than %d events behind was ended", ErrSlowConsumer, max)
+	l.q.DropAndClose(last)
+	return false
+}
 
 // close lets the listener drain what is queued and exit.
 func (l *listener) close() { l.q.Close() }
@@ -36,7 +53,9 @@ func (l *listener) run(wg *sync.WaitGroup) {
 // order, on a goroutine of its own: a slow fn delays only itself, never
 // the connection or other listeners. The last event is Closed, when the
 // client is closed. stop ends the listener (events not yet delivered are
-// dropped); Close waits for fn to return.
+// dropped); Close waits for fn to return. With WithMaxQueued(n), a
+// listener that falls more than n events behind is ended too: it gets one
+// last event whose Err matches ErrSlowConsumer instead of those it missed.
 func (c *Client) Listen(fn func(StateEvent)) (stop func()) {
 	l := newListener(fn)
 	c.mu.Lock()

@@ -25,9 +25,9 @@ func TestListenerKeepsFinalEvent(t *testing.T) {
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go l.run(&wg)
-		l.push(StateEvent{State: Connected})
+		l.push(StateEvent{State: Connected}, 0)
 		<-first // the listener is about to find its queue empty
-		l.push(StateEvent{State: Closed})
+		l.push(StateEvent{State: Closed}, 0)
 		l.close()
 		wg.Wait()
 		if len(got) != 2 || got[1] != Closed {

@@ -66,7 +66,7 @@ func (c *config) validate() error {
 	switch {
 	case len(c.errs) > 0:
 		return errors.Join(c.errs...)
-	case c.sessionTimeout < 100*time.Millisecond:
+	case c.sessionTimeout < minNegotiated:
 		return fmt.Errorf("keeper: WithSessionTimeout(%v): must be at least 100ms", c.sessionTimeout)
 	case c.connectTimeout < 0:
 		return fmt.Errorf("keeper: WithConnectTimeout(%v): must not be negative", c.connectTimeout)
@@ -98,8 +98,11 @@ func (c *config) validate() error {
 }
 
 // WithSessionTimeout sets the session timeout the client asks for,
-// overriding the default 10s. The server clamps it to its own range
-// (by default 2 to 20 ticks); SessionTimeout reports the negotiated value.
+// overriding the default 10s; it must be at least 100ms. The server clamps
+// it to its own range (by default 2 to 20 ticks); SessionTimeout reports
+// the negotiated value, which the client never takes to be more than it
+// asked for (a server raising it to its minimum gets pinged more often
+// than it needs) nor less than 100ms.
 func WithSessionTimeout(d time.Duration) Option {
 	return func(c *config) { c.sessionTimeout = d }
 }
@@ -215,9 +218,12 @@ func WithNoAutoResession() Option {
 	return func(c *config) { c.noAutoResession = true }
 }
 
-// WithMaxQueued caps the backlog of each watcher and listener queue: a
-// watcher more than n events behind is ended with ErrSlowConsumer. 0, the
-// default, means unbounded.
+// WithMaxQueued caps the backlog of each watcher and state listener: a
+// watcher more than n events behind is ended with ErrSlowConsumer, and a
+// listener (Listen) is ended after one last event whose Err matches
+// ErrSlowConsumer. 0, the default, means unbounded. The cap counts events,
+// not bytes: an event holds its path, which a server may make as long as
+// a frame (WithMaxBuffer), so a full queue may hold up to n times that.
 func WithMaxQueued(n int) Option {
 	return func(c *config) { c.maxQueued = n }
 }

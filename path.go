@@ -96,6 +96,22 @@ func (c chroot) strip(p string) string {
 	return p
 }
 
+// within maps a server path to the client's, reporting false for a path
+// outside the chroot (with the "/" boundary: chroot /app holds /app and
+// /app/x, not /application).
+func (c chroot) within(p string) (string, bool) {
+	if c == "" {
+		return p, true
+	}
+	if p == string(c) {
+		return "/", true
+	}
+	if len(p) > len(c) && p[len(c)] == '/' && p[:len(c)] == string(c) {
+		return p[len(c):], true
+	}
+	return "", false
+}
+
 // parentPath returns the parent of an absolute path ("/" for top-level nodes).
 func parentPath(p string) string {
 	i := strings.LastIndexByte(p, '/')

@@ -20,6 +20,7 @@ import (
 func (c *Client) run() {
 	defer c.wg.Done()
 	failures := 0
+	refusals := 0 // resumes refused in a row by servers closing the handshake
 	hosts := c.hostOrder()
 	next := 0
 	for {
@@ -30,10 +31,18 @@ func (c *Client) run() {
 		default:
 		}
 		c.mu.Lock()
+		// While Close runs, connect only to send its closeSession (the one
+		// request enqueue still takes), and only for a session that can be
+		// resumed.
 		stopping := c.closeStarted
+		idle := stopping && (len(c.outbox) == 0 || c.sessionID == 0 || !c.seenRW)
 		c.mu.Unlock()
-		if stopping {
-			<-c.closing
+		if idle {
+			select {
+			case <-c.closing:
+			case <-c.wakeLoop:
+				// closeSession queued again: look again.
+			}
 			continue
 		}
 		if next >= len(hosts) {
@@ -47,30 +56,70 @@ func (c *Client) run() {
 			next--
 		}
 		c.mu.Unlock()
-		if failures > 0 && !c.waitBackoff(failures) {
+		if failures > 0 && !c.waitBackoff(failures, stopping) {
 			c.shutdown()
 			return
 		}
-		cn, err := c.connect(hp)
+		// A handshake proves the server alive only if the connection
+		// before it served (see below): otherwise a server that accepts
+		// every handshake and then breaks the protocol would keep a
+		// session no server really holds from being presumed expired.
+		cn, err := c.connect(hp, failures == 0)
 		if err != nil {
 			if errors.Is(err, errExpired) {
 				c.sessionLost(ErrSessionExpired, KeeperExpired)
 				next-- // a new session on the same server at once
-				failures = 0
+				failures, refusals = 0, 0
 				continue
 			}
 			failures++
 			c.log.Warn("connect failed", slog.String("server", hp.String()), slog.Any("err", err))
 			c.mu.Lock()
 			c.lastConnErr = err
+			resuming := c.sessionID != 0 && c.seenRW
 			c.mu.Unlock()
+			if resuming && errors.Is(err, errHandshakeClosed) {
+				if refusals++; refusals == len(hosts) {
+					c.reportServersBehind()
+				}
+			} else {
+				refusals = 0
+			}
 			c.checkPresumedExpiry()
 			continue
 		}
-		failures = 0
+		refusals = 0
 		c.serve(cn)
-		// The first attempt after a drop goes to the next host at once.
+		// The first attempt after a drop goes to the next host at once,
+		// if the connection served: one that failed before answering
+		// anything counts as a failed attempt, so that a server breaking
+		// the protocol right after the handshake meets the backoff.
+		if cn.served.Load() {
+			failures = 0
+		} else {
+			failures++
+		}
 	}
+}
+
+// errHandshakeClosed: the server closed the connection instead of
+// answering the handshake, which is how ZooKeeper refuses a client that
+// has seen a newer zxid than the server has (or, for a server in
+// read-only mode, a client that does not accept read-only sessions).
+var errHandshakeClosed = errors.New("server closed the connection during the handshake")
+
+// reportServersBehind tells the listeners that every server refused to
+// resume the session: the state stays, with an Err that says why.
+func (c *Client) reportServersBehind() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == Closed || c.sessionID == 0 {
+		return
+	}
+	err := fmt.Errorf("keeper: every server closed the handshake resuming session 0x%x: they may be behind the last zxid seen (0x%x), "+
+		"or refuse read-write clients; the session is presumed expired after a whole session timeout, and a new one starts from zxid 0",
+		c.sessionID, c.lastZxid.Load())
+	c.setStateLocked(StateEvent{State: c.state, Keeper: KeeperDisconnected, SessionID: c.sessionID, Err: err})
 }
 
 // hostOrder returns the hosts for one pass, shuffled unless
@@ -89,9 +138,15 @@ func (c *Client) hostOrder() []hostPort {
 }
 
 // waitBackoff sleeps before a retry: capped exponential with jitter, ended
-// early by Close or by the session's presumed expiry.
-func (c *Client) waitBackoff(failures int) bool {
+// early by Close or by the session's presumed expiry. While Close waits
+// for its closeSession (stopping), the wait is the shortest backoff: Close
+// bounds the attempts, and must not sleep through them.
+func (c *Client) waitBackoff(failures int, stopping bool) bool {
 	d := backoffDelay(failures, c.cfg.backoffMin, c.cfg.backoffMax)
+	closeStart := c.closeStart
+	if stopping {
+		d, closeStart = backoffDelay(1, c.cfg.backoffMin, c.cfg.backoffMin), nil
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
@@ -105,6 +160,8 @@ func (c *Client) waitBackoff(failures int) bool {
 		select {
 		case <-c.closing:
 			return false
+		case <-closeStart:
+			return true // Close wants its closeSession sent now
 		case <-t.C:
 			return true
 		case <-expC:
@@ -173,8 +230,10 @@ func (c *Client) sessionLost(cause error, ks KeeperState) {
 	c.watches.sessionLost(cause)
 }
 
-// connect dials hp and establishes (or resumes) the session.
-func (c *Client) connect(hp hostPort) (*conn, error) {
+// connect dials hp and establishes (or resumes) the session. trusted
+// says whether the handshake counts as hearing from the session's server
+// (see run).
+func (c *Client) connect(hp hostPort, trusted bool) (*conn, error) {
 	c.mu.Lock()
 	if c.state == Lost && c.cfg.noAutoResession {
 		c.mu.Unlock()
@@ -207,12 +266,19 @@ func (c *Client) connect(hp hostPort) (*conn, error) {
 		return nil, err
 	}
 	addr := addrs[rand.N(len(addrs))]
-	version := c.serverVersion(ctx, hp, addr)
+	probe := c.probeVersion(hp, addr) // in parallel with the handshake
 	nc, err := c.dial(ctx, hp, addr)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.handshake(ctx, nc, addr, sid, pw, c.lastZxid.Load())
+	// A new session starts from zxid 0, as a new Java client does: the
+	// zxid seen in a session lost (perhaps from a server that lied, or
+	// an ensemble since rebuilt) must not make every server refuse us.
+	zxid := c.lastZxid.Load()
+	if sid == 0 {
+		zxid = 0
+	}
+	resp, err := c.handshake(ctx, nc, addr, sid, pw, zxid)
 	if err != nil {
 		_ = nc.Close()
 		if errors.Is(err, errExpired) && sid == 0 {
@@ -236,7 +302,7 @@ func (c *Client) connect(hp hostPort) (*conn, error) {
 		c:        c,
 		nc:       nc,
 		addr:     addr,
-		version:  version,
+		version:  c.awaitVersion(ctx, probe, addr),
 		readOnly: resp.ReadOnly,
 		timeout:  time.Duration(resp.Timeout) * time.Millisecond,
 		kick:     c.kick,
@@ -245,20 +311,31 @@ func (c *Client) connect(hp hostPort) (*conn, error) {
 	c.mu.Lock()
 	newSession := resp.SessionID != c.sessionID || c.sessionID == 0
 	if prev := c.sessionID; newSession && prev != 0 && c.state != Lost {
-		// A read-only session replaced (by a read-write one, or by a new
-		// read-only one): it is gone for good.
-		c.sessionID, c.passwd = 0, nil
+		// The session we had is gone for good: a read-only session
+		// replaced (we asked for a new one, see above), or a resume the
+		// server answered with another session.
+		if sid == 0 {
+			c.log.Info("read-only session replaced", slog.String("session", strconv.FormatInt(prev, 16)),
+				slog.String("new", strconv.FormatInt(resp.SessionID, 16)))
+		} else {
+			c.log.Warn("session replaced: the server answered its resume with another session",
+				slog.String("session", strconv.FormatInt(prev, 16)), slog.String("new", strconv.FormatInt(resp.SessionID, 16)))
+		}
 		c.mu.Unlock()
-		c.sessionLost(ErrSessionExpired, KeeperExpired)
+		c.sessionLost(ErrSessionExpired, KeeperExpired) // names prev, then forgets it
 		c.mu.Lock()
-		c.log.Info("read-only session replaced", slog.String("session", strconv.FormatInt(prev, 16)))
 	}
 	c.sessionID, c.passwd, c.timeout = resp.SessionID, bytes.Clone(resp.Passwd), cn.timeout
 	if !resp.ReadOnly {
 		c.seenRW = true
 	}
+	if newSession {
+		c.lastZxid.Store(0)
+	}
 	c.mu.Unlock()
-	c.lastRecv.Store(time.Now().UnixNano())
+	if trusted || newSession {
+		c.lastRecv.Store(time.Now().UnixNano())
+	}
 	cn.newSession = newSession
 	return cn, nil
 }
@@ -293,38 +370,101 @@ func (c *Client) resolve(ctx context.Context, hp hostPort) ([]string, error) {
 	return out, nil
 }
 
-// serverVersion learns addr's version with srvr, once per address.
-func (c *Client) serverVersion(ctx context.Context, hp hostPort, addr string) Version {
+// versionProbe is what the client knows of one server's version.
+type versionProbe struct {
+	done   chan struct{} // closed when the probe ends
+	v      Version       // set before done is closed; zero if it failed
+	failed time.Time     // when the probe failed
+}
+
+// probeRetry is how long a failed version probe of a server is cached
+// before the next connection to it asks again.
+const probeRetry = time.Minute
+
+// probeVersion starts learning addr's version with srvr on a connection
+// of its own, unless it is known, being learned, or failed lately. It
+// returns the probe to wait for (nil when there is nothing to wait for).
+// The probe never decides whether the session connects: see awaitVersion.
+func (c *Client) probeVersion(hp hostPort, addr string) *versionProbe {
+	if c.cfg.serverVersion != "" {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.versions[addr]; ok && (p.failed.IsZero() || time.Since(p.failed) < probeRetry) {
+		return p
+	}
+	if c.state == Closed {
+		return nil
+	}
+	p := &versionProbe{done: make(chan struct{})}
+	c.versions[addr] = p
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		v, err := c.askVersion(hp, addr)
+		c.mu.Lock()
+		if err != nil {
+			p.failed = time.Now()
+			c.log.Warn("cannot learn the server version with srvr; use WithServerVersion", slog.String("server", addr), slog.Any("err", err))
+		} else {
+			p.v = v
+			if c.cur != nil && c.cur.addr == addr {
+				c.cur.version = v // learned after the connection was up
+			}
+		}
+		c.mu.Unlock()
+		close(p.done)
+	}()
+	return p
+}
+
+// versionWait bounds how long a new connection waits for its server's
+// version after the handshake, so that version-dependent behaviour is
+// right from the first request when the server answers srvr promptly.
+const versionWait = 500 * time.Millisecond
+
+// awaitVersion returns the version probe p learned, waiting for it at most
+// versionWait (and no longer than ctx): zero when unknown, and set on the
+// connection later if the probe ends after.
+func (c *Client) awaitVersion(ctx context.Context, p *versionProbe, addr string) Version {
 	if c.cfg.serverVersion != "" {
 		v, _ := ParseVersion(c.cfg.serverVersion)
 		return v
 	}
-	c.mu.Lock()
-	v, ok := c.versions[addr]
-	c.mu.Unlock()
-	if ok {
-		return v
-	}
-	vctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	nc, err := c.dial(vctx, hp, addr)
-	if err != nil {
+	if p == nil {
 		return Version{}
+	}
+	t := time.NewTimer(versionWait)
+	defer t.Stop()
+	select {
+	case <-p.done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return p.v
+}
+
+// askVersion asks addr's version with srvr, bounded by 2s.
+func (c *Client) askVersion(hp hostPort, addr string) (Version, error) {
+	ctx, cancel := context.WithTimeout(c.baseCtx, 2*time.Second)
+	defer cancel()
+	nc, err := c.dial(ctx, hp, addr)
+	if err != nil {
+		return Version{}, err
 	}
 	defer nc.Close()
-	out, err := exchangeWord(vctx, nc, "srvr")
+	out, err := exchangeWord(ctx, nc, "srvr")
 	if err != nil {
-		c.log.Warn("cannot learn the server version with srvr; use WithServerVersion", slog.String("server", addr), slog.Any("err", err))
-		return Version{}
+		return Version{}, err
 	}
 	st, err := ParseSrvr(out)
 	if err != nil {
-		return Version{}
+		return Version{}, err
 	}
-	c.mu.Lock()
-	c.versions[addr] = st.Version
-	c.mu.Unlock()
-	return st.Version
+	return st.Version, nil
 }
 
 // serve runs a live connection until it drops.
@@ -363,9 +503,18 @@ func (c *Client) serve(cn *conn) {
 	}
 	c.cur, c.server = cn, cn.addr
 	c.lastConnErr = nil
-	abandoned := c.abandoned
-	c.abandoned = nil
-	c.setStateLocked(StateEvent{State: st, Keeper: ks, SessionID: sid, Server: cn.addr})
+	if p := c.versions[cn.addr]; cn.version.IsZero() && p != nil {
+		cn.version = p.v // learned between the handshake and now
+	}
+	stopping := c.closeStarted
+	var abandoned []abandonedSession
+	if !stopping {
+		// While Close runs the connection only carries its closeSession:
+		// no Connected event, no side work.
+		abandoned = c.abandoned
+		c.abandoned = nil
+		c.setStateLocked(StateEvent{State: st, Keeper: ks, SessionID: sid, Server: cn.addr})
+	}
 	c.mu.Unlock()
 	for _, a := range abandoned {
 		c.wg.Add(1)
@@ -373,7 +522,7 @@ func (c *Client) serve(cn *conn) {
 	}
 	cn.wg.Add(1)
 	go cn.writeLoop()
-	if cn.readOnly {
+	if cn.readOnly && !stopping {
 		cn.wg.Add(1)
 		go c.probeReadWrite(cn)
 	}
@@ -480,8 +629,10 @@ func (c *Client) authFailed(scheme string, code Code) {
 	if c.authErr == nil {
 		c.authErr = err
 	}
-	for _, l := range c.listeners {
-		l.push(StateEvent{State: st, Keeper: KeeperAuthFailed, SessionID: c.sessionID, Err: err})
+	for id, l := range c.listeners {
+		if !l.push(StateEvent{State: st, Keeper: KeeperAuthFailed, SessionID: c.sessionID, Err: err}, c.cfg.maxQueued) {
+			delete(c.listeners, id)
+		}
 	}
 	c.mu.Unlock()
 }
@@ -562,22 +713,30 @@ func (c *Client) shutdown() {
 
 // Close ends the session (the server deletes its ephemeral nodes at once),
 // fails pending calls with ErrClosed and returns when every goroutine of
-// the client has exited. It waits for the server's confirmation only a
-// short bounded time, and returns promptly when no server is reachable.
-// Later calls return ErrClosed. Close is idempotent.
+// the client has exited. When the connection is down (it may just have
+// dropped), Close reconnects to send closeSession; it waits for the
+// server's confirmation a short bounded time (1s), and returns promptly
+// when no server is reachable. It returns nil once the server confirmed
+// (or said the session was already gone) or when there was no session to
+// close, and otherwise an error saying that the session could not be
+// closed: its ephemeral nodes then stay until it expires. Later calls of
+// the client's methods return ErrClosed. Close is idempotent: later calls
+// return the same result.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
-		live := c.cur != nil && (c.state == Connected || c.state == ConnectedReadOnly)
 		c.closeStarted = true
+		c.failOutboxLocked(ErrClosed)
+		sid := c.sessionID
+		// A session can be closed if it is live, or can be resumed (a
+		// read-only session cannot, and a lost one is gone).
+		sendable := sid != 0 && c.state != Lost && c.state != Closed && (c.cur != nil || c.seenRW)
 		c.mu.Unlock()
-		if live {
-			ctx, cancel := context.WithTimeout(context.Background(), c.cfg.closeTimeout)
-			_, _ = c.call(ctx, wire.OpCloseSession, "close", "", nil, nil, nil)
-			cancel()
+		close(c.closeStart)
+		if sendable {
+			c.closeErr = c.closeSession(sid)
 		}
 		c.mu.Lock()
-		sid := c.sessionID
 		c.setStateLocked(StateEvent{State: Closed, Keeper: KeeperClosed, SessionID: sid, Err: ErrClosed})
 		ls := c.listeners
 		c.listeners = map[int]*listener{}
@@ -589,5 +748,25 @@ func (c *Client) Close() error {
 		}
 		c.wg.Wait()
 	})
-	return nil
+	return c.closeErr
+}
+
+// closeSession sends closeSession until the server confirms, within the
+// close timeout: a connection lost meanwhile (the request written on a
+// connection that was already dead, say) makes the session loop connect
+// again, and the request goes again.
+func (c *Client) closeSession(sid int64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.closeTimeout)
+	defer cancel()
+	for {
+		_, err := c.call(ctx, wire.OpCloseSession, "close", "", nil, nil, nil)
+		switch {
+		case err == nil, errors.Is(err, ErrSessionExpired):
+			return nil
+		case ctx.Err() == nil && errors.Is(err, ErrConnectionLoss):
+			continue
+		}
+		c.log.Warn("could not close the session", slog.String("session", strconv.FormatInt(sid, 16)), slog.Any("err", err))
+		return fmt.Errorf("keeper: close: session 0x%x not closed on the server (its ephemeral nodes stay until it expires): %w", sid, err)
+	}
 }

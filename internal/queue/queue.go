@@ -123,6 +123,21 @@ func (q *Queue[T]) TakeAll() []T {
 	return out
 }
 
+// DropAndClose drops every queued item, queues last (the items a slow
+// consumer gets instead of what it missed) and closes the queue. It
+// returns how many items were dropped.
+func (q *Queue[T]) DropAndClose(last ...T) (dropped int) {
+	q.mu.Lock()
+	dropped = len(q.items) - q.head
+	clear(q.items)
+	q.items = append(q.items[:0], last...)
+	q.head = 0
+	q.closed = true
+	q.mu.Unlock()
+	q.wake()
+	return dropped
+}
+
 // Closed reports whether Close (or TakeAll) was called.
 func (q *Queue[T]) Closed() bool {
 	q.mu.Lock()

@@ -94,6 +94,24 @@ func TestPopNAndTakeAll(t *testing.T) {
 	}
 }
 
+func TestDropAndClose(t *testing.T) {
+	q := New[int]()
+	for i := range 10 {
+		q.Push(i)
+	}
+	if n := q.DropAndClose(-1); n != 10 {
+		t.Fatalf("DropAndClose dropped %d, want 10", n)
+	}
+	if _, ok := q.Push(11); ok {
+		t.Fatal("Push after DropAndClose accepted")
+	}
+	var got []int
+	q.Run(nil, func(v int) bool { got = append(got, v); return true })
+	if !slices.Equal(got, []int{-1}) {
+		t.Fatalf("got %v, want [-1]", got)
+	}
+}
+
 func ExampleQueue() {
 	q := New[string]()
 	q.Push("a")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // DefaultMaxFrame is the frame size limit ReadFrame applies when given a
@@ -271,16 +272,36 @@ func ReadFrame(r io.Reader, buf []byte, maxLen int) ([]byte, error) {
 	}
 	if int64(cap(buf)) >= n {
 		buf = buf[:n]
-	} else {
-		buf = make([]byte, n)
-	}
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, shortFrame(n, err)
 		}
-		return nil, fmt.Errorf("%w: reading frame of %d bytes: %w", ErrShortFrame, n, err)
+		return buf, nil
+	}
+	// Grow the buffer as the bytes arrive, doubling from 64 KiB: a peer
+	// that announces a large frame and sends little costs what it sent,
+	// not what it announced.
+	buf = buf[:0]
+	for int64(len(buf)) < n {
+		step := int(min(n-int64(len(buf)), int64(max(growStep, len(buf)))))
+		buf = slices.Grow(buf, step)
+		m, err := io.ReadFull(r, buf[len(buf):len(buf)+step])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return nil, shortFrame(n, err)
+		}
 	}
 	return buf, nil
+}
+
+// growStep is the first allocation for a frame larger than the buffer
+// given to ReadFrame.
+const growStep = 64 << 10
+
+func shortFrame(n int64, err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("%w: reading frame of %d bytes: %w", ErrShortFrame, n, err)
 }
 
 // frameHint guesses what a peer that is not a ZooKeeper server sent.

@@ -2,10 +2,12 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -470,5 +472,31 @@ func BenchmarkDecodeGetDataResponse(b *testing.B) {
 		if err := r.Err(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestReadFrameGrowsAsBytesArrive: a frame announcing 200 MiB of which
+// 1 KiB arrives costs about what arrived; a large frame that does arrive
+// whole is read intact.
+func TestReadFrameGrowsAsBytesArrive(t *testing.T) {
+	announced := append([]byte{0x0c, 0x80, 0x00, 0x00}, make([]byte, 1024)...)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := ReadFrame(bytes.NewReader(announced), nil, 256<<20)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrShortFrame) {
+		t.Fatalf("ReadFrame of a truncated frame = %v, want ErrShortFrame", err)
+	}
+	if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+		t.Fatalf("a truncated frame announcing 200 MiB allocated %d bytes", d)
+	}
+	body := make([]byte, 3<<20+7)
+	for i := range body {
+		body[i] = byte(i)
+	}
+	whole := binary.BigEndian.AppendUint32(nil, uint32(len(body)))
+	got, err := ReadFrame(bytes.NewReader(append(whole, body...)), nil, 4<<20)
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("ReadFrame of a %d-byte frame: %v, equal %v", len(body), err, bytes.Equal(got, body))
 	}
 }
