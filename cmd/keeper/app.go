@@ -261,7 +261,7 @@ func (a *app) connect(ctx context.Context, servers string) (*keeper.Client, erro
 	case errors.As(context.Cause(cctx), &unreachable):
 		return nil, fmt.Errorf("keeper: connect %s: %w", servers, unreachable)
 	case cctx.Err() != nil:
-		msg := fmt.Sprintf("keeper: connect %s: no session within %v", servers, a.conn.timeout)
+		msg := fmt.Sprintf("keeper: connect %s: no session within %s", servers, fmtDuration(a.conn.timeout))
 		if last := lastAttempt(err); last != nil {
 			return nil, fmt.Errorf("%s (last attempt: %w)", msg, last)
 		}
@@ -366,7 +366,7 @@ func (a *app) opErr(ctx context.Context, err error) error {
 		return contextErr(ctx)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w (no reply within --timeout %v)", err, a.conn.timeout)
+		return fmt.Errorf("%w (no reply within --timeout %s)", err, fmtDuration(a.conn.timeout))
 	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"sort"
 	"strconv"
@@ -128,12 +129,43 @@ func (a *app) askAll(ctx context.Context, word string) (hosts, replies []string,
 func fourLetterErr(word, host string, err error) error {
 	switch {
 	case errors.Is(err, keeper.ErrNotWhitelisted):
-		return fmt.Errorf("keeper: %s %s: %w (add it to 4lw.commands.whitelist in zoo.cfg)", word, host, err)
+		return &notWhitelistedError{word: word, host: host}
 	case strings.Contains(err.Error(), host):
 		return err
 	default:
 		return fmt.Errorf("keeper: %s %s: %w", word, host, err)
 	}
+}
+
+// notWhitelistedError is a server's refusal of a four-letter word, said once.
+type notWhitelistedError struct{ word, host string }
+
+func (e *notWhitelistedError) Error() string {
+	return fmt.Sprintf("keeper: %s %s: refused: the word is not in the server's 4lw.commands.whitelist (list it, or *, in zoo.cfg)", e.word, e.host)
+}
+
+func (e *notWhitelistedError) Unwrap() error { return keeper.ErrNotWhitelisted }
+
+// serverErrText is the "error" member of a server's entry in --json output:
+// the same text for every command, without the "keeper: " prefix.
+func serverErrText(word, host string, err error) string {
+	return strings.TrimPrefix(errorLine(fourLetterErr(word, host, err)), "keeper: ")
+}
+
+// serverErrJSON is the entry of a server that failed, in --json maps.
+func serverErrJSON(word, host string, err error) map[string]string {
+	return map[string]string{"error": serverErrText(word, host, err)}
+}
+
+// mntrValue turns an mntr value into a JSON number when it is one.
+func mntrValue(v string) any {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return n
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+		return f
+	}
+	return v
 }
 
 // collect parses each reply with parse and returns the parsed values (nil
@@ -199,7 +231,7 @@ func (a *app) serverStats(ctx context.Context, word string, asJSON bool) error {
 		for i, st := range stats {
 			out[i].Server = hosts[i]
 			if st == nil {
-				out[i].Error = errorLine(fourLetterErr(word, hosts[i], errs[i]))
+				out[i].Error = serverErrText(word, hosts[i], errs[i])
 				continue
 			}
 			out[i] = serverStatsJSON{
@@ -245,7 +277,11 @@ func (a *app) serverStats(ctx context.Context, word string, asJSON bool) error {
 
 // latency formats a min/avg/max triple in milliseconds.
 func latency(lo, avg, hi float64) string {
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	f := func(v float64) string {
+		s := strconv.FormatFloat(v, 'f', 2, 64)
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+		return s
+	}
 	return f(lo) + "/" + f(avg) + "/" + f(hi)
 }
 
@@ -295,13 +331,13 @@ allow srvr: set 4lw.commands.whitelist=* (or list mntr) in zoo.cfg.`,
 				out := map[string]any{}
 				for i, m := range mons {
 					if m == nil {
-						out[hosts[i]] = map[string]string{"error": errorLine(fourLetterErr("mntr", hosts[i], errs[i]))}
+						out[hosts[i]] = serverErrJSON("mntr", hosts[i], errs[i])
 						continue
 					}
-					vals := map[string]string{}
+					vals := map[string]any{}
 					for _, k := range keys {
 						if v, ok := m.Raw[k]; ok {
-							vals[k] = v
+							vals[k] = mntrValue(v)
 						}
 					}
 					out[hosts[i]] = vals
@@ -350,7 +386,8 @@ var consCommand = &command{
 			all, err := collect("cons", hosts, replies, errs, keeper.ParseCons)
 			type connJSON struct {
 				Server     string  `json:"server"`
-				Client     string  `json:"client"`
+				Error      string  `json:"error,omitempty"`
+				Client     string  `json:"client,omitempty"`
 				Session    string  `json:"session,omitempty"`
 				Queued     int64   `json:"queued"`
 				Received   int64   `json:"received"`
@@ -362,7 +399,11 @@ var consCommand = &command{
 				LatencyMax float64 `json:"latencyMax"`
 			}
 			rows := []connJSON{}
+			var failed []connJSON
 			for i, conns := range all {
+				if errs[i] != nil {
+					failed = append(failed, connJSON{Server: hosts[i], Error: serverErrText("cons", hosts[i], errs[i])})
+				}
 				for _, c := range conns {
 					r := connJSON{Server: hosts[i], Client: c.Addr, Queued: c.Queued, Received: c.Received,
 						Sent: c.Sent, LastOp: c.LastOp, TimeoutMs: c.Timeout.Milliseconds(),
@@ -374,7 +415,7 @@ var consCommand = &command{
 				}
 			}
 			if *asJSON {
-				if jerr := writeJSON(a.stdout, rows); jerr != nil {
+				if jerr := writeJSON(a.stdout, append(rows, failed...)); jerr != nil {
 					return jerr
 				}
 				return err
@@ -432,6 +473,8 @@ server's raw reply under a header.`,
 					for i, p := range pairs {
 						if p != nil {
 							out[hosts[i]] = p
+						} else {
+							out[hosts[i]] = serverErrJSON(word, hosts[i], errs[i])
 						}
 					}
 					if jerr := writeJSON(a.stdout, out); jerr != nil {
@@ -455,17 +498,17 @@ server's raw reply under a header.`,
 				return err
 			}
 			var all []error
-			out := map[string]string{}
+			out := map[string]map[string]string{}
 			for i, h := range hosts {
+				if errs[i] == nil && strings.HasSuffix(strings.TrimSpace(replies[i]), "is not executed because it is not in the whitelist.") {
+					errs[i] = keeper.ErrNotWhitelisted
+				}
 				if errs[i] != nil {
 					all = append(all, fourLetterErr(word, h, errs[i]))
+					out[h] = serverErrJSON(word, h, errs[i])
 					continue
 				}
-				if strings.HasSuffix(strings.TrimSpace(replies[i]), "is not executed because it is not in the whitelist.") {
-					all = append(all, fourLetterErr(word, h, keeper.ErrNotWhitelisted))
-					continue
-				}
-				out[h] = replies[i]
+				out[h] = map[string]string{"reply": replies[i]}
 				if !*asJSON {
 					fmt.Fprintf(a.stdout, "== %s ==\n%s", h, replies[i])
 					if !strings.HasSuffix(replies[i], "\n") {

@@ -137,10 +137,10 @@ the session authenticated as: use --auth), and username_password:user:pw:rw
 				}
 				if *asJSON {
 					return writeJSON(a.stdout, struct {
-						Path     string    `json:"path"`
-						Aversion int32     `json:"aversion"`
-						ACL      []aclJSON `json:"acl"`
-					}{p, st.Aversion, toACLJSON(acl)})
+						Path string    `json:"path"`
+						ACL  []aclJSON `json:"acl"`
+						Stat *statJSON `json:"stat"`
+					}{p, toACLJSON(acl), toStatJSON(st)})
 				}
 				tw := newTable(a.stdout)
 				fmt.Fprintln(tw, "SCHEME\tID\tPERMS")

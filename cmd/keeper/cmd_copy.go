@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,8 +39,8 @@ node without data), its ACL, and "ephemeral": true for ephemeral nodes.
 				return err
 			}
 			if n := hiddenDigests(nodes); n > 0 {
-				fmt.Fprintf(a.stderr, "keeper: dump: warning: the server hid the digest hashes (user:x) in the ACLs of %d nodes, "+
-					"as it does without ADMIN permission: load cannot restore those entries (dump with --auth of a user with ADMIN)\n", n)
+				fmt.Fprintf(a.stderr, "keeper: dump: warning: the server hid the digest hashes (user:x) in the ACLs of %s, "+
+					"as it does without ADMIN permission: load cannot restore those entries (dump with --auth of a user with ADMIN)\n", plural(int64(n), "node"))
 			}
 			return a.writeDump(*out, toDump(p, nodes))
 		}
@@ -82,7 +83,7 @@ data. Ephemeral nodes are skipped (their session is not ours) and counted.`,
 			created, updated, skipped, err := a.writeTree(ctx, c, dst, nodes,
 				writeOpts{force: *force, existingRoot: true, ephemerals: "skip"})
 			if err != nil {
-				return fmt.Errorf("keeper: load %s (%d nodes created, %d updated before the error): %w", dst, created, updated, err)
+				return fmt.Errorf("keeper: load %s (%s created, %d updated before the error): %w", dst, plural(int64(created), "node"), updated, err)
 			}
 			fmt.Fprintf(a.stderr, "loaded %s: %d created, %d updated, %d ephemeral skipped\n", dst, created, updated, skipped)
 			return nil
@@ -307,62 +308,83 @@ var diffCommand = &command{
 	help: `Prints one line per difference, with paths relative to each side's root:
 "- /x" only on the left, "+ /y" only on the right, "~ /z" data differs.
 Local files (see cp) are read as dumps. Nothing is printed when the subtrees
-hold the same nodes and data; the exit status is 0 either way.`,
+hold the same nodes and data. As with diff(1), the exit status is 0 when the
+subtrees are the same, 1 when they differ and 2 for trouble (an error).`,
 	min: 2,
 	max: 2,
 	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
 		asJSON := fs.Bool("json", false, "print JSON")
 		return func(ctx context.Context, args []string) error {
-			var sides [2]map[string][]byte
-			for i, arg := range args {
-				l, err := a.parseLocation(arg)
-				if err != nil {
-					return err
-				}
-				nodes, err := a.readAt(ctx, l, true, false)
-				if err != nil {
-					return err
-				}
-				sides[i] = map[string][]byte{}
-				for _, n := range nodes {
-					sides[i][n.rel] = n.data
-				}
-			}
-			var paths []string
-			for p := range sides[0] {
-				paths = append(paths, p)
-			}
-			for p := range sides[1] {
-				if _, ok := sides[0][p]; !ok {
-					paths = append(paths, p)
-				}
-			}
-			sort.Strings(paths)
-			type change struct {
-				Path string `json:"path"`
-				Kind string `json:"change"` // onlyLeft, onlyRight, data
-			}
-			changes := []change{}
-			for _, p := range paths {
-				l, inL := sides[0][p]
-				r, inR := sides[1][p]
-				switch {
-				case !inR:
-					changes = append(changes, change{p, "onlyLeft"})
-				case !inL:
-					changes = append(changes, change{p, "onlyRight"})
-				case !bytes.Equal(l, r) || (l == nil) != (r == nil):
-					changes = append(changes, change{p, "data"})
-				}
-			}
-			if *asJSON {
-				return writeJSON(a.stdout, changes)
-			}
-			marks := map[string]string{"onlyLeft": "-", "onlyRight": "+", "data": "~"}
-			for _, ch := range changes {
-				fmt.Fprintf(a.stdout, "%s %s\n", marks[ch.Kind], ch.Path)
-			}
-			return nil
+			return troubleIs2(a.diff(ctx, args, *asJSON))
 		}
 	},
+}
+
+// troubleIs2 gives an error exit status 2, as diff(1) has for trouble.
+func troubleIs2(err error) error {
+	var ee *exitError
+	if err == nil || errors.As(err, &ee) {
+		return err
+	}
+	return &statusError{err: err, code: 2}
+}
+
+// diff compares two locations and prints their differences.
+func (a *app) diff(ctx context.Context, args []string, asJSON bool) error {
+	var sides [2]map[string][]byte
+	for i, arg := range args {
+		l, err := a.parseLocation(arg)
+		if err != nil {
+			return err
+		}
+		nodes, err := a.readAt(ctx, l, true, false)
+		if err != nil {
+			return err
+		}
+		sides[i] = map[string][]byte{}
+		for _, n := range nodes {
+			sides[i][n.rel] = n.data
+		}
+	}
+	var paths []string
+	for p := range sides[0] {
+		paths = append(paths, p)
+	}
+	for p := range sides[1] {
+		if _, ok := sides[0][p]; !ok {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	type change struct {
+		Path string `json:"path"`
+		Kind string `json:"change"` // onlyLeft, onlyRight, data
+	}
+	changes := []change{}
+	for _, p := range paths {
+		l, inL := sides[0][p]
+		r, inR := sides[1][p]
+		switch {
+		case !inR:
+			changes = append(changes, change{p, "onlyLeft"})
+		case !inL:
+			changes = append(changes, change{p, "onlyRight"})
+		case !bytes.Equal(l, r) || (l == nil) != (r == nil):
+			changes = append(changes, change{p, "data"})
+		}
+	}
+	if asJSON {
+		if err := writeJSON(a.stdout, changes); err != nil {
+			return err
+		}
+	} else {
+		marks := map[string]string{"onlyLeft": "-", "onlyRight": "+", "data": "~"}
+		for _, ch := range changes {
+			fmt.Fprintf(a.stdout, "%s %s\n", marks[ch.Kind], ch.Path)
+		}
+	}
+	if len(changes) > 0 {
+		return &exitError{1} // they differ, as diff(1) says it
+	}
+	return nil
 }

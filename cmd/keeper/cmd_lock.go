@@ -53,7 +53,7 @@ reaches the command too, and the lock is released once it exits.`,
 					return contextErr(ctx)
 				}
 				if errors.Is(err, context.DeadlineExceeded) {
-					return fmt.Errorf("keeper: lock %s: not acquired within %v", p, *wait)
+					return fmt.Errorf("keeper: lock %s: not acquired within %s", p, fmtDuration(*wait))
 				}
 				return fmt.Errorf("keeper: lock %s: %w", p, err)
 			}

@@ -220,7 +220,7 @@ var treeCommand = &command{
 			for _, l := range lines {
 				fmt.Fprintln(a.stdout, l)
 			}
-			fmt.Fprintf(a.stdout, "\n%d nodes, %s of data\n", nodes, fmtSize(bytes))
+			fmt.Fprintf(a.stdout, "\n%s, %s of data\n", plural(nodes, "node"), fmtSize(bytes))
 			return nil
 		}
 	},
@@ -230,8 +230,10 @@ var getCommand = &command{
 	name:    "get",
 	args:    "[--format raw|hex|json] [--json] path",
 	summary: "print a node's data (raw bytes by default)",
-	min:     1,
-	max:     1,
+	help: `On a terminal (and in the shell) a newline follows data that does not end in
+one; written to a pipe or file, the data is exactly the bytes stored.`,
+	min: 1,
+	max: 1,
 	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
 		format := fs.String("format", "raw", "output `format`: raw (the bytes as stored), hex (a hex dump) or json (base64, text and stat)")
 		asJSON := fs.Bool("json", false, "same as --format json")
@@ -265,7 +267,8 @@ var getCommand = &command{
 				}{p, toDataJSON(data), toStatJSON(st)})
 			default:
 				_, err = a.stdout.Write(data)
-				if err == nil && a.inShell && len(data) > 0 && data[len(data)-1] != '\n' {
+				onTerminal := a.inShell || terminalFile(a.stdout) != nil
+				if err == nil && onTerminal && len(data) > 0 && data[len(data)-1] != '\n' {
 					_, err = io.WriteString(a.stdout, "\n")
 				}
 			}
@@ -298,8 +301,8 @@ var statCommand = &command{
 			}
 			if *asJSON {
 				return writeJSON(a.stdout, struct {
-					Path string `json:"path"`
-					*statJSON
+					Path string    `json:"path"`
+					Stat *statJSON `json:"stat"`
 				}{p, toStatJSON(st)})
 			}
 			printStat(a.stdout, st)

@@ -13,18 +13,25 @@ func init() { register(watchCommand) }
 
 var watchCommand = &command{
 	name:    "watch",
-	args:    "[--recursive] [--json] [path]",
+	args:    "[--recursive] [--json] [--count n] [--for d] [path]",
 	summary: "print a node's changes (--recursive: its subtree's) until Ctrl-C",
 	help: `Uses a persistent watch (ZooKeeper 3.6+). Each event is printed as one line:
 its time, type and path (with --json, one JSON object per line). After a
 reconnect a Resync event says that changes made meanwhile were not reported.
-Ctrl-C ends the command with status 0.`,
+Ctrl-C ends the command with status 0; so do --count n after n events and
+--for d after d (keeper watch --count 1 /x waits for one change). When both
+are given and d passes before n events, the status is 1.`,
 	max: 1,
 	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
 		recursive := fs.Bool("recursive", false, "also watch every descendant")
 		fs.BoolVar(recursive, "r", false, "same as --recursive")
 		asJSON := fs.Bool("json", false, "print one JSON object per event")
+		count := fs.Int("count", 0, "exit after `n` events (0: no limit)")
+		duration := fs.Duration("for", 0, "exit after `d` (0: no limit)")
 		return func(ctx context.Context, args []string) error {
+			if *count < 0 || *duration < 0 {
+				return usageErr(lookupCommand("watch"), "--count and --for must not be negative")
+			}
 			p, c, err := a.pathAndClient(ctx, args, 0)
 			if err != nil {
 				return err
@@ -42,9 +49,20 @@ Ctrl-C ends the command with status 0.`,
 				what = "subtree"
 			}
 			fmt.Fprintf(a.stderr, "watching %s %s; Ctrl-C to stop\n", what, p)
+			var timeUp <-chan time.Time
+			if *duration > 0 {
+				t := time.NewTimer(*duration)
+				defer t.Stop()
+				timeUp = t.C
+			}
 			enc := json.NewEncoder(a.stdout)
-			for {
+			for seen := 0; *count == 0 || seen < *count; seen++ {
 				select {
+				case <-timeUp:
+					if *count > 0 {
+						return fmt.Errorf("keeper: watch %s: %d of %d events within %s", p, seen, *count, fmtDuration(*duration))
+					}
+					return nil
 				case <-ctx.Done():
 					if errors.Is(context.Cause(ctx), errInterrupted) {
 						return nil
@@ -60,11 +78,11 @@ Ctrl-C ends the command with status 0.`,
 							Time string `json:"time"`
 							Type string `json:"type"`
 							Path string `json:"path"`
-							Zxid int64  `json:"zxid,omitempty"`
+							Zxid string `json:"zxid,omitempty"`
 							Err  string `json:"error,omitempty"`
 						}{Time: now.Format(time.RFC3339Nano), Type: ev.Type.String(), Path: ev.Path}
 						if ev.Zxid > 0 {
-							out.Zxid = ev.Zxid
+							out.Zxid = hex64(ev.Zxid)
 						}
 						if ev.Err != nil {
 							out.Err = ev.Err.Error()
@@ -83,6 +101,7 @@ Ctrl-C ends the command with status 0.`,
 					}
 				}
 			}
+			return nil
 		}
 	},
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -66,7 +67,9 @@ var createCommand = &command{
 	summary: "create a node and print its path",
 	help: `With -s the server appends a 10-digit counter to the name; a path ending in
 "/" (such as /jobs/) gives a name made of the counter only. An ephemeral node
-(-e) lives as long as the session, so only inside the shell is it useful.`,
+(-e) lives as long as the session, so only inside the shell is it useful.
+With -p an existing node is no error, as with mkdir -p: its path is printed
+and its data left as it is (with -s, a new node is created each time).`,
 	min: 1,
 	max: 2,
 	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
@@ -123,6 +126,9 @@ var createCommand = &command{
 			octx, cancel := a.op(ctx)
 			defer cancel()
 			created, err := c.Create(octx, p, data, opts...)
+			if *parents && !*sequential && errors.Is(err, keeper.ErrNodeExists) {
+				created, err = p, nil
+			}
 			if err != nil {
 				return a.opErr(octx, err)
 			}
@@ -135,12 +141,15 @@ var createCommand = &command{
 var rmCommand = &command{
 	name:    "rm",
 	aliases: []string{"delete"},
-	args:    "[-r] [-v version] path...",
+	args:    "[-r] [-f] [-v version] path...",
 	summary: "delete nodes (-r with everything below them)",
-	min:     1,
-	max:     -1,
+	help: `Without -f the first missing node stops the command with an error; with -f
+missing nodes are skipped, as rm -f does.`,
+	min: 1,
+	max: -1,
 	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
 		recursive := fs.Bool("r", false, "delete the whole subtree")
+		force := fs.Bool("f", false, "skip nodes that do not exist")
 		version := fs.Int("v", -1, "only if the node's data version is `version` (-1: any)")
 		return func(ctx context.Context, args []string) error {
 			if *recursive && *version != -1 {
@@ -161,17 +170,18 @@ var rmCommand = &command{
 			for _, p := range paths {
 				octx, cancel := a.op(ctx)
 				if *recursive {
-					if st, err := c.Exists(octx, p); err == nil && st == nil {
-						cancel()
-						return &keeper.Error{Op: "delete", Path: p, Code: keeper.CodeNoNode}
+					var st *keeper.Stat
+					if st, err = c.Exists(octx, p); err == nil && st == nil {
+						err = &keeper.Error{Op: "delete", Path: p, Code: keeper.CodeNoNode}
+					} else if err == nil {
+						err = c.DeleteAll(octx, p)
 					}
-					err = c.DeleteAll(octx, p)
 				} else {
 					err = c.Delete(octx, p, int32(*version))
 				}
 				err = a.opErr(octx, err)
 				cancel()
-				if err != nil {
+				if err != nil && !(*force && isNoNode(err)) {
 					return err
 				}
 			}

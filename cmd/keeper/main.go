@@ -38,9 +38,43 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer a.close()
 	// SIGTERM and SIGHUP end everything; SIGINT only interrupts the running
 	// command (see app.interruptible), so that the shell survives Ctrl-C.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := stopOnSignals(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	return a.report(a.main(ctx, args))
+}
+
+// stopOnSignals returns a context cancelled by the first of sigs, with
+// "keeper: stopped by SIGTERM" (say) as its cause.
+func stopOnSignals(ctx context.Context, sigs ...os.Signal) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			cancel(fmt.Errorf("keeper: stopped by %s", signalName(s)))
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(context.Canceled)
+	}
+}
+
+// signalName names a signal as kill(1) does: SIGTERM, SIGHUP.
+func signalName(s os.Signal) string {
+	switch s {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	case os.Interrupt:
+		return "SIGINT"
+	}
+	return s.String()
 }
 
 // main parses the leading connection flags and runs the command they are
@@ -111,6 +145,15 @@ func (e *exitError) Error() string {
 	return fmt.Sprintf("keeper: command exited with status %d", e.code)
 }
 
+// statusError is an error reported with a given exit status (diff's 2).
+type statusError struct {
+	err  error
+	code int
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
 // errInterrupted ends a command stopped by Ctrl-C.
 var errInterrupted = errors.New("keeper: interrupted")
 
@@ -118,11 +161,14 @@ var errInterrupted = errors.New("keeper: interrupted")
 func exitCode(err error) int {
 	var ue *usageError
 	var ee *exitError
+	var se *statusError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.As(err, &se):
+		return se.code
 	case errors.As(err, &ue),
 		errors.Is(err, keeper.ErrBadConnectString),
 		errors.Is(err, keeper.ErrInvalidPath):

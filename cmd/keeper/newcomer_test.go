@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -62,5 +64,180 @@ func TestRejectedAuthAtConnect(t *testing.T) {
 	k.checkFail(r, 1, []string{"rejected the credentials", "digset", "(AuthFailed)"}, []string{"ls"})
 	if !strings.Contains(k.ok("--auth", "digest:bob:secret", "whoami"), "bob") {
 		t.Fatal("whoami does not show the digest user")
+	}
+}
+
+// TestScriptingConventions: exit statuses and flags as Unix tools have
+// them (diff, rm -f, mkdir -p), and watch ending by itself.
+func TestScriptingConventions(t *testing.T) {
+	t.Parallel()
+	k := newCLI(t)
+	ctx := testCtx(t)
+
+	// diff: 0 same, 1 different, 2 trouble.
+	k.ok("create", "-p", "/l/x", "1")
+	k.ok("create", "-p", "/r/x", "1")
+	k.ok("diff", "/l", "/r")
+	k.ok("set", "/r/x", "2")
+	if r := k.run("diff", "/l", "/r"); r.code != 1 || r.stdout != "~ /x\n" {
+		t.Fatalf("diff of different trees: %v", r)
+	}
+	if r := k.run("diff", "--json", "/l", "/r"); r.code != 1 || !strings.Contains(r.stdout, `"change": "data"`) {
+		t.Fatalf("diff --json of different trees: %v", r)
+	}
+	k.fails(2, []string{"(NoNode)"}, "diff", "/l", "/missing")
+
+	// rm -f skips missing nodes; rm without it stops at the first.
+	k.ok("create", "/d1")
+	k.ok("create", "/d2")
+	k.fails(1, []string{"(NoNode)"}, "rm", "/missing", "/d1")
+	if st, _ := k.c.Exists(ctx, "/d1"); st == nil {
+		t.Fatal("rm went on after a missing node")
+	}
+	k.ok("rm", "-f", "/missing", "/d1", "/d2")
+	k.ok("rm", "-rf", "/missing")
+	for _, p := range []string{"/d1", "/d2"} {
+		if st, _ := k.c.Exists(ctx, p); st != nil {
+			t.Fatalf("rm -f left %s", p)
+		}
+	}
+
+	// create -p of an existing node is no error and keeps its data.
+	if out := k.ok("create", "-p", "/l/x", "other"); out != "/l/x\n" {
+		t.Fatalf("create -p of an existing node printed %q", out)
+	}
+	if out := k.ok("get", "/l/x"); out != "1" {
+		t.Fatalf("create -p changed the data to %q", out)
+	}
+	k.fails(1, []string{"(NodeExists)"}, "create", "/l/x")
+
+	// watch --count ends after n events, --for after a while.
+	p := k.start("watch", "--count", "1", "/l/x")
+	p.waitStderr("watching node /l/x")
+	if _, err := k.c.Set(ctx, "/l/x", []byte("3"), -1); err != nil {
+		t.Fatal(err)
+	}
+	if r := p.wait(); r.code != 0 || strings.Count(r.stdout, "\n") != 1 || !strings.Contains(r.stdout, "NodeDataChanged /l/x") {
+		t.Fatalf("watch --count 1: %v", r)
+	}
+	if r := k.run("watch", "--for", "200ms", "/l/x"); r.code != 0 || r.stdout != "" {
+		t.Fatalf("watch --for: %v", r)
+	}
+	r := k.run("watch", "--count", "2", "--for", "200ms", "/l/x")
+	if r.code != 1 || !strings.HasSuffix(r.stderr, "keeper: watch /l/x: 0 of 2 events within 200ms\n") {
+		t.Fatalf("watch --count 2 --for 200ms without events: %v", r)
+	}
+
+	// watch --json: a zxid (when the server gives one) as a hex string, as
+	// everywhere else.
+	p = k.start("watch", "--json", "--count", "1", "/l/x")
+	p.waitStderr("watching node /l/x")
+	if _, err := k.c.Set(ctx, "/l/x", []byte("4"), -1); err != nil {
+		t.Fatal(err)
+	}
+	if r := p.wait(); r.code != 0 || !strings.Contains(r.stdout, `"type":"NodeDataChanged"`) ||
+		(strings.Contains(r.stdout, `"zxid":`) && !strings.Contains(r.stdout, `"zxid":"0x`)) {
+		t.Fatalf("watch --json: %v", r)
+	}
+
+	// top --json without --once: one JSON line per refresh.
+	p = k.start("top", "--json", "--interval", "100ms")
+	p.waitFor("two JSON frames", func(o, _ string) bool { return strings.Count(o, "\n") >= 2 })
+	o, _ := p.output()
+	var frame []topRow
+	if err := json.Unmarshal([]byte(strings.SplitN(o, "\n", 2)[0]), &frame); err != nil || len(frame) != 1 || frame[0].Znodes < 1 {
+		t.Fatalf("top --json frame %q: %v", o, err)
+	}
+	if r := p.interrupt(); r.code != 0 {
+		t.Fatalf("top --json after SIGINT: %v", r)
+	}
+}
+
+// TestJSONShapes: a Stat is nested under "stat" with hex zxids in every
+// command, and every refusing server is reported as an "error" member.
+func TestJSONShapes(t *testing.T) {
+	t.Parallel()
+	k := newCLI(t)
+	k.ok("create", "/n", "data")
+	type withStat struct {
+		Stat *statJSON `json:"stat"`
+	}
+	for _, args := range [][]string{{"stat", "--json", "/n"}, {"get", "--json", "/n"}, {"acl", "get", "--json", "/n"}} {
+		var v withStat
+		out := k.ok(args...)
+		if err := json.Unmarshal([]byte(out), &v); err != nil || v.Stat == nil || !strings.HasPrefix(v.Stat.Czxid, "0x") || v.Stat.DataLength != 4 {
+			t.Fatalf("%v: %s (%v)", args, out, err)
+		}
+	}
+	var ls []struct {
+		Stat *statJSON `json:"stat"`
+	}
+	if err := json.Unmarshal([]byte(k.ok("ls", "-l", "--json", "/")), &ls); err != nil || len(ls) != 1 || !strings.HasPrefix(ls[0].Stat.Czxid, "0x") {
+		t.Fatalf("ls -l --json: %v %v", ls, err)
+	}
+
+	// A refusing server among the servers: the same error member everywhere.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close()
+	servers := srv.Addr(0) + "," + down
+	var srvr []serverStatsJSON
+	r := k.exec("", "--server", servers, "srvr", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &srvr); err != nil || r.code != 1 || len(srvr) != 2 {
+		t.Fatalf("srvr --json: %v (%v)", r, err)
+	}
+	want := srvr[1].Error
+	if !strings.Contains(want, down) || !strings.Contains(want, "connection refused") || strings.HasPrefix(want, "keeper:") {
+		t.Fatalf("srvr --json error member: %q", want)
+	}
+	for _, word := range []string{"mntr", "conf", "ruok"} {
+		var m map[string]map[string]any
+		r := k.exec("", "--server", servers, "4lw", "--json", word)
+		if err := json.Unmarshal([]byte(r.stdout), &m); err != nil || r.code != 1 {
+			t.Fatalf("4lw --json %s: %v (%v)", word, r, err)
+		}
+		if got, _ := m[down]["error"].(string); !strings.Contains(got, down) || !strings.Contains(got, "connection refused") {
+			t.Fatalf("4lw --json %s: error member %q", word, got)
+		}
+		if len(m[srv.Addr(0)]) == 0 || m[srv.Addr(0)]["error"] != nil {
+			t.Fatalf("4lw --json %s: the live server's entry is %v", word, m[srv.Addr(0)])
+		}
+	}
+	var cons []map[string]any
+	r = k.exec("", "--server", servers, "cons", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &cons); err != nil || r.code != 1 {
+		t.Fatalf("cons --json: %v (%v)", r, err)
+	}
+	found := false
+	for _, c := range cons {
+		if c["server"] == down {
+			found = strings.Contains(c["error"].(string), "connection refused")
+		}
+	}
+	if !found {
+		t.Fatalf("cons --json has no error entry for %s: %v", down, cons)
+	}
+}
+
+// TestPolish: "1 node", and a SIGTERM said as such.
+func TestPolish(t *testing.T) {
+	t.Parallel()
+	k := newCLI(t)
+	k.ok("create", "/one")
+	if out := k.ok("tree", "/one"); !strings.Contains(out, "\n1 node, 0 B of data\n") {
+		t.Fatalf("tree of one node: %q", out)
+	}
+	k.ok("create", "/one/two")
+	if out := k.ok("tree", "/one"); !strings.Contains(out, "\n2 nodes, 0 B of data\n") {
+		t.Fatalf("tree of two nodes: %q", out)
+	}
+	p := k.start("watch", "/one")
+	p.waitStderr("watching node /one")
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if r := p.wait(); r.code != 1 || !strings.HasSuffix(r.stderr, "keeper: stopped by SIGTERM\n") {
+		t.Fatalf("watch after SIGTERM: %v", r)
 	}
 }

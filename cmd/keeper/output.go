@@ -23,11 +23,12 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// statJSON is a Stat as the --json output shows it.
+// statJSON is a Stat as the --json output shows it: zxids and session ids
+// as hex strings ("0x1a"), as ZooKeeper prints them, in every command.
 type statJSON struct {
-	Czxid          int64  `json:"czxid"`
-	Mzxid          int64  `json:"mzxid"`
-	Pzxid          int64  `json:"pzxid"`
+	Czxid          string `json:"czxid"`
+	Mzxid          string `json:"mzxid"`
+	Pzxid          string `json:"pzxid"`
 	Ctime          int64  `json:"ctime"`
 	Mtime          int64  `json:"mtime"`
 	Version        int32  `json:"version"`
@@ -43,7 +44,7 @@ func toStatJSON(s *keeper.Stat) *statJSON {
 		return nil
 	}
 	return &statJSON{
-		Czxid: s.Czxid, Mzxid: s.Mzxid, Pzxid: s.Pzxid, Ctime: s.Ctime, Mtime: s.Mtime,
+		Czxid: hex64(s.Czxid), Mzxid: hex64(s.Mzxid), Pzxid: hex64(s.Pzxid), Ctime: s.Ctime, Mtime: s.Mtime,
 		Version: s.Version, Cversion: s.Cversion, Aversion: s.Aversion,
 		EphemeralOwner: hex64(s.EphemeralOwner), DataLength: s.DataLength, NumChildren: s.NumChildren,
 	}
@@ -60,6 +61,31 @@ func fmtTime(ms int64) string {
 // fmtShortTime formats a server time for listings.
 func fmtShortTime(ms int64) string {
 	return time.UnixMilli(ms).Format("2006-01-02 15:04:05")
+}
+
+// fmtDuration formats a duration rounded to what a reader needs: 2.67s,
+// 1m30s, 12.5ms, not 2.666666666s.
+func fmtDuration(d time.Duration) string {
+	switch a := d.Abs(); {
+	case a >= time.Minute:
+		return d.Round(time.Second).String()
+	case a >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case a >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	case a >= time.Microsecond:
+		return d.Round(10 * time.Nanosecond).String()
+	}
+	return d.String()
+}
+
+// plural returns "1 node", "2 nodes": n and the noun, made plural with an s
+// unless n is 1.
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.FormatInt(n, 10) + " " + noun + "s"
 }
 
 // fmtSize formats a byte count: "512 B", "1.5 KiB".

@@ -115,7 +115,7 @@ func (a *app) demo(ctx context.Context) error {
 			fmt.Fprintf(a.stdout, "watch event: %s %s\n", ev.Type, ev.Path)
 			return nil
 		case <-time.After(a.conn.timeout):
-			return fmt.Errorf("keeper: no watch event within %v", a.conn.timeout)
+			return fmt.Errorf("keeper: no watch event within %s", fmtDuration(a.conn.timeout))
 		case <-ctx.Done():
 			return contextErr(ctx)
 		}

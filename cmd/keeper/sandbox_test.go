@@ -112,5 +112,9 @@ func TestTopAdminFallback(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 || rows[0].Source != "srvr" || rows[0].Watches != -1 {
 		t.Fatalf("top through srvr: %s %v", out, err)
 	}
-	k.fails(1, []string{"not in the server's whitelist", "4lw.commands.whitelist"}, "mntr")
+	// The refusal is said once: no "mntr ...: mntr: ..." doubling.
+	r := k.fails(1, []string{"not in the server's 4lw.commands.whitelist"}, "mntr")
+	if n := strings.Count(r.stderr, "mntr"); n != 1 {
+		t.Fatalf("mntr refusal names mntr %d times: %q", n, r.stderr)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keeper-go/keeper"
 )
@@ -22,15 +23,18 @@ func init() { register(topCommand) }
 var topCommand = &command{
 	name:    "top",
 	args:    "[--once] [--json] [--interval d] [--admin-port port]",
-	summary: "live view of every server: mode, latency, requests, znodes, watches, connections",
+	summary: "live view of every server: mode, latency, outstanding requests, znodes, watches, connections",
 	help: `Each server is asked for mntr. Stock servers only allow srvr: when mntr is
 refused, top reads the AdminServer's /commands/monitor over HTTP (port
 --admin-port), and when that fails too it falls back to srvr, which has no
 watch count. The SOURCE column says which was used. q or Ctrl-C quits.
---once prints one frame and exits, for scripts and terminals alike.`,
+--once prints one frame and exits, for scripts and terminals alike. --json
+prints each frame as JSON: with --once one array of servers, else one array
+per line at every refresh. On a narrow terminal the less useful columns are
+left out (SOURCE first, then OUTSTANDING, CONNECTIONS, WATCHES, LATENCY).`,
 	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
 		once := fs.Bool("once", false, "print one frame and exit")
-		asJSON := fs.Bool("json", false, "with --once: print the frame as JSON")
+		asJSON := fs.Bool("json", false, "print JSON: one frame with --once, else one line per refresh")
 		interval := fs.Duration("interval", time.Second, "time between refreshes")
 		adminPort := fs.Int("admin-port", 8080, "the AdminServer's HTTP `port` (admin.serverPort)")
 		return func(ctx context.Context, args []string) error {
@@ -53,8 +57,11 @@ watch count. The SOURCE column says which was used. q or Ctrl-C quits.
 				if *asJSON {
 					return writeJSON(a.stdout, rows)
 				}
-				t.render(a.stdout, rows, "\n")
+				t.render(a.stdout, rows, "\n", t.width())
 				return nil
+			}
+			if *asJSON {
+				return t.jsonLines(ctx, *interval)
 			}
 			return t.live(ctx, *interval)
 		}
@@ -86,6 +93,35 @@ type topRow struct {
 	Error       string  `json:"error,omitempty"`
 }
 
+// width returns the terminal's width, or 0 (no limit) when standard output
+// is not a terminal.
+func (t *topView) width() int {
+	if out := terminalFile(t.a.stdout); out != nil {
+		return termWidth(out)
+	}
+	return 0
+}
+
+// jsonLines prints a frame as one line of JSON every interval until ctx
+// ends (Ctrl-C).
+func (t *topView) jsonLines(ctx context.Context, interval time.Duration) error {
+	enc := json.NewEncoder(t.a.stdout)
+	for {
+		rows := t.sample(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := enc.Encode(rows); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
+	}
+}
+
 // live refreshes the view every interval until q, Ctrl-C or ctx ends.
 func (t *topView) live(ctx context.Context, interval time.Duration) error {
 	a := t.a
@@ -114,7 +150,7 @@ func (t *topView) live(ctx context.Context, interval time.Duration) error {
 		if eol == "\r\n" {
 			io.WriteString(a.stdout, "\x1b[H\x1b[2J")
 		}
-		t.render(a.stdout, rows, eol)
+		t.render(a.stdout, rows, eol, t.width())
 		if eol == "\n" {
 			fmt.Fprintln(a.stdout)
 		}
@@ -144,30 +180,106 @@ func (t *topView) live(ctx context.Context, interval time.Duration) error {
 	}
 }
 
-// render prints one frame.
-func (t *topView) render(w io.Writer, rows []topRow, eol string) {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "keeper top  %s  %s", strings.Join(t.hosts, ","), time.Now().Format("15:04:05"))
-	if eol == "\r\n" {
-		sb.WriteString("  (q quits)")
+// topColumn is one column of top's table.
+type topColumn struct {
+	head string
+	cell func(r topRow) string
+}
+
+// topColumns are top's columns; dropOrder lists those left out, in turn,
+// when the table is wider than the terminal.
+var (
+	topColumns = []topColumn{
+		{"SERVER", func(r topRow) string { return r.Server }},
+		{"MODE", func(r topRow) string { return r.Mode }},
+		{"LATENCY ms", func(r topRow) string { return latency(r.LatencyMin, r.LatencyAvg, r.LatencyMax) }},
+		{"OUTSTANDING", func(r topRow) string { return strconv.FormatInt(r.Outstanding, 10) }},
+		{"ZNODES", func(r topRow) string { return strconv.FormatInt(r.Znodes, 10) }},
+		{"WATCHES", func(r topRow) string {
+			if r.Watches < 0 {
+				return "-"
+			}
+			return strconv.FormatInt(r.Watches, 10)
+		}},
+		{"CONNECTIONS", func(r topRow) string { return strconv.FormatInt(r.Connections, 10) }},
+		{"SOURCE", func(r topRow) string { return r.Source }},
 	}
+	dropOrder = []string{"SOURCE", "OUTSTANDING", "CONNECTIONS", "WATCHES", "LATENCY ms"}
+)
+
+// render prints one frame, no wider than width columns (0: no limit).
+func (t *topView) render(w io.Writer, rows []topRow, eol string, width int) {
+	var sb strings.Builder
+	title := fmt.Sprintf("keeper top  %s  %s", strings.Join(t.hosts, ","), time.Now().Format("15:04:05"))
+	if eol == "\r\n" {
+		title += "  (q quits)"
+	}
+	sb.WriteString(clip(title, width))
 	sb.WriteString("\n\n")
+	dropped := map[string]bool{}
+	table := topTable(rows, dropped, width)
+	for _, d := range dropOrder {
+		if width <= 0 || maxLineWidth(table) <= width {
+			break
+		}
+		dropped[d] = true
+		table = topTable(rows, dropped, width)
+	}
+	sb.WriteString(table)
+	io.WriteString(w, strings.ReplaceAll(sb.String(), "\n", eol))
+}
+
+// topTable lays out the rows with the columns not dropped. An error row
+// holds the server and its error, clipped to width.
+func topTable(rows []topRow, dropped map[string]bool, width int) string {
+	var sb strings.Builder
 	tw := newTable(&sb)
-	fmt.Fprintln(tw, "SERVER\tMODE\tLATENCY min/avg/max ms\tOUTSTANDING\tZNODES\tWATCHES\tCONNECTIONS\tSOURCE")
+	var cols []topColumn
+	for _, c := range topColumns {
+		if !dropped[c.head] {
+			cols = append(cols, c)
+		}
+	}
+	heads := make([]string, len(cols))
+	for i, c := range cols {
+		heads[i] = c.head
+	}
+	fmt.Fprintln(tw, strings.Join(heads, "\t"))
+	var errLines []string
 	for _, r := range rows {
 		if r.Error != "" {
-			fmt.Fprintf(tw, "%s\t%s\n", r.Server, r.Error)
+			errLines = append(errLines, clip(r.Server+"  "+r.Error, width))
 			continue
 		}
-		watches := strconv.FormatInt(r.Watches, 10)
-		if r.Watches < 0 {
-			watches = "-"
+		cells := make([]string, len(cols))
+		for i, c := range cols {
+			cells[i] = c.cell(r)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\n", r.Server, r.Mode,
-			latency(r.LatencyMin, r.LatencyAvg, r.LatencyMax), r.Outstanding, r.Znodes, watches, r.Connections, r.Source)
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
-	io.WriteString(w, strings.ReplaceAll(sb.String(), "\n", eol))
+	for _, l := range errLines {
+		sb.WriteString(l + "\n")
+	}
+	return sb.String()
+}
+
+// maxLineWidth returns the width of the widest line of s.
+func maxLineWidth(s string) int {
+	w := 0
+	for _, l := range strings.Split(s, "\n") {
+		w = max(w, utf8.RuneCountInString(strings.TrimRight(l, " ")))
+	}
+	return w
+}
+
+// clip cuts s to width runes (0: no limit), ending it with "…" when cut.
+func clip(s string, width int) string {
+	if width <= 0 || utf8.RuneCountInString(s) <= width {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max(width-1, 0)]) + "…"
 }
 
 // sample asks every server at once.

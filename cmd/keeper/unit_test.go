@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/keeper-go/keeper"
 )
@@ -509,5 +511,54 @@ func TestCommandTable(t *testing.T) {
 		if lookupCommand(name) == nil {
 			t.Errorf("no command %q", name)
 		}
+	}
+}
+
+func TestTopFitsWidth(t *testing.T) {
+	t.Parallel()
+	tv := &topView{hosts: []string{"zookeeper-1.example.com:2181", "zookeeper-2.example.com:2181"}}
+	rows := []topRow{
+		{Server: "zookeeper-1.example.com:2181", Source: "mntr", Mode: "follower", LatencyMin: 0.1, LatencyAvg: 2.666666, LatencyMax: 1234,
+			Outstanding: 12, Znodes: 123456, Watches: 98765, Connections: 321},
+		{Server: "zookeeper-2.example.com:2181", Error: strings.Repeat("connection refused ", 10)},
+	}
+	for _, width := range []int{80, 60} {
+		var sb strings.Builder
+		tv.render(&sb, rows, "\n", width)
+		for _, l := range strings.Split(sb.String(), "\n") {
+			if n := utf8.RuneCountInString(strings.TrimRight(l, " ")); n > width {
+				t.Fatalf("width %d: a line of %d columns: %q\n%s", width, n, l, sb.String())
+			}
+		}
+		for _, want := range []string{"SERVER", "MODE", "ZNODES", "follower", "123456"} {
+			if !strings.Contains(sb.String(), want) {
+				t.Fatalf("width %d: %q missing:\n%s", width, want, sb.String())
+			}
+		}
+	}
+	var sb strings.Builder
+	tv.render(&sb, rows, "\n", 0)
+	for _, want := range []string{"SOURCE", "OUTSTANDING", "CONNECTIONS", "WATCHES", "LATENCY", "0.1/2.67/1234"} {
+		if !strings.Contains(sb.String(), want) {
+			t.Fatalf("no width limit: %q missing:\n%s", want, sb.String())
+		}
+	}
+}
+
+func TestFmtDurationAndPlural(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]string{
+		2666666666 * time.Nanosecond:          "2.67s",
+		90*time.Second + 400*time.Millisecond: "1m30s",
+		12345678 * time.Nanosecond:            "12.35ms",
+		10 * time.Second:                      "10s",
+		0:                                     "0s",
+	} {
+		if got := fmtDuration(d); got != want {
+			t.Errorf("fmtDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+	if plural(1, "node") != "1 node" || plural(0, "node") != "0 nodes" || plural(3, "node") != "3 nodes" {
+		t.Error("plural")
 	}
 }
