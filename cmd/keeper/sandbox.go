@@ -60,6 +60,12 @@ delete.`,
 			}
 			fmt.Fprintf(a.stdout, "ZooKeeper %s sandbox at %s\n", cl.Version(), cl.Servers())
 			fmt.Fprintf(a.stdout, "(from another terminal: keeper --server %s shell)\n", cl.Servers())
+			if url, stop, err := a.startWeb(cl.Servers()); err != nil {
+				fmt.Fprintf(a.stderr, "keeper: sandbox: web: %v\n", err)
+			} else {
+				defer stop()
+				fmt.Fprintf(a.stdout, "keeper web: open %s\n", url)
+			}
 			a.conn.server = cl.Servers()
 			if terminalFile(a.stdin) != nil {
 				return a.runShell(ctx, !*noHistory)
