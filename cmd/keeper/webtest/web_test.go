@@ -1,0 +1,491 @@
+package webtest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
+	"github.com/keeper-go/keeper/zktest"
+)
+
+var (
+	srv     *zktest.Cluster
+	bin     string          // the keeper binary under test
+	browser context.Context // the shared headless Chromium; each test opens a tab
+	shots   string          // where screenshots go
+)
+
+// chromium returns the browser to drive, or "" when there is none.
+func chromium() string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	return ""
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	exe := chromium()
+	if exe == "" {
+		fmt.Println("webtest: no chromium (/usr/bin/chromium or $CHROMIUM): skipping the browser tests")
+		return 0
+	}
+	dir, err := os.MkdirTemp("", "keeper-webtest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	shots = os.Getenv("WEBTEST_ARTIFACTS")
+	if shots == "" {
+		shots = filepath.Join(dir, "screenshots")
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	bin = filepath.Join(dir, "keeper")
+	var buildErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		cmd := exec.Command("go", "build", "-o", bin, ".")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	srv, err = zktest.New()
+	wg.Wait()
+	if srv != nil {
+		defer srv.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting ZooKeeper:", err)
+		return 1
+	}
+	if buildErr != nil {
+		fmt.Fprintln(os.Stderr, buildErr)
+		return 1
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(filepath.Join(dir, "profile")),
+		chromedp.WindowSize(1280, 800),
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	var cancelBrowser context.CancelFunc
+	browser, cancelBrowser = chromedp.NewContext(alloc)
+	defer cancelBrowser()
+	if err := chromedp.Run(browser); err != nil {
+		fmt.Fprintln(os.Stderr, "starting chromium:", err)
+		return 1
+	}
+	code := m.Run()
+	if code == 0 {
+		fmt.Println("webtest: screenshots in", shots)
+	}
+	return code
+}
+
+// web is a running keeper web.
+type web struct {
+	url  string // with the token
+	base string // without it
+	c    *keeper.Client
+}
+
+// startWeb starts keeper web on a fresh chroot (through servers when given,
+// else straight to the test server) with extra flags, and returns it with
+// a client on the same chroot.
+func startWeb(t *testing.T, servers string, flags ...string) *web {
+	t.Helper()
+	c := srv.Client(t)
+	if servers == "" {
+		servers = srv.Servers()
+	}
+	args := append([]string{"--server", servers + c.Chroot(), "web", "--listen", "127.0.0.1:0"}, flags...)
+	cmd := exec.Command(bin, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("keeper web's stderr:\n%s", stderr.String())
+		}
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("keeper web printed no URL: %v\n%s", err, stderr.String())
+	}
+	m := regexp.MustCompile(`open (\S+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no URL in %q", line)
+	}
+	base, _, _ := strings.Cut(m[1], "?")
+	return &web{url: m[1], base: base, c: c}
+}
+
+// tab opens a browser tab for the test.
+func tab(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	ctx, cancel2 := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel2)
+	return ctx
+}
+
+func do(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
+	t.Helper()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		shot(t, ctx, "failed-"+t.Name())
+		t.Fatal(err)
+	}
+}
+
+// waitJS polls a JavaScript condition until it holds.
+func waitJS(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var ok bool
+		err := chromedp.Run(ctx, chromedp.Evaluate("!!("+expr+")", &ok))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			shot(t, ctx, "failed-"+t.Name())
+			t.Fatalf("waiting for %s: %s is still false (%v)", what, expr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitFor polls a Go condition until it holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: timed out", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// shot saves a screenshot of the tab as name.png.
+func shot(t *testing.T, ctx context.Context, name string) {
+	var buf []byte
+	if err := chromedp.Run(ctx, chromedp.CaptureScreenshot(&buf)); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	name = regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(name, "_")
+	if err := os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+	}
+}
+
+// open loads the page with the token and waits for the tree's root.
+func (w *web) open(t *testing.T, ctx context.Context, path string) {
+	t.Helper()
+	do(t, ctx, chromedp.Navigate(w.url))
+	waitJS(t, ctx, "the tree", `document.querySelector('.row[data-path="/"]')`)
+	if path != "" {
+		goTo(t, ctx, path)
+	}
+}
+
+// goTo opens a node through the path bar.
+func goTo(t *testing.T, ctx context.Context, path string) {
+	t.Helper()
+	do(t, ctx, chromedp.SetValue("#path", path, chromedp.ByID), chromedp.Evaluate(`document.querySelector('#pathbar').requestSubmit()`, nil))
+	waitJS(t, ctx, "the node view of "+path, fmt.Sprintf(`document.querySelector('#node-path').textContent === %q && !document.querySelector('#node-view').hidden`, path))
+}
+
+func jsString(s string) string { return fmt.Sprintf("%q", s) }
+
+func data(t *testing.T, c *keeper.Client, p string) string {
+	t.Helper()
+	b, _, err := c.Get(testutil.Ctx(t, 0), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func create(t *testing.T, c *keeper.Client, p, d string) {
+	t.Helper()
+	if _, err := c.Create(testutil.Ctx(t, 0), p, []byte(d), keeper.MakeParents()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// editTo replaces the editor's text as a user typing would.
+func editTo(t *testing.T, ctx context.Context, text string) {
+	t.Helper()
+	do(t, ctx, chromedp.Evaluate(fmt.Sprintf(`(() => { const d = document.querySelector('#data'); d.value = %s; d.dispatchEvent(new Event('input')); })()`, jsString(text)), nil))
+}
+
+func TestBrowseAndEdit(t *testing.T) {
+	w := startWeb(t, "")
+	create(t, w.c, "/app/config", `{"db":"postgres","pool":10}`)
+	create(t, w.c, "/app/locks/lock-0000000001", "worker-1")
+	create(t, w.c, "/services/api/host-1", "10.0.0.1:8080")
+	ctx := tab(t)
+	w.open(t, ctx, "")
+	// Browse by clicking: /app, then config.
+	do(t, ctx, chromedp.Click(`.row[data-path="/app"] .name`, chromedp.ByQuery))
+	do(t, ctx, chromedp.Click(`.row[data-path="/app"] .twisty`, chromedp.ByQuery))
+	do(t, ctx, chromedp.Click(`.row[data-path="/app/config"] .name`, chromedp.ByQuery))
+	waitJS(t, ctx, "the node", `document.querySelector('#node-path').textContent === "/app/config"`)
+	waitJS(t, ctx, "JSON shown pretty", `document.querySelector('#format').value === "json" && document.querySelector('#data').value.includes('"db": "postgres"')`)
+	waitJS(t, ctx, "the Stat", `document.querySelector('#stat').textContent.includes("mzxid") && document.querySelector('#stat').textContent.includes("0x")`)
+	waitJS(t, ctx, "the ACL", `document.querySelector('#acl tbody .scheme') && document.querySelector('#acl tbody .scheme').value === "world"`)
+	shot(t, ctx, "node")
+
+	// Invalid JSON is refused before anything is sent.
+	editTo(t, ctx, `{"db": "mysql",`)
+	do(t, ctx, chromedp.Click("#save", chromedp.ByID))
+	waitJS(t, ctx, "the JSON error", `document.querySelector('#data-error').textContent.includes("JSON")`)
+	if got := data(t, w.c, "/app/config"); got != `{"db":"postgres","pool":10}` {
+		t.Fatalf("invalid JSON was saved: %q", got)
+	}
+	editTo(t, ctx, `{"db": "mysql", "pool": 20}`)
+	do(t, ctx, chromedp.Click("#save", chromedp.ByID))
+	waitFor(t, "the saved data", func() bool { return strings.Contains(data(t, w.c, "/app/config"), "mysql") })
+	waitJS(t, ctx, "version 1 shown", `document.querySelector('#stat').textContent.includes("version1")`)
+
+	// Hex view of the same bytes, and saving from it.
+	do(t, ctx, chromedp.SetValue("#format", "hex", chromedp.ByID), chromedp.Evaluate(`document.querySelector('#format').dispatchEvent(new Event('change'))`, nil))
+	waitJS(t, ctx, "hex", `document.querySelector('#data').value.startsWith("7b 22 64 62")`)
+	editTo(t, ctx, "68 69")
+	do(t, ctx, chromedp.Click("#save", chromedp.ByID))
+	waitFor(t, "the hex save", func() bool { return data(t, w.c, "/app/config") == "hi" })
+}
+
+func TestConflictShownAndResolved(t *testing.T) {
+	w := startWeb(t, "")
+	create(t, w.c, "/c", "original")
+	ctx := tab(t)
+	w.open(t, ctx, "/c")
+	editTo(t, ctx, "mine")
+	// Another client changes the node meanwhile.
+	if _, err := w.c.Set(testutil.Ctx(t, 0), "/c", []byte("theirs"), 0); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the notice of the other change", `!document.querySelector('#notice').hidden`)
+	do(t, ctx, chromedp.Click("#save", chromedp.ByID))
+	waitJS(t, ctx, "the conflict", `!document.querySelector('#conflict').hidden && document.querySelector('#theirs').textContent === "theirs" && document.querySelector('#yours').textContent === "mine"`)
+	shot(t, ctx, "conflict")
+	if got := data(t, w.c, "/c"); got != "theirs" {
+		t.Fatalf("the conflicting save wrote: %q", got)
+	}
+	do(t, ctx, chromedp.Click("#keep-mine", chromedp.ByID))
+	waitFor(t, "mine saved", func() bool { return data(t, w.c, "/c") == "mine" })
+	waitJS(t, ctx, "the conflict gone", `document.querySelector('#conflict').hidden`)
+
+	// Again, taking theirs this time.
+	editTo(t, ctx, "mine again")
+	if _, err := w.c.Set(testutil.Ctx(t, 0), "/c", []byte("theirs again"), -1); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, chromedp.Click("#save", chromedp.ByID))
+	waitJS(t, ctx, "the second conflict", `!document.querySelector('#conflict').hidden`)
+	do(t, ctx, chromedp.Click("#take-theirs", chromedp.ByID))
+	waitJS(t, ctx, "theirs in the editor", `document.querySelector('#data').value === "theirs again" && document.querySelector('#conflict').hidden`)
+	if got := data(t, w.c, "/c"); got != "theirs again" {
+		t.Fatalf("taking theirs wrote: %q", got)
+	}
+}
+
+func TestLiveChange(t *testing.T) {
+	w := startWeb(t, "")
+	create(t, w.c, "/live/a", "one")
+	ctx := tab(t)
+	w.open(t, ctx, "/live/a")
+	waitJS(t, ctx, "the row of /live/a", `document.querySelector('.row[data-path="/live/a"]')`)
+	// The page never reloads: a marker set now must survive.
+	do(t, ctx, chromedp.Evaluate(`window.marker = 42`, nil))
+	create(t, w.c, "/live/b", "new")
+	waitJS(t, ctx, "the new node in the tree", `document.querySelector('.row[data-path="/live/b"]')`)
+	if _, err := w.c.Set(testutil.Ctx(t, 0), "/live/a", []byte("two"), -1); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the new data", `document.querySelector('#data').value === "two"`)
+	if err := w.c.Delete(testutil.Ctx(t, 0), "/live/b", -1); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the deleted node gone", `!document.querySelector('.row[data-path="/live/b"]')`)
+	waitJS(t, ctx, "no reload", `window.marker === 42`)
+}
+
+func TestRecursiveDelete(t *testing.T) {
+	w := startWeb(t, "")
+	for _, p := range []string{"/d/x/1", "/d/x/2", "/d/y"} {
+		create(t, w.c, p, "")
+	}
+	create(t, w.c, "/keep", "")
+	ctx := tab(t)
+	w.open(t, ctx, "/d")
+	do(t, ctx, chromedp.Click("#delete", chromedp.ByID))
+	waitJS(t, ctx, "the confirmation with the count", `document.querySelector('#dialog').open && document.querySelector('#delete-text').textContent.includes("the 4 nodes below it")`)
+	shot(t, ctx, "delete")
+	do(t, ctx, chromedp.Click("#dialog-ok", chromedp.ByID))
+	waitFor(t, "/d deleted", func() bool {
+		st, err := w.c.Exists(testutil.Ctx(t, 0), "/d")
+		return err == nil && st == nil
+	})
+	if st, _ := w.c.Exists(testutil.Ctx(t, 0), "/keep"); st == nil {
+		t.Fatal("the recursive delete removed a sibling")
+	}
+	waitJS(t, ctx, "the tree without /d", `!document.querySelector('.row[data-path="/d"]') && document.querySelector('.row[data-path="/keep"]')`)
+}
+
+func TestConnectionBanner(t *testing.T) {
+	p, err := zktest.NewProxy(srv.Addr(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	w := startWeb(t, p.Addr(), "--timeout", "3s")
+	ctx := tab(t)
+	w.open(t, ctx, "")
+	waitJS(t, ctx, "Connected", `document.querySelector('#state').dataset.state === "Connected" && document.querySelector('#banner').hidden`)
+	p.Pause()
+	waitJS(t, ctx, "the Suspended banner", `!document.querySelector('#banner').hidden && document.querySelector('#banner').textContent.startsWith("Suspended")`)
+	shot(t, ctx, "banner-suspended")
+	p.Resume()
+	waitJS(t, ctx, "Connected again", `document.querySelector('#state').dataset.state === "Connected" && document.querySelector('#banner').hidden`)
+}
+
+func TestPagingTenThousand(t *testing.T) {
+	w := startWeb(t, "")
+	ctx0 := testutil.Ctx(t, 0)
+	create(t, w.c, "/big", "")
+	for b := 0; b < 10; b++ {
+		txn := w.c.Txn()
+		for i := b * 1000; i < (b+1)*1000; i++ {
+			txn.Create(fmt.Sprintf("/big/n%05d", i), nil)
+		}
+		if _, err := txn.Commit(ctx0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := tab(t)
+	w.open(t, ctx, "/big")
+	do(t, ctx, chromedp.Click(`.row[data-path="/big"] .twisty`, chromedp.ByQuery))
+	rows := `document.querySelectorAll('.row[data-path^="/big/"]')`
+	pager := `document.querySelector('.pager[data-pager="/big"] .range').textContent`
+	waitJS(t, ctx, "the first page", pager+` === "1–200 of 10,000" && `+rows+`.length === 200`)
+	shot(t, ctx, "paging")
+	do(t, ctx, chromedp.Click(`.pager[data-pager="/big"] .next`, chromedp.ByQuery))
+	waitJS(t, ctx, "the second page", pager+` === "201–400 of 10,000" && `+rows+`.length === 200 && `+
+		`document.querySelector('.row[data-path="/big/n00200"]') && !document.querySelector('.row[data-path="/big/n00000"]')`)
+	// The path bar reaches a node far down the list.
+	goTo(t, ctx, "/big/n09999")
+	waitJS(t, ctx, "its row", `document.querySelector('.row[data-path="/big/n09999"]')`)
+	do(t, ctx, chromedp.SetValue(`.pager[data-pager="/big"] input`, "n0998*", chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector('.pager[data-pager="/big"] input').dispatchEvent(new Event('change'))`, nil))
+	waitJS(t, ctx, "the filtered page", pager+` === "1–10 of 10" && `+rows+`.length === 10`)
+}
+
+func TestTokenRequired(t *testing.T) {
+	w := startWeb(t, "")
+	ctx := tab(t)
+	do(t, ctx, chromedp.Navigate(w.base))
+	waitJS(t, ctx, "the token form", `document.querySelector('#login')`)
+	var status int
+	do(t, ctx, chromedp.Evaluate(`fetch('/api/node?path=/').then(r => r.status)`, &status, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+		return p.WithAwaitPromise(true)
+	}))
+	if status != 401 {
+		t.Fatalf("the API without the token: %d, want 401", status)
+	}
+	do(t, ctx, chromedp.SetValue("#token", "wrong", chromedp.ByID), chromedp.Submit("#token", chromedp.ByID))
+	waitJS(t, ctx, "the error", `document.querySelector('#login-error') && document.querySelector('#login-error').textContent.includes("not the one")`)
+	shot(t, ctx, "token")
+	token := w.url[strings.Index(w.url, "token=")+len("token="):]
+	do(t, ctx, chromedp.SetValue("#token", token, chromedp.ByID), chromedp.Submit("#token", chromedp.ByID))
+	waitJS(t, ctx, "the tree", `document.querySelector('.row[data-path="/"]')`)
+	waitJS(t, ctx, "the token out of the address", `!location.href.includes("token")`)
+}
+
+func TestReadOnlyRefusesWrites(t *testing.T) {
+	w := startWeb(t, "", "--read-only")
+	create(t, w.c, "/ro", "fixed")
+	ctx := tab(t)
+	w.open(t, ctx, "/ro")
+	waitJS(t, ctx, "the read-only banner", `document.querySelector('#banner').textContent.includes("--read-only")`)
+	var hidden bool
+	do(t, ctx, chromedp.Evaluate(`getComputedStyle(document.querySelector('#save')).display === "none" && getComputedStyle(document.querySelector('#delete')).display === "none"`, &hidden))
+	if !hidden {
+		t.Fatal("the write buttons show on a read-only server")
+	}
+	shot(t, ctx, "read-only")
+	var reply string
+	do(t, ctx, chromedp.Evaluate(`fetch('/api/node', {method: 'PUT', headers: {'X-Keeper-Request': '1', 'Content-Type': 'application/json'},
+		body: JSON.stringify({path: '/ro', data: btoa('changed'), version: -1})}).then(r => r.status + " " + r.statusText)`, &reply,
+		func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	if !strings.HasPrefix(reply, "403") {
+		t.Fatalf("a write on a read-only server: %s, want 403", reply)
+	}
+	if got := data(t, w.c, "/ro"); got != "fixed" {
+		t.Fatalf("the read-only server changed /ro: %q", got)
+	}
+}
+
+func TestServersView(t *testing.T) {
+	w := startWeb(t, "")
+	ctx := tab(t)
+	w.open(t, ctx, "")
+	do(t, ctx, chromedp.Click("#tab-servers", chromedp.ByID))
+	waitJS(t, ctx, "the server's row", `document.querySelector('#servers .server-row') && document.querySelector('#servers .server-row').textContent.includes("standalone")`)
+	// A few samples make the charts' lines.
+	waitJS(t, ctx, "the charts", `document.querySelectorAll('#charts .chart').length === 5 && (document.querySelector('#charts polyline').getAttribute('points') || "").split(" ").length >= 2`)
+	shot(t, ctx, "servers")
+	do(t, ctx, chromedp.Click("#tab-sessions", chromedp.ByID))
+	waitJS(t, ctx, "the sessions", `document.querySelectorAll('#sessions tbody tr').length > 0`)
+}
