@@ -9,8 +9,9 @@
 GO        ?= go
 PKGS      := ./...
 # Every module of the tree (go.work ties them together): the library, the
-# CLI (its own module, so that the library's go.mod requires nothing) and bench.
-MODULES   := . cmd/keeper bench
+# CLI (its own module, so that the library's go.mod requires nothing), the
+# browser tests of keeper web (chromedp, kept out of both) and bench.
+MODULES   := . cmd/keeper cmd/keeper/webtest bench
 FUZZTIME  ?= 60s
 # CI's fuzzing is bounded by a count of inputs, not a duration: Go 1.26's
 # fuzz coordinator can fail a duration-bounded run with a bare "context
