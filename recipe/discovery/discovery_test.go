@@ -298,3 +298,68 @@ func TestReregisterAfterExpiry(t *testing.T) {
 		t.Fatalf("re-registered as %+v %v %v", got, ok, err)
 	}
 }
+
+// TestExpiryKeepsRegistrations covers Curator's re-registration bugs: after
+// a session expiry an unregistered instance stays unregistered
+// (CURATOR-164, phantom services) and an updated one comes back with its
+// new data, not the old (CURATOR-146/181).
+func TestExpiryKeepsRegistrations(t *testing.T) {
+	t.Parallel()
+	ctx := testutil.Ctx(t, 90*time.Second)
+	c, p := testutil.Proxied(t, srv, keeper.WithSessionTimeout(4*time.Second))
+	observer := testutil.Connect(t, srv, c)
+	d, _ := discovery.New[payload](c, "/services")
+	defer d.Close(ctx)
+	for _, id := range []string{"gone", "kept"} {
+		if err := d.Register(ctx, inst{Name: "api", ID: id, Payload: payload{"old"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Unregister(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Update(ctx, inst{Name: "api", ID: "kept", Payload: payload{"new"}}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Expire(t, ctx, c, p)
+	q, _ := discovery.New[payload](observer, "/services")
+	testutil.WaitFor(t, time.Minute, "kept re-registered", func() bool {
+		st, err := observer.Exists(ctx, "/services/api/kept")
+		return err == nil && st != nil && st.EphemeralOwner == c.SessionID()
+	})
+	got, err := q.QueryForInstances(ctx, "api")
+	if err != nil || len(got) != 1 || got[0].ID != "kept" || got[0].Payload.Region != "new" {
+		t.Fatalf("after the expiry: %+v, %v", got, err)
+	}
+}
+
+// TestCloseLeavesNoWatch: caches, providers and the Discovery leave no
+// watch on the server after Close (CURATOR-105/286 were leaks).
+func TestCloseLeavesNoWatch(t *testing.T) {
+	t.Parallel()
+	ctx := testutil.Ctx(t, 90*time.Second)
+	c := srv.Client(t)
+	d, _ := discovery.New[payload](c, "/services")
+	if err := d.Register(ctx, inst{Name: "api", ID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Register(ctx, inst{Name: "api", ID: "p", ServiceType: discovery.Permanent}); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := d.NewCache(ctx, "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := d.NewProvider(ctx, "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-sc.Ready()
+	<-pr.Ready()
+	sc.Close()
+	pr.Close()
+	if err := d.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
+}

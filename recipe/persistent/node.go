@@ -205,6 +205,8 @@ type Node struct {
 	err      error         // why the Node ended
 	ended    chan struct{}
 	closing  bool
+	watch    <-chan keeper.Event // the exists watch left when run ended
+	watched  string
 }
 
 // NewNode starts a Node at path with data, persistent unless opts say
@@ -372,10 +374,24 @@ func (n *Node) Close(ctx context.Context) error {
 	n.cancel()
 	n.wg.Wait()
 	n.end(ErrClosed)
-	if n.cfg.keep {
-		return nil
+	var err error
+	if !n.cfg.keep {
+		err = n.deleteGuaranteed(ctx)
 	}
-	return n.deleteGuaranteed(ctx)
+	// The exists watch fired if we deleted the node; otherwise (a kept
+	// node, another session's node we waited for) take it off the server.
+	// A delete still going on in the background fires it later.
+	n.mu.Lock()
+	watch, watched := n.watch, n.watched
+	n.mu.Unlock()
+	if watch != nil && err == nil {
+		select {
+		case <-watch:
+		default:
+			node.DropWatch(ctx, n.c, watched, keeper.WatchData, watch)
+		}
+	}
+	return err
 }
 
 // end records why the Node ended, once, and closes its channels.
@@ -423,8 +439,14 @@ var errWaiting = errors.New("persistent: waiting")
 // run keeps the node present until Close or a permanent error.
 func (n *Node) run() {
 	var watch <-chan keeper.Event // the exists watch on the node, once set
-	check := true                 // ensure the node before watching
-	waiting := false              // the path holds a node that is not ours
+	var watched string            // its path
+	defer func() {
+		n.mu.Lock()
+		n.watch, n.watched = watch, watched
+		n.mu.Unlock()
+	}()
+	check := true    // ensure the node before watching
+	waiting := false // the path holds a node that is not ours
 	var b node.Backoff
 	backoff := func() { _ = b.Sleep(n.ctx) }
 	for n.ctx.Err() == nil {
@@ -459,7 +481,8 @@ func (n *Node) run() {
 			continue
 		}
 		if watch == nil {
-			st, ch, err := n.c.ExistsW(n.ctx, n.target())
+			target := n.target()
+			st, ch, err := n.c.ExistsW(n.ctx, target)
 			switch {
 			case n.ctx.Err() != nil:
 				continue
@@ -471,7 +494,7 @@ func (n *Node) run() {
 				backoff()
 				continue
 			}
-			watch = ch
+			watch, watched = ch, target
 			if st == nil || (!waiting && !n.owns(st)) || (waiting && n.adoptable(st)) {
 				check = true
 				continue

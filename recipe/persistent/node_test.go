@@ -465,3 +465,46 @@ func nextEvent[E any](t *testing.T, ch <-chan E) E {
 	var zero E
 	return zero
 }
+
+// TestNodeLeavesNoWatch: Close leaves no watch on the server, whether it
+// deleted the node, kept it (KeepOnClose) or waited for another session's
+// node.
+func TestNodeLeavesNoWatch(t *testing.T) {
+	t.Parallel()
+	ctx := testutil.Ctx(t, 90*time.Second)
+	c := srv.Client(t)
+	other := testutil.Connect(t, srv, c)
+	if _, err := other.Create(ctx, "/theirs", nil, keeper.Ephemeral()); err != nil {
+		t.Fatal(err)
+	}
+	del, err := persistent.NewNode(c, "/del", nil, persistent.Ephemeral())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := persistent.NewNode(c, "/kept", nil, persistent.KeepOnClose())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait, err := persistent.NewNode(c, "/theirs", nil, persistent.Ephemeral())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*persistent.Node{del, kept} {
+		if err := n.WaitForInitialCreate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ev := nextEvent(t, wait.Events()); ev.Type != persistent.Waiting {
+		t.Fatalf("event %+v, want Waiting", ev)
+	}
+	testutil.WaitWatch(t, srv.Addr(0), c, "/theirs")
+	for _, n := range []*persistent.Node{del, kept, wait} {
+		if err := n.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if stat(t, c, "/kept") == nil || stat(t, c, "/del") != nil || stat(t, c, "/theirs") == nil {
+		t.Fatal("Close deleted the wrong nodes")
+	}
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
+}
