@@ -467,7 +467,9 @@ func (n *Node) run() {
 			}
 			continue
 		}
-		if err := n.pushData(n.ctx); err != nil {
+		if waiting {
+			// Not our node: our data waits for our own.
+		} else if err := n.pushData(n.ctx); err != nil {
 			switch {
 			case n.ctx.Err() != nil:
 			case permanent(err):
@@ -656,8 +658,11 @@ func (n *Node) ensure(ctx context.Context) error {
 				n.path = path
 			}
 			n.mu.Unlock()
-			n.events.Push(Event{Type: Waiting, Path: path, Session: st2.EphemeralOwner,
-				Err: n.foreign(path, st2)})
+			owner := st2.EphemeralOwner
+			if notEphemeral(owner) {
+				owner = 0
+			}
+			n.events.Push(Event{Type: Waiting, Path: path, Session: owner, Err: n.foreign(path, st2)})
 			return errWaiting
 		}
 	}

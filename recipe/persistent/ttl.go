@@ -117,8 +117,8 @@ func (t *TTLNode) Events() <-chan Event { return t.n.Events() }
 func (t *TTLNode) Err() error { return t.n.Err() }
 
 // Close stops refreshing the touch child and keeping the node present. It
-// deletes nothing: touch expires after the TTL, then the node. ctx is not
-// used (no call is made); Close returns nil and is idempotent.
+// deletes nothing: touch expires after the TTL, then the node. ctx bounds
+// taking the Node's watch off the server. Close is idempotent.
 func (t *TTLNode) Close(ctx context.Context) error {
 	t.cancel()
 	t.wg.Wait()
