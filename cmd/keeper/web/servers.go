@@ -75,6 +75,14 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) error {
 		LatencyAvg float64 `json:"latencyAvg"`
 		TimeoutMs  int64   `json:"timeoutMs"`
 	}
+	// The dump word lists absolute paths: the page shows those inside the
+	// ensemble's chroot, relative to it.
+	chroot := ""
+	if e, err := s.target(r); err == nil {
+		if c, err := e.Backend.Client(ctx); err == nil {
+			chroot = c.Chroot()
+		}
+	}
 	hosts := t.Hosts()
 	var mu sync.Mutex
 	conns := []conn{}
@@ -104,7 +112,17 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) error {
 			}
 			if derr == nil {
 				for id, paths := range parseDumpEphemerals(dump) {
-					ephemerals[id] = paths
+					var in []string
+					for _, p := range paths {
+						if chroot == "" {
+							in = append(in, p)
+						} else if rel, ok := strings.CutPrefix(p, chroot); ok && strings.HasPrefix(rel, "/") {
+							in = append(in, rel)
+						}
+					}
+					if len(in) > 0 {
+						ephemerals[id] = in
+					}
 				}
 			}
 		})

@@ -320,3 +320,21 @@ func TestEventsStream(t *testing.T) {
 		}
 	}
 }
+
+func TestDumpEphemerals(t *testing.T) {
+	c := srv.Client(t)
+	ctx := testutil.Ctx(t, 0)
+	p, err := c.Create(ctx, "/eph", nil, keeper.Ephemeral())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := keeper.Command(ctx, srv.Addr(0), "dump")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := parseDumpEphemerals(out)[hex64(c.SessionID())]
+	want := c.Chroot() + p
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("ephemerals of session %s: %v, want [%s]\n%s", hex64(c.SessionID()), got, want, out)
+	}
+}

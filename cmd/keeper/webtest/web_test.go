@@ -489,3 +489,156 @@ func TestServersView(t *testing.T) {
 	do(t, ctx, chromedp.Click("#tab-sessions", chromedp.ByID))
 	waitJS(t, ctx, "the sessions", `document.querySelectorAll('#sessions tbody tr').length > 0`)
 }
+
+// setValue sets an input's value and fires its change event.
+func setValue(t *testing.T, ctx context.Context, sel, value string) {
+	t.Helper()
+	do(t, ctx, chromedp.Evaluate(fmt.Sprintf(`(() => { const e = document.querySelector(%s); e.value = %s; e.dispatchEvent(new Event('input')); e.dispatchEvent(new Event('change')); })()`, jsString(sel), jsString(value)), nil))
+}
+
+// confirmDialog waits for the page's dialog and presses its OK button.
+func confirmDialog(t *testing.T, ctx context.Context) {
+	t.Helper()
+	waitJS(t, ctx, "the dialog", `document.querySelector('#dialog').open`)
+	do(t, ctx, chromedp.Click("#dialog-ok", chromedp.ByID))
+	waitJS(t, ctx, "the dialog closed", `!document.querySelector('#dialog').open`)
+}
+
+func exists(t *testing.T, c *keeper.Client, p string) bool {
+	t.Helper()
+	st, err := c.Exists(testutil.Ctx(t, 0), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st != nil
+}
+
+func TestCopyMoveExportImport(t *testing.T) {
+	w := startWeb(t, "")
+	create(t, w.c, "/src/a", "A")
+	create(t, w.c, "/src/b/c", "C")
+	ctx := tab(t)
+	w.open(t, ctx, "/src")
+	do(t, ctx, chromedp.Click("#copy", chromedp.ByID))
+	waitJS(t, ctx, "the copy dialog", `document.querySelector('#copy-to')`)
+	setValue(t, ctx, "#copy-to", "/dst")
+	confirmDialog(t, ctx)
+	waitFor(t, "the copy", func() bool { return exists(t, w.c, "/dst/b/c") && data(t, w.c, "/dst/b/c") == "C" })
+	waitJS(t, ctx, "the copy selected", `document.querySelector('#node-path').textContent === "/dst"`)
+
+	goTo(t, ctx, "/src")
+	do(t, ctx, chromedp.Click("#move", chromedp.ByID))
+	waitJS(t, ctx, "the move dialog", `document.querySelector('#copy-to')`)
+	setValue(t, ctx, "#copy-to", "/moved")
+	confirmDialog(t, ctx)
+	waitFor(t, "the move", func() bool { return !exists(t, w.c, "/src") && exists(t, w.c, "/moved/b/c") })
+
+	// Export through the page's link, in the CLI's dump format.
+	goTo(t, ctx, "/moved")
+	var dump string
+	do(t, ctx, chromedp.Evaluate(`fetch(document.querySelector('#export').href).then(r => r.text())`, &dump,
+		func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	if !strings.Contains(dump, `"format": "keeper-dump/1"`) || !strings.Contains(dump, `"path": "/b/c"`) {
+		t.Fatalf("the export is not a keeper dump of /moved:\n%s", dump)
+	}
+	file := filepath.Join(t.TempDir(), "moved.json")
+	if err := os.WriteFile(file, []byte(dump), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, chromedp.Click("#import", chromedp.ByID))
+	waitJS(t, ctx, "the import dialog", `document.querySelector('#import-file')`)
+	do(t, ctx, chromedp.SetUploadFiles("#import-file", []string{file}, chromedp.ByID))
+	setValue(t, ctx, "#import-path", "/imported")
+	confirmDialog(t, ctx)
+	waitFor(t, "the import", func() bool { return exists(t, w.c, "/imported/b/c") && data(t, w.c, "/imported/a") == "A" })
+	waitJS(t, ctx, "the import's summary", `document.querySelector('#msg').textContent.includes("created")`)
+}
+
+func TestSearch(t *testing.T) {
+	w := startWeb(t, "")
+	create(t, w.c, "/s/alpha", "a needle here")
+	create(t, w.c, "/s/beta", "hay")
+	create(t, w.c, "/s/x/alphabet", "")
+	ctx := tab(t)
+	w.open(t, ctx, "/s")
+	items := `[...document.querySelectorAll('#results-list li')].map(li => li.textContent).join(",")`
+	setValue(t, ctx, "#search", "alpha*")
+	do(t, ctx, chromedp.Evaluate(`document.querySelector('#searchbar').requestSubmit()`, nil))
+	waitJS(t, ctx, "the name matches", items+` === "/s/alpha,/s/x/alphabet" && document.querySelector('#results-title').textContent.startsWith("2 matches")`)
+	setValue(t, ctx, "#search-by", "data")
+	setValue(t, ctx, "#search", "need.e")
+	do(t, ctx, chromedp.Evaluate(`document.querySelector('#searchbar').requestSubmit()`, nil))
+	waitJS(t, ctx, "the data match", items+` === "/s/alpha:a needle here"`)
+	shot(t, ctx, "search")
+	do(t, ctx, chromedp.Click(`#results-list a`, chromedp.ByQuery))
+	waitJS(t, ctx, "the match opened", `document.querySelector('#node-path').textContent === "/s/alpha"`)
+}
+
+func TestACLEdit(t *testing.T) {
+	w := startWeb(t, "")
+	create(t, w.c, "/acl/child", "")
+	ctx := tab(t)
+	w.open(t, ctx, "/acl")
+	waitJS(t, ctx, "the ACL", `document.querySelector('#acl tbody .perms')`)
+	setValue(t, ctx, "#acl tbody .perms", "rwa")
+	do(t, ctx, chromedp.Click("#acl-add", chromedp.ByID))
+	setValue(t, ctx, "#acl tbody tr:nth-child(2) .scheme", "ip")
+	setValue(t, ctx, "#acl tbody tr:nth-child(2) .id", "127.0.0.1")
+	setValue(t, ctx, "#acl tbody tr:nth-child(2) .perms", "cdrwa")
+	do(t, ctx, chromedp.Click("#acl-recursive", chromedp.ByID), chromedp.Click("#acl-save", chromedp.ByID))
+	confirmDialog(t, ctx)
+	for _, p := range []string{"/acl", "/acl/child"} {
+		waitFor(t, "the ACL of "+p, func() bool {
+			acl, _, err := w.c.ACL(testutil.Ctx(t, 0), p)
+			return err == nil && len(acl) == 2 && acl[0].Perms == keeper.PermRead|keeper.PermWrite|keeper.PermAdmin &&
+				acl[1] == keeper.ACL{Scheme: "ip", ID: "127.0.0.1", Perms: keeper.PermAll}
+		})
+	}
+	waitJS(t, ctx, "the new aversion", `document.querySelector('#aversion').textContent === "(aversion 1)"`)
+	// A bad entry is refused with the CLI's message, and changes nothing.
+	setValue(t, ctx, "#acl tbody .perms", "rwx")
+	do(t, ctx, chromedp.Click("#acl-recursive", chromedp.ByID), chromedp.Click("#acl-save", chromedp.ByID))
+	waitJS(t, ctx, "the error", `document.querySelector('#msg').textContent.includes("cdrwa")`)
+	if acl, _, _ := w.c.ACL(testutil.Ctx(t, 0), "/acl"); acl[0].Perms != keeper.PermRead|keeper.PermWrite|keeper.PermAdmin {
+		t.Fatalf("a bad ACL changed the node: %v", acl)
+	}
+}
+
+func TestCreateEphemeralAndItsSession(t *testing.T) {
+	w := startWeb(t, "")
+	ctx := tab(t)
+	w.open(t, ctx, "/")
+	do(t, ctx, chromedp.Click("#create", chromedp.ByID))
+	waitJS(t, ctx, "the create dialog", `document.querySelector('#create-name')`)
+	setValue(t, ctx, "#create-name", "worker")
+	setValue(t, ctx, "#create-mode", "ephemeral")
+	setValue(t, ctx, "#create-data", "w1")
+	confirmDialog(t, ctx)
+	var owner int64
+	waitFor(t, "the ephemeral node", func() bool {
+		_, st, err := w.c.Get(testutil.Ctx(t, 0), "/worker")
+		if err == nil {
+			owner = st.EphemeralOwner
+		}
+		return err == nil && owner != 0
+	})
+	waitJS(t, ctx, "the node and its owner", `document.querySelector('#node-path').textContent === "/worker" && document.querySelector('#stat a.session')`)
+	do(t, ctx, chromedp.Click("#stat a.session", chromedp.ByQuery))
+	waitJS(t, ctx, "the session with its ephemeral node", fmt.Sprintf(`document.querySelector('#sessions tr.highlight[data-session="0x%x"]') && document.querySelector('#sessions tr.highlight').textContent.includes("/worker")`, owner))
+	shot(t, ctx, "sessions")
+}
+
+func TestSeveralEnsembles(t *testing.T) {
+	other := srv.Client(t)
+	create(t, other, "/only-in-second", "")
+	w := startWeb(t, "", "--ensemble", "second="+srv.Servers()+other.Chroot())
+	create(t, w.c, "/only-in-default", "")
+	ctx := tab(t)
+	w.open(t, ctx, "")
+	waitJS(t, ctx, "the default ensemble", `document.querySelector('.row[data-path="/only-in-default"]') && !document.querySelector('#ensemble').hidden && document.querySelectorAll('#ensemble option').length === 2`)
+	setValue(t, ctx, "#ensemble", "second")
+	waitJS(t, ctx, "the second ensemble", `document.querySelector('.row[data-path="/only-in-second"]') && !document.querySelector('.row[data-path="/only-in-default"]')`)
+	// It is live too.
+	create(t, other, "/later", "")
+	waitJS(t, ctx, "a change in the second ensemble", `document.querySelector('.row[data-path="/later"]')`)
+}

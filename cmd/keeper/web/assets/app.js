@@ -354,7 +354,7 @@ async function saveACL() {
     scheme: tr.querySelector(".scheme").value.trim(), id: tr.querySelector(".id").value.trim(), perms: tr.querySelector(".perms").value.trim(),
   }));
   const recursive = $("#acl-recursive").checked;
-  if (recursive && !confirm("Set this ACL on " + S.selected + " and every node below it?")) return;
+  if (recursive && !(await dialog("Set the ACL of the whole subtree", [el("p", { id: "acl-confirm", text: "Set this ACL on " + S.selected + " and every node below it?" })], "Set ACL"))) return;
   try {
     const r = await api("PUT", "/api/acl", {}, { path: S.selected, acl, aversion: S.acl.aversion, recursive });
     say("ACL saved on " + r.changed + " node" + (r.changed === 1 ? "" : "s"));
