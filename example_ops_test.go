@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
 	"github.com/keeper-go/keeper"
@@ -13,7 +14,7 @@ import (
 func ExampleClient_Txn() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := keeper.Connect(ctx, srv.Servers())
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func ExampleClient_Txn() {
 func ExampleClient_AddAuth() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := keeper.Connect(ctx, srv.Servers())
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func ExampleClient_AddAuth() {
 func ExampleClient_MultiGet() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := keeper.Connect(ctx, srv.Servers())
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -5,16 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
 	"github.com/keeper-go/keeper"
 )
 
+// The examples read the connect string from ZK_SERVERS, as the keeper
+// command does: "zk1:2181,zk2:2181,zk3:2181/myapp", say.
 func ExampleConnect() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// A connect string lists the servers and, optionally, a chroot.
-	c, err := keeper.Connect(ctx, srv.Servers(), keeper.WithSessionTimeout(10*time.Second))
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"), keeper.WithSessionTimeout(10*time.Second))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -26,7 +29,7 @@ func ExampleConnect() {
 func ExampleClient_Create() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := keeper.Connect(ctx, srv.Servers())
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -69,7 +72,7 @@ func ExampleClient_Create() {
 func ExampleClient_Listen() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := keeper.New(srv.Servers())
+	c, err := keeper.New(os.Getenv("ZK_SERVERS"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -94,7 +97,7 @@ func ExampleClient_Listen() {
 func ExampleClient_GetW() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := keeper.Connect(ctx, srv.Servers())
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -121,7 +124,7 @@ func ExampleClient_GetW() {
 func ExampleWithReadOnly() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := keeper.Connect(ctx, srv.Servers(), keeper.WithReadOnly(true))
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"), keeper.WithReadOnly(true))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -139,4 +142,20 @@ func ExampleWithReadOnly() {
 	}
 	fmt.Println(c.State())
 	// Output: Connected
+}
+
+func ExampleEvent_String() {
+	ev := keeper.Event{Type: keeper.EventNodeDataChanged, Path: "/app/config", Zxid: 0x1a}
+	fmt.Println(ev)
+	// Output: NodeDataChanged /app/config zxid 0x1a
+}
+
+func ExampleStateEvent_String() {
+	ev := keeper.StateEvent{State: keeper.Connected, Keeper: keeper.KeeperSyncConnected, SessionID: 0x1000a2b3c4d0000, Server: "127.0.0.1:2181"}
+	fmt.Println(ev)
+	ev = keeper.StateEvent{State: keeper.Suspended, Keeper: keeper.KeeperDisconnected, SessionID: 0x1000a2b3c4d0000, Err: keeper.ErrConnectionLoss}
+	fmt.Println(ev)
+	// Output:
+	// Connected (SyncConnected) session 0x1000a2b3c4d0000 server 127.0.0.1:2181
+	// Suspended (Disconnected) session 0x1000a2b3c4d0000: keeper: connection lost: outcome unknown
 }

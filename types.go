@@ -186,3 +186,34 @@ type StateEvent struct {
 	// Err says why, for Suspended, Lost and AuthFailed events.
 	Err error
 }
+
+// String describes the event on one line: "NodeDataChanged /app/config",
+// with " zxid 0x1a" when the server gave the zxid and ": " and the error for
+// NotWatching and Resync events.
+func (e Event) String() string {
+	s := e.Type.String() + " " + e.Path
+	if e.Zxid > 0 {
+		s += " zxid 0x" + strconv.FormatInt(e.Zxid, 16)
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// String describes the state change on one line: "Connected (SyncConnected)
+// session 0x1000a2b3c4d0000 server 127.0.0.1:2181", with ": " and the error
+// for Suspended, Lost and AuthFailed events.
+func (e StateEvent) String() string {
+	s := e.State.String() + " (" + e.Keeper.String() + ")"
+	if e.SessionID != 0 {
+		s += " session 0x" + strconv.FormatUint(uint64(e.SessionID), 16)
+	}
+	if e.Server != "" {
+		s += " server " + e.Server
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}

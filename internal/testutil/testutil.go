@@ -32,6 +32,9 @@ func Main(m *testing.M, srv **zktest.Cluster, opts ...zktest.Option) {
 		os.Exit(1)
 	}
 	*srv = s
+	// The runnable examples read their connect string from ZK_SERVERS, as a
+	// user's program (and the keeper command) would.
+	os.Setenv("ZK_SERVERS", s.Servers())
 	code := m.Run()
 	s.Close()
 	if code == 0 {

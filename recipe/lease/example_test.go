@@ -3,6 +3,7 @@ package lease_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/keeper-go/keeper"
@@ -12,7 +13,7 @@ import (
 func ExampleNonBlockingLease() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := keeper.Connect(ctx, lease.ServersForExamples())
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -3,6 +3,7 @@ package lock_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/keeper-go/keeper"
@@ -12,7 +13,7 @@ import (
 func ExampleLock() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := keeper.Connect(ctx, lock.ServersForExamples())
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -46,7 +47,7 @@ func ExampleLock() {
 func ExampleSemaphore() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := keeper.Connect(ctx, lock.ServersForExamples())
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
 	if err != nil {
 		fmt.Println(err)
 		return
