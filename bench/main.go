@@ -7,7 +7,8 @@
 //
 // The measurements are those of issue 8: 1 sequential Get, 2 concurrent Get,
 // 3 Create and Delete, 4 allocations, 5 watches, 6 lock handoff, 7 failover,
-// 8 bulk read. See RESULTS.md for how each is taken.
+// 8 bulk read; and of issues 14 and 15: 9 recipe latency (Keeper only). See
+// RESULTS.md for how each is taken.
 package main
 
 import (
@@ -50,6 +51,7 @@ var measurements = []measurement{
 	{id: 6, name: "lock handoff", clients: []string{nameGoZK, nameKeeper}, run: (*env).lockHandoff},
 	{id: 8, name: "bulk read", setup: (*env).setupBulk, run: (*env).bulk,
 		teardown: func(e *env) error { return e.rawDeleteTree(bulkRoot) }},
+	{id: 9, name: "recipe latency", clients: []string{nameKeeper}, run: (*env).recipeLatency},
 }
 
 func main() {
@@ -80,8 +82,8 @@ func run(quick bool, reps int, only, out string) error {
 			continue
 		}
 		n, err := strconv.Atoi(f)
-		if err != nil || n < 1 || n > 8 {
-			return fmt.Errorf("-only: bad measurement %q (1 to 8)", f)
+		if err != nil || n < 1 || n > 9 {
+			return fmt.Errorf("-only: bad measurement %q (1 to 9)", f)
 		}
 		want[n] = true
 	}
@@ -309,6 +311,7 @@ const methodNotes = `## How each figure is taken
 6. Lock handoff: sessions contending for one lock in a loop; the handoff is the time from one holder's Release call to the next holder's Acquire returning.
 7. Failover: Keeper and go-zookeeper connect to the same follower of a three-member ensemble (hosts in a fixed order), the follower is killed with SIGKILL, and each client's time from the kill to its first successful Get is taken; the member is restarted between repetitions.
 8. Bulk read: a tree of 10 top nodes with 100 middle nodes each, each with 100 leaves, every node holding 100 bytes, read into memory. The walk: 64 goroutines share a queue of paths, Get each node and list the children of those whose Stat says they have some (the raw client does the same level by level with a window of 256). Keeper's TreeCache (default options: 16 workers, multi-reads of up to 128 nodes under one persistent recursive watch) is timed from Start to Ready. The MultiGet row reads each level in batches of 100 from 64 goroutines.
+9. Recipe latency (Keeper only): a persistent.Node (ephemeral) on a client whose connection goes through a fault proxy, session timeout 4 s; its session is expired on the server while the proxy is paused (20 times; quick: 5), and the time runs from an observer's watch reporting the node deleted to its next watch reporting the node back (the client reconnects, learns of the expiry, opens a new session and re-creates the node). Discovery: 300 (quick: 50) instances registered one after another on one client; the time runs from Register's call to a ServiceCache on a second client reporting the instance.
 `
 
 func orUnknown(s string) string {
