@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"regexp"
 	"sync/atomic"
 	"testing"
@@ -507,4 +508,77 @@ func TestNodeLeavesNoWatch(t *testing.T) {
 		t.Fatal("Close deleted the wrong nodes")
 	}
 	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
+}
+
+// TestNodeReplacesDeadSessionNode: the client presumed its old session lost
+// and opened a new one, but the old session is still alive on the server
+// (another connection took it over and the client could not close it), so
+// its ephemeral node is still there. The Node deletes that node, checked
+// by its ephemeralOwner, and creates its own for the new session, instead
+// of failing with NodeExists or waiting.
+func TestNodeReplacesDeadSessionNode(t *testing.T) {
+	t.Parallel()
+	ctx := testutil.Ctx(t, 90*time.Second)
+	var allow atomic.Int32 // dials allowed; -1: any
+	allow.Store(-1)
+	dialer := keeper.WithDialer(func(ctx context.Context, network, _ string) (net.Conn, error) {
+		for {
+			n := allow.Load()
+			if n == 0 {
+				return nil, errors.New("test: dialing refused")
+			}
+			if n < 0 || allow.CompareAndSwap(n, n-1) {
+				break
+			}
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, srv.Addr(0))
+	})
+	c := srv.Client(t, dialer, keeper.WithSessionTimeout(4*time.Second))
+	observer := testutil.Connect(t, srv, c)
+	n, err := persistent.NewNode(c, "/dead", []byte("x"), persistent.Ephemeral())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(ctx)
+	if err := n.WaitForInitialCreate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, n.Events())
+	old, pw := c.Session()
+	lost := make(chan struct{})
+	stop := c.Listen(func(ev keeper.StateEvent) {
+		if ev.State == keeper.Lost && ev.SessionID == old {
+			close(lost)
+		}
+	})
+	defer stop()
+
+	// Another connection takes the session over (the server drops the
+	// client's connection) and keeps it alive; the client cannot dial.
+	allow.Store(0)
+	keep := testutil.Connect(t, srv, c, keeper.WithSession(old, pw), keeper.WithSessionTimeout(4*time.Second))
+	if keep.SessionID() != old {
+		t.Fatalf("took over session 0x%x, want 0x%x", keep.SessionID(), old)
+	}
+	select {
+	case <-lost:
+	case <-ctx.Done():
+		t.Fatal("the old session not presumed lost")
+	}
+	// One dial: the client's new session, not its attempt to close the
+	// old one.
+	allow.Store(1)
+	ev := nextEvent(t, n.Events())
+	if ev.Type != persistent.Created || ev.Session == old || ev.Session != c.SessionID() {
+		t.Fatalf("event %+v, want Created for the new session 0x%x (old 0x%x)", ev, c.SessionID(), old)
+	}
+	st := stat(t, observer, "/dead")
+	if st == nil || st.EphemeralOwner != c.SessionID() {
+		t.Fatalf("/dead: %+v", st)
+	}
+	if keep.State() != keeper.Connected || keep.SessionID() != old {
+		t.Fatal("the old session did not stay alive: the test proved nothing")
+	}
+	allow.Store(-1)
 }
