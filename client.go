@@ -396,6 +396,11 @@ func (c *Client) roundTrip(ctx context.Context, r *request, opName, path string)
 		r.recycle()
 		return ctxError(ctx, opName, path, false)
 	}
+	if n := len(r.frame) - r.start - 4; c.cfg.maxRequest > 0 && n > c.cfg.maxRequest {
+		r.recycle()
+		return &requestError{err: fmt.Errorf("keeper: %s %s: %w: %d bytes encoded, over the limit of %d (the servers' jute.maxbuffer; see WithMaxRequestSize)",
+			opName, path, ErrRequestTooLarge, n, c.cfg.maxRequest)}
+	}
 	if err := c.acquireSlot(ctx, opName, path); err != nil {
 		r.recycle()
 		return err

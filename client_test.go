@@ -590,3 +590,37 @@ func TestConnectSaysWhyItFailed(t *testing.T) {
 		t.Fatalf("Connect error does not say why: %v", err)
 	}
 }
+
+// TestRequestTooLarge: a request over the servers' jute.maxbuffer fails at
+// once with ErrRequestTooLarge naming the limit, never sent; one at the
+// limit is taken by the server.
+func TestRequestTooLarge(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	c := srv.Client(t)
+	if _, err := c.Create(ctx, "/big", nil); err != nil {
+		t.Fatal(err)
+	}
+	// setData: header 8, path 4+len, data 4+len, version 4.
+	full := c.Chroot() + "/big"
+	atLimit := keeper.DefaultMaxRequestSize - 8 - (4 + len(full)) - 4 - 4
+	if _, err := c.Set(ctx, "/big", make([]byte, atLimit), -1); err != nil {
+		t.Fatalf("Set of a request exactly at the limit: %v", err)
+	}
+	_, err := c.Set(ctx, "/big", make([]byte, atLimit+1), -1)
+	if !errors.Is(err, keeper.ErrRequestTooLarge) || !keeper.SafeToRetry(err) || !strings.Contains(err.Error(), "1048575") {
+		t.Fatalf("Set one byte over the limit = %v (safe %v); want ErrRequestTooLarge naming 1048575", err, keeper.SafeToRetry(err))
+	}
+	if c.State() != keeper.Connected {
+		t.Fatalf("state %v after a refused request", c.State())
+	}
+	big, err := keeper.New(srv.Servers(), keeper.WithMaxRequestSize(4<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer big.Close()
+	// The server's own limit then applies: it drops the connection.
+	if _, err := big.Set(ctx, full, make([]byte, 2<<20), -1); errors.Is(err, keeper.ErrRequestTooLarge) || err == nil {
+		t.Fatalf("Set of 2 MiB with WithMaxRequestSize(4 MiB) = %v; want the server's refusal", err)
+	}
+}

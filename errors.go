@@ -143,6 +143,10 @@ var (
 	// ErrProtocol reports a reply that broke the protocol (a corrupt frame,
 	// an xid out of order); the connection is dropped and re-established.
 	ErrProtocol = errors.New("keeper: protocol error")
+	// ErrRequestTooLarge is returned, before anything is sent, for a
+	// request larger than the servers take (WithMaxRequestSize). The
+	// error names the size and the limit.
+	ErrRequestTooLarge = errors.New("keeper: request too large")
 	// ErrNoServer is the cause reported while no server of the connect
 	// string could be reached.
 	ErrNoServer = errors.New("keeper: no server reachable")

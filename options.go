@@ -34,6 +34,7 @@ type config struct {
 	tlsConfig       *tls.Config
 	logger          *slog.Logger
 	maxFrame        int
+	maxRequest      int
 	maxInflight     int
 	serverVersion   string
 	keepOrder       bool
@@ -55,6 +56,7 @@ func defaultConfig() config {
 		sessionTimeout: 10 * time.Second,
 		logger:         slog.New(slog.DiscardHandler),
 		maxFrame:       4 << 20,
+		maxRequest:     DefaultMaxRequestSize,
 		backoffMin:     50 * time.Millisecond,
 		backoffMax:     2 * time.Second,
 		closeTimeout:   time.Second,
@@ -72,6 +74,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("keeper: WithConnectTimeout(%v): must not be negative", c.connectTimeout)
 	case c.maxFrame < 1024:
 		return fmt.Errorf("keeper: WithMaxBuffer(%d): must be at least 1024", c.maxFrame)
+	case c.maxRequest < 0:
+		return fmt.Errorf("keeper: WithMaxRequestSize(%d): must not be negative", c.maxRequest)
 	case c.maxInflight < 0:
 		return fmt.Errorf("keeper: WithMaxInflight(%d): must not be negative", c.maxInflight)
 	case c.maxQueued < 0:
@@ -189,6 +193,21 @@ func WithLogger(l *slog.Logger) Option {
 // default 4 MiB. A larger frame drops the connection with an error.
 func WithMaxBuffer(n int) Option {
 	return func(c *config) { c.maxFrame = n }
+}
+
+// DefaultMaxRequestSize is the largest request the client sends unless
+// WithMaxRequestSize says otherwise: ZooKeeper's default jute.maxbuffer,
+// 1 MiB less one byte, which the server applies to every request frame.
+const DefaultMaxRequestSize = 1<<20 - 1
+
+// WithMaxRequestSize sets the largest encoded request (the frame after its
+// 4-byte length) the client sends, overriding DefaultMaxRequestSize: set
+// it to the servers' jute.maxbuffer when they run with a larger one. A
+// larger request fails at once with ErrRequestTooLarge and is never sent
+// (a server closes the connection on it, which would look to the client
+// like a lost connection with an unknown outcome). 0 turns the check off.
+func WithMaxRequestSize(n int) Option {
+	return func(c *config) { c.maxRequest = n }
 }
 
 // WithMaxInflight bounds the number of requests outstanding at once; a
