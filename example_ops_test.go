@@ -145,3 +145,21 @@ func ExampleClient_MultiGet() {
 	// /example-multiget/missing -> true
 	// /example-multiget/b -> data of /example-multiget/b
 }
+
+func ExampleOutcomeOf() {
+	// A write that failed: may it have been applied?
+	for _, err := range []error{nil, keeper.ErrBadVersion, keeper.ErrConnectionLoss} {
+		switch keeper.OutcomeOf(err) {
+		case keeper.Applied:
+			fmt.Println("applied")
+		case keeper.NotApplied:
+			fmt.Println("not applied: safe to decide again")
+		case keeper.Unknown:
+			fmt.Println("unknown: read back before retrying")
+		}
+	}
+	// Output:
+	// applied
+	// not applied: safe to decide again
+	// unknown: read back before retrying
+}

@@ -569,3 +569,61 @@ func TestHostileEmptyPassword(t *testing.T) {
 		t.Fatalf("resume sent session 0x%x password %x; Session() gave %x", last.SessionID, last.Passwd, pw)
 	}
 }
+
+// Issue 16 item 5: OutcomeOf tells applied, not applied and unknown apart,
+// and keeps the server's SessionExpired reply (not applied) apart from a
+// request in flight when the connection went (unknown).
+func TestHostileOutcome(t *testing.T) {
+	t.Parallel()
+	srv := hostile.Start(t, func(c *hostile.Conn, n int) {
+		if _, err := c.Accept(0x10); err != nil {
+			return
+		}
+		_ = c.Serve(func(c *hostile.Conn, req *hostile.Request) bool {
+			path := wire.NewReader(req.Body).String()
+			switch path {
+			case "/ok":
+				_ = c.Reply(req.Xid, 5, wire.ErrOK, &wire.SetDataResponse{})
+			case "/expired":
+				_ = c.Reply(req.Xid, 5, wire.ErrSessionExpired, nil)
+			case "/nonode":
+				_ = c.Reply(req.Xid, 5, wire.ErrNoNode, nil)
+			case "/lost":
+				return false // no answer: the connection drops
+			}
+			return true
+		})
+	})
+	c := hostileClient(t, srv)
+	ctx := ctxT(t)
+	if err := c.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		want keeper.Outcome
+		is   error
+	}{
+		{"/ok", keeper.Applied, nil},
+		{"/expired", keeper.NotApplied, keeper.ErrSessionExpired},
+		{"/nonode", keeper.NotApplied, keeper.ErrNoNode},
+		{"/lost", keeper.Unknown, keeper.ErrConnectionLoss},
+	} {
+		_, err := c.Set(ctx, tc.path, []byte("x"), -1)
+		if got := keeper.OutcomeOf(err); got != tc.want || !errors.Is(err, tc.is) {
+			t.Errorf("Set %s = %v: outcome %v, want %v matching %v", tc.path, err, got, tc.want, tc.is)
+		}
+	}
+	// Never sent: the ctx ended before the request was written.
+	stalled := hostile.Start(t, func(c *hostile.Conn, n int) { c.Stall() })
+	c2 := hostileClient(t, stalled)
+	sctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err := c2.Set(sctx, "/x", nil, -1)
+	if got := keeper.OutcomeOf(err); got != keeper.NotApplied || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Set never sent = %v: outcome %v, want NotApplied", err, got)
+	}
+	if got := keeper.OutcomeOf(keeper.ValidatePath("bad")); got != keeper.NotApplied {
+		t.Errorf("OutcomeOf(a bad path) = %v", got)
+	}
+}
