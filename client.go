@@ -35,7 +35,10 @@ type Client struct {
 	watches    watchRegistry
 
 	lastZxid atomic.Int64
-	lastRecv atomic.Int64 // unix nanos of the last frame received
+	// lastHeard is when (unix nanos) the client sent the last request a
+	// server answered: the server heard from the session then or later, so
+	// its session clock started no earlier. Presumed expiry counts from it.
+	lastHeard atomic.Int64
 	// xid is the last request xid handed out (nextXid). Atomic, but the
 	// order of xids on the wire comes from their being taken under the
 	// writing connection's wmu (or, for SASL, before the connection is
@@ -158,7 +161,7 @@ func New(servers string, opts ...Option) (*Client, error) {
 	c.defaultACL = toWireACL(cfg.defaultACL)
 	c.baseCtx, c.cancel = context.WithCancel(context.Background())
 	c.watches.init(c)
-	c.lastRecv.Store(time.Now().UnixNano())
+	c.lastHeard.Store(time.Now().UnixNano())
 	c.wg.Add(1)
 	go c.run()
 	return c, nil
@@ -250,6 +253,16 @@ func (c *Client) WaitConnected(ctx context.Context) error {
 				return &requestError{err: fmt.Errorf("%w (last attempt: %w)", err, connErr)}
 			}
 			return err
+		}
+	}
+}
+
+// noteHeard records that a request sent at t (unix nanos) was answered.
+func (c *Client) noteHeard(t int64) {
+	for {
+		old := c.lastHeard.Load()
+		if t <= old || c.lastHeard.CompareAndSwap(old, t) {
+			return
 		}
 	}
 }

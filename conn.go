@@ -38,6 +38,7 @@ type conn struct {
 	pending  []*request // written, awaiting replies, in xid order
 	head     int
 	authWait []*request // auth packets awaiting their out-of-band reply
+	pings    []int64    // unix nanos at which the unanswered pings were sent
 	dead     bool
 	deadErr  error
 
@@ -129,6 +130,19 @@ func (cn *conn) pop() *request {
 	return r
 }
 
+// popPing returns when the oldest unanswered ping was sent; false for a
+// ping reply nobody asked for.
+func (cn *conn) popPing() (int64, bool) {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if len(cn.pings) == 0 {
+		return 0, false
+	}
+	t := cn.pings[0]
+	cn.pings = cn.pings[1:]
+	return t, true
+}
+
 func (cn *conn) popAuth() *request {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
@@ -167,14 +181,11 @@ func (cn *conn) readLoop() {
 		if cap(frame) <= 1<<20 {
 			buf = frame[:0]
 		}
-		now := time.Now()
 		if err := cn.handle(frame); err != nil {
 			c.log.Error("dropping connection", slog.String("server", cn.addr), slog.Any("err", err))
 			cn.fail(err)
 			return
 		}
-		// Only a frame that made sense counts as hearing from the server.
-		c.lastRecv.Store(now.UnixNano())
 	}
 }
 
@@ -211,12 +222,16 @@ func (cn *conn) handle(frame []byte) error {
 		return nil
 	case wire.XidPing:
 		cn.served.Store(true)
+		if t, ok := cn.popPing(); ok {
+			c.noteHeard(t)
+		}
 		return nil
 	case wire.XidAuth:
 		req := cn.popAuth()
 		if req == nil {
 			return fmt.Errorf("%w: auth reply with no auth request", ErrProtocol)
 		}
+		c.noteHeard(req.sentAt)
 		req.zxid = h.Zxid
 		req.complete(Code(h.Err), nil)
 		return nil
@@ -231,6 +246,7 @@ func (cn *conn) handle(frame []byte) error {
 		return err
 	}
 	cn.served.Store(true)
+	c.noteHeard(req.sentAt)
 	req.zxid = h.Zxid
 	code := Code(h.Err)
 	// Claim the request, unless its caller has given up on it.
@@ -278,6 +294,9 @@ func (cn *conn) writeLoop() {
 			}
 			cn.wmu.Lock()
 			cn.wbuf = (&wire.RequestHeader{Xid: wire.XidPing, Op: wire.OpPing}).Append(append(cn.wbuf, 0, 0, 0, 8))
+			cn.mu.Lock()
+			cn.pings = append(cn.pings, time.Now().UnixNano())
+			cn.mu.Unlock()
 			ok := cn.flushLocked()
 			cn.wmu.Unlock()
 			if !ok {
@@ -369,6 +388,7 @@ func (cn *conn) addLocked(r *request) bool {
 		r.xid = wire.XidAuth
 	}
 	putInt32(r.frame[4:], r.xid)
+	r.sentAt = time.Now().UnixNano()
 	// Copy and detach the frame before r becomes visible in the FIFO: from
 	// then on a failing connection may complete r and its caller recycle
 	// it, so this goroutine must not touch r's fields any more.

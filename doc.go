@@ -17,9 +17,10 @@
 // are tried in random order; a dropped connection is re-established on
 // another server within the session, and the client's state moves
 // Connected → Suspended → Connected. When the server says the session
-// expired, or when no server could be reached for a whole session timeout
-// (the client then presumes the session expired and makes sure it is
-// closed), the state is Lost and a new session follows. Listen reports
+// expired, or when no server could be reached for nearly a session timeout
+// (9/10 of it since the last request a server answered was sent; the
+// client then presumes the session expired, before the server can, and
+// makes sure it is closed), the state is Lost and a new session follows. Listen reports
 // every change, in order, on its own goroutine.
 //
 // # Requests

@@ -127,9 +127,13 @@ var (
 	// still pending when Close was called.
 	ErrClosed = errors.New("keeper: client closed")
 	// ErrSessionPresumedExpired is the cause in a Lost event when the client
-	// declared its session lost itself, after being cut off from every
-	// server for a whole session timeout. Such errors also match
-	// ErrSessionExpired.
+	// declared its session lost itself, cut off from every server: 9/10 of
+	// the session timeout after it sent the last request a server answered.
+	// The server cannot expire the session earlier (it counts from when it
+	// heard that request or a later one), so a recipe that stops acting for
+	// the session at this Lost event stops before the server can have
+	// expired it, with a tenth of the timeout to spare. Such errors also
+	// match ErrSessionExpired.
 	ErrSessionPresumedExpired = errors.New("keeper: session presumed expired: no server reached for a whole session timeout")
 	// ErrInvalidPath is returned, before anything is sent, for a path that
 	// ZooKeeper would reject.

@@ -627,3 +627,57 @@ func TestHostileOutcome(t *testing.T) {
 		t.Errorf("OutcomeOf(a bad path) = %v", got)
 	}
 }
+
+// Issue 16 item 6: presumed expiry counts from when the last answered
+// request was sent, not from when its reply came: a reply that took 1s
+// does not buy the session another second the server never granted.
+func TestHostilePresumedExpiryFromSend(t *testing.T) {
+	t.Parallel()
+	srv := hostile.Start(t, func(c *hostile.Conn, n int) {
+		if n > 1 {
+			_, _ = c.ReadConnect()
+			c.Stall() // no server answers any more
+			return
+		}
+		if _, err := c.Accept(0x10); err != nil {
+			return
+		}
+		_ = c.Serve(func(c *hostile.Conn, req *hostile.Request) bool {
+			time.Sleep(time.Second) // the reply is slow
+			_ = c.Reply(req.Xid, 1, wire.ErrNoNode, nil)
+			return false // and then the connection drops
+		})
+	})
+	const timeout = 2 * time.Second
+	c := hostileClient(t, srv, keeper.WithSessionTimeout(timeout))
+	ctx := ctxT(t)
+	if err := c.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lost := make(chan time.Time, 1)
+	c.Listen(func(ev keeper.StateEvent) {
+		if ev.State == keeper.Lost {
+			select {
+			case lost <- time.Now():
+			default:
+			}
+		}
+	})
+	sent := time.Now()
+	if _, err := c.Exists(ctx, "/x"); err != nil {
+		t.Fatal(err)
+	}
+	var at time.Time
+	select {
+	case at = <-lost:
+	case <-ctx.Done():
+		t.Fatal("never Lost")
+	}
+	// The server would expire the session timeout after it heard the
+	// request; counting from the reply, the client said Lost after 3s.
+	if d := at.Sub(sent); d > timeout+700*time.Millisecond {
+		t.Fatalf("Lost %v after the last answered request was sent (session timeout %v)", d, timeout)
+	} else {
+		t.Logf("Lost %v after the last answered request was sent (session timeout %v)", d, timeout)
+	}
+}

@@ -25,14 +25,15 @@ const (
 // then the writer and the reader own it until they complete it, after which
 // the caller owns it again (and may return it to the pool).
 type request struct {
-	op    wire.OpCode
-	xid   int32
-	frame []byte      // the whole frame, header xid patched by the writer
-	bufp  *[]byte     // the pooled buffer behind frame
-	start int         // offset of the frame's length placeholder
-	resp  wire.Record // decoded on success; nil when the reply has no body
-	state atomic.Int32
-	done  chan struct{} // 1-buffered; the reader never blocks on it
+	op     wire.OpCode
+	xid    int32
+	sentAt int64       // unix nanos, set when the writer takes it
+	frame  []byte      // the whole frame, header xid patched by the writer
+	bufp   *[]byte     // the pooled buffer behind frame
+	start  int         // offset of the frame's length placeholder
+	resp   wire.Record // decoded on success; nil when the reply has no body
+	state  atomic.Int32
+	done   chan struct{} // 1-buffered; the reader never blocks on it
 
 	// set by the reader before done is signalled
 	code Code

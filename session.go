@@ -189,22 +189,32 @@ func (c *Client) presumedExpiryIn() time.Duration {
 	if c.sessionID == 0 || c.state == Lost || c.state == Connecting {
 		return 0
 	}
-	d := time.Until(time.Unix(0, c.lastRecv.Load()).Add(c.timeout))
+	d := time.Until(time.Unix(0, c.lastHeard.Load()).Add(presumeAfter(c.timeout)))
 	if d <= 0 {
 		return time.Nanosecond
 	}
 	return d
 }
 
-// checkPresumedExpiry declares the session lost when nothing was heard
-// from any server for a whole session timeout.
+// presumeAfter is how long after sending the last request a server
+// answered the client presumes its session expired: the session timeout
+// less a margin of a tenth of it. The server counts its timeout from when
+// it last heard from the session, which is no earlier than when the client
+// sent that request; the margin absorbs the client's own timers firing
+// late (a loaded machine, a GC pause) and clock rate differences, so that
+// Lost comes before the server can expire the session, not just before it
+// usually does.
+func presumeAfter(timeout time.Duration) time.Duration { return timeout - timeout/10 }
+
+// checkPresumedExpiry declares the session lost when no server has
+// answered a request sent in the last presumeAfter(timeout).
 func (c *Client) checkPresumedExpiry() {
 	c.mu.Lock()
 	if c.sessionID == 0 || c.state == Lost || c.state == Connecting || c.state == Closed {
 		c.mu.Unlock()
 		return
 	}
-	if time.Since(time.Unix(0, c.lastRecv.Load())) < c.timeout {
+	if time.Since(time.Unix(0, c.lastHeard.Load())) < presumeAfter(c.timeout) {
 		c.mu.Unlock()
 		return
 	}
@@ -278,6 +288,7 @@ func (c *Client) connect(hp hostPort, trusted bool) (*conn, error) {
 	if sid == 0 {
 		zxid = 0
 	}
+	sent := time.Now()
 	resp, err := c.handshake(ctx, nc, addr, sid, pw, zxid)
 	if err != nil {
 		_ = nc.Close()
@@ -334,7 +345,7 @@ func (c *Client) connect(hp hostPort, trusted bool) (*conn, error) {
 	}
 	c.mu.Unlock()
 	if trusted || newSession {
-		c.lastRecv.Store(time.Now().UnixNano())
+		c.noteHeard(sent.UnixNano()) // the server answered what we sent then
 	}
 	cn.newSession = newSession
 	return cn, nil
