@@ -272,10 +272,20 @@ func editTo(t *testing.T, ctx context.Context, text string) {
 func TestBrowseAndEdit(t *testing.T) {
 	w := startWeb(t, "")
 	create(t, w.c, "/app/config", `{"db":"postgres","pool":10}`)
-	create(t, w.c, "/app/locks/lock-0000000001", "worker-1")
-	create(t, w.c, "/services/api/host-1", "10.0.0.1:8080")
+	for i := 1; i <= 3; i++ {
+		create(t, w.c, fmt.Sprintf("/app/locks/lock-000000000%d", i), fmt.Sprintf("worker-%d", i))
+		create(t, w.c, fmt.Sprintf("/services/api/host-%d", i), fmt.Sprintf("10.0.0.%d:8080", i))
+	}
+	create(t, w.c, "/services/web/host-1", "10.0.1.1:443")
+	if _, err := w.c.Create(testutil.Ctx(t, 0), "/app/leader", []byte("worker-2"), keeper.Ephemeral()); err != nil {
+		t.Fatal(err)
+	}
 	ctx := tab(t)
 	w.open(t, ctx, "")
+	do(t, ctx, chromedp.Click(`.row[data-path="/services"] .twisty`, chromedp.ByQuery))
+	waitJS(t, ctx, "/services open", `document.querySelector('.row[data-path="/services/api"]')`)
+	do(t, ctx, chromedp.Click(`.row[data-path="/services/api"] .twisty`, chromedp.ByQuery))
+	waitJS(t, ctx, "/services/api open", `document.querySelector('.row[data-path="/services/api/host-3"]')`)
 	// Browse by clicking: /app, then config.
 	do(t, ctx, chromedp.Click(`.row[data-path="/app"] .name`, chromedp.ByQuery))
 	do(t, ctx, chromedp.Click(`.row[data-path="/app"] .twisty`, chromedp.ByQuery))
