@@ -26,7 +26,8 @@ var webCommand = &command{
 	help: `Serves a page at --listen (127.0.0.1:8080) and prints its URL, which carries
 a random access token: the page needs it (--no-auth turns that off, on a
 loopback address only). The tree updates live; writes need the page itself
-(no cross-site request can make one), and --read-only refuses them all.
+(no cross-site request can make one), and --read-only refuses them all
+(--readonly, a connection flag, only lets the client use read-only servers).
 The ensembles are --server (or $ZK_SERVERS) and each --ensemble, or the
 name=servers lines of an --ensembles file; the connection flags (--auth,
 --tls-*, --timeout) apply to all of them. --https-cert and --https-key serve

@@ -652,3 +652,57 @@ func TestSeveralEnsembles(t *testing.T) {
 	create(t, other, "/later", "")
 	waitJS(t, ctx, "a change in the second ensemble", `document.querySelector('.row[data-path="/later"]')`)
 }
+
+func TestSandboxServesThePage(t *testing.T) {
+	cmd := exec.Command(bin, "sandbox", "--no-history")
+	stdin, err := cmd.StdinPipe() // kept open: the sandbox waits for commands
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	br := bufio.NewReader(out)
+	var servers, url string
+	for url == "" {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the sandbox printed no URL: %v\n%s", err, stderr.String())
+		}
+		if m := regexp.MustCompile(`sandbox at (\S+)`).FindStringSubmatch(line); m != nil {
+			servers = m[1]
+		}
+		if m := regexp.MustCompile(`keeper web: open (http://127\.0\.0\.1:\d+/\?token=\w+)`).FindStringSubmatch(line); m != nil {
+			url = m[1]
+		}
+	}
+	ctx0 := testutil.Ctx(t, 0)
+	c, err := keeper.Connect(ctx0, servers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Create(ctx0, "/from-the-sandbox", []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	ctx := tab(t)
+	do(t, ctx, chromedp.Navigate(url))
+	waitJS(t, ctx, "the sandbox's tree", `document.querySelector('.row[data-path="/from-the-sandbox"]') && document.querySelector('.row[data-path="/zookeeper"]')`)
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the sandbox: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "sandbox stopped and removed") {
+		t.Fatalf("the sandbox did not stop cleanly:\n%s", stderr.String())
+	}
+}
