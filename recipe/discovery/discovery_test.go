@@ -363,3 +363,22 @@ func TestCloseLeavesNoWatch(t *testing.T) {
 	}
 	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 }
+
+// TestClosedClient: calls on a closed client fail with keeper.ErrClosed,
+// at once.
+func TestClosedClient(t *testing.T) {
+	t.Parallel()
+	ctx := testutil.Ctx(t, 30*time.Second)
+	c := srv.Client(t)
+	d, _ := discovery.New[payload](c, "/services")
+	c.Close()
+	if err := d.Register(ctx, inst{Name: "api", ID: "a"}); !errors.Is(err, keeper.ErrClosed) {
+		t.Fatalf("Register: %v", err)
+	}
+	if _, err := d.QueryForInstances(ctx, "api"); !errors.Is(err, keeper.ErrClosed) {
+		t.Fatalf("QueryForInstances: %v", err)
+	}
+	if _, err := d.NewCache(ctx, "api"); err == nil {
+		t.Fatal("NewCache on a closed client succeeded")
+	}
+}

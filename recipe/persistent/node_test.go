@@ -582,3 +582,22 @@ func TestNodeReplacesDeadSessionNode(t *testing.T) {
 	}
 	allow.Store(-1)
 }
+
+// TestNodeClosedClient: a Node on a closed client ends with
+// keeper.ErrClosed instead of hanging.
+func TestNodeClosedClient(t *testing.T) {
+	t.Parallel()
+	ctx := testutil.Ctx(t, 30*time.Second)
+	c := srv.Client(t)
+	c.Close()
+	n, err := persistent.NewNode(c, "/x", nil, persistent.Ephemeral())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitForInitialCreate(ctx); !errors.Is(err, keeper.ErrClosed) {
+		t.Fatalf("WaitForInitialCreate: %v", err)
+	}
+	if err := n.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
