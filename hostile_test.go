@@ -681,3 +681,138 @@ func TestHostilePresumedExpiryFromSend(t *testing.T) {
 		t.Logf("Lost %v after the last answered request was sent (session timeout %v)", d, timeout)
 	}
 }
+
+// Issue 16 item 3: against each kind of broken server, listed first in
+// the connect string beside a sound one, the client says what went wrong,
+// moves to the sound server, and a read completes within its timeouts;
+// memory stays bounded across all of them.
+func TestHostileServers(t *testing.T) {
+	accept := func(c *hostile.Conn) bool { _, err := c.Accept(0x10); return err == nil }
+	cases := []struct {
+		name   string
+		script hostile.Script
+		// want matches the error the client reports: the Err of its first
+		// Suspended event when the handshake succeeded, else the error
+		// Connect gives on that server alone.
+		want        func(error) bool
+		afterAccept bool
+	}{
+		{"truncated frame", func(c *hostile.Conn, n int) {
+			if accept(c) {
+				_, _ = c.Write(append([]byte{0, 0, 0, 100}, make([]byte, 10)...))
+			}
+		}, func(err error) bool { return errors.Is(err, wire.ErrShortFrame) }, true},
+		{"length over the limit", func(c *hostile.Conn, n int) {
+			if accept(c) {
+				_, _ = c.Write([]byte{0x7f, 0xff, 0xff, 0xff})
+				c.Stall()
+			}
+		}, func(err error) bool { return errors.Is(err, wire.ErrFrameTooLarge) }, true},
+		{"wrong xid", func(c *hostile.Conn, n int) {
+			if accept(c) {
+				_ = c.Serve(func(c *hostile.Conn, req *hostile.Request) bool {
+					_ = c.Reply(req.Xid+1, 1, wire.ErrOK, &wire.GetDataResponse{})
+					return true
+				})
+			}
+		}, func(err error) bool { return errors.Is(err, keeper.ErrProtocol) }, true},
+		{"reply for a request never sent", func(c *hostile.Conn, n int) {
+			if accept(c) {
+				_ = c.Reply(4242, 1, wire.ErrOK, nil)
+				c.Stall()
+			}
+		}, func(err error) bool { return errors.Is(err, keeper.ErrProtocol) }, true},
+		{"garbage after the handshake", func(c *hostile.Conn, n int) {
+			if accept(c) {
+				_ = c.SendFrame([]byte{1, 2, 3})
+				c.Stall()
+			}
+		}, func(err error) bool { return errors.Is(err, keeper.ErrProtocol) }, true},
+		{"accept then stall", func(c *hostile.Conn, n int) {
+			if accept(c) {
+				c.Stall()
+			}
+		}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "no reply") }, true},
+		{"handshake never answered", func(c *hostile.Conn, n int) {
+			_, _ = c.ReadConnect()
+			c.Stall()
+		}, func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }, false},
+		{"handshake cut short", func(c *hostile.Conn, n int) {
+			if _, err := c.ReadConnect(); err == nil {
+				_, _ = c.Write([]byte{0, 0, 0, 36, 0, 0})
+				c.Stall()
+			}
+		}, func(err error) bool { return errors.Is(err, wire.ErrShortFrame) }, false},
+		{"HTTP instead of a handshake", func(c *hostile.Conn, n int) {
+			if _, err := c.ReadConnect(); err == nil {
+				_, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
+			}
+		}, func(err error) bool { return errors.Is(err, wire.ErrFrameTooLarge) && strings.Contains(err.Error(), "HTTP") }, false},
+	}
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := hostile.Start(t, tc.script)
+			good := hostile.Start(t, func(c *hostile.Conn, n int) {
+				if accept(c) {
+					_ = c.Serve(func(c *hostile.Conn, req *hostile.Request) bool {
+						_ = c.Reply(req.Xid, 1, wire.ErrOK, &wire.GetDataResponse{Data: []byte("ok")})
+						return true
+					})
+				}
+			})
+			opts := []keeper.Option{keeper.WithServerVersion("3.8.0"), keeper.WithSessionTimeout(2 * time.Second),
+				keeper.WithConnectTimeout(time.Second)}
+			// The error, from a client of the broken server alone.
+			alone, err := keeper.New(bad.Addr(), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs := listenAll(alone)
+			ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+			werr := alone.WaitConnected(ctx)
+			var got error
+			if tc.afterAccept {
+				_, _, _ = alone.Get(ctx, "/x") // a request, for the server to answer wrong
+				waitFor(t, 10*time.Second, "Suspended", func() bool {
+					ev, ok := evs.find(func(ev keeper.StateEvent) bool { return ev.State == keeper.Suspended })
+					got = ev.Err
+					return ok
+				})
+			} else {
+				got = werr
+			}
+			cancel()
+			alone.Close()
+			if !tc.want(got) {
+				t.Errorf("the broken server's error: %v", got)
+			}
+			// Beside a sound server, a read completes within the timeouts.
+			c, err := keeper.New(bad.Addr()+","+good.Addr(), append(opts, keeper.WithOrderedHosts())...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			start := time.Now()
+			rctx, rcancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer rcancel()
+			data, _, err := c.Get(rctx, "/x")
+			if err != nil || string(data) != "ok" {
+				t.Fatalf("Get beside a sound server = %q, %v", data, err)
+			}
+			// Connect timeout, a read timeout (2/3 of the session
+			// timeout) and the retry delays: well under 10s.
+			if d := time.Since(start); d > 10*time.Second {
+				t.Fatalf("Get took %v", d)
+			}
+		})
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 32<<20 {
+		t.Fatalf("heap in use grew by %d MiB across the broken servers", grew>>20)
+	}
+}
