@@ -653,11 +653,7 @@ func (n *Node) ensure(ctx context.Context) error {
 			}
 			continue
 		default:
-			n.mu.Lock()
-			if n.path == "" {
-				n.path = path
-			}
-			n.mu.Unlock()
+			// (target() gives the same path to watch, as it is known.)
 			owner := st2.EphemeralOwner
 			if notEphemeral(owner) {
 				owner = 0

@@ -202,6 +202,9 @@ func TestNodeWaitsForForeign(t *testing.T) {
 	if ev.Type != persistent.Waiting || ev.Session != other.SessionID() || ev.Err == nil {
 		t.Fatalf("event %+v, want Waiting for 0x%x", ev, other.SessionID())
 	}
+	if p := n.ActualPath(); p != "" {
+		t.Fatalf("ActualPath %q while waiting for another session's node", p)
+	}
 	if data, _, _ := c.Get(ctx, "/e"); string(data) != "theirs" {
 		t.Fatalf("their node's data became %q", data)
 	}
