@@ -95,6 +95,7 @@ func (a *app) op(ctx context.Context) (context.Context, context.CancelFunc) {
 type connFlags struct {
 	server                 string
 	timeout                time.Duration
+	sessionTimeout         time.Duration
 	auth                   stringList
 	tlsCert, tlsKey, tlsCA string
 	readOnly               bool
@@ -109,6 +110,7 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 func (f *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.server, "server", f.server, "the `servers` to connect to: host:port[,host:port...][/chroot], or dns-srv://name[/chroot] (default $ZK_SERVERS, else "+defaultServer+")")
 	fs.DurationVar(&f.timeout, "timeout", f.timeout, "connect and request timeout")
+	fs.DurationVar(&f.sessionTimeout, "session-timeout", f.sessionTimeout, "the session timeout to ask the server for (default the library's 10s; the server bounds it)")
 	fs.Var(&f.auth, "auth", "add credentials `scheme:cred`, such as digest:user:password (repeatable)")
 	fs.StringVar(&f.tlsCert, "tls-cert", f.tlsCert, "client certificate `file` (PEM) for TLS")
 	fs.StringVar(&f.tlsKey, "tls-key", f.tlsKey, "client key `file` (PEM) for TLS")
@@ -132,6 +134,9 @@ func (f *connFlags) options() ([]keeper.Option, error) {
 	if f.timeout <= 0 {
 		return nil, usageErr(nil, "--timeout must be positive, not %v", f.timeout)
 	}
+	if f.sessionTimeout < 0 || (f.sessionTimeout > 0 && f.sessionTimeout < 100*time.Millisecond) {
+		return nil, usageErr(nil, "--session-timeout must be at least 100ms, not %v", f.sessionTimeout)
+	}
 	// A third of --timeout per connection attempt, so that the error of a
 	// timed-out connect can say why the attempts before failed.
 	opts := []keeper.Option{keeper.WithConnectTimeout(max(min(f.timeout/3, 10*time.Second), min(f.timeout, time.Second)))}
@@ -144,6 +149,9 @@ func (f *connFlags) options() ([]keeper.Option, error) {
 	}
 	if f.readOnly {
 		opts = append(opts, keeper.WithReadOnly(true))
+	}
+	if f.sessionTimeout > 0 {
+		opts = append(opts, keeper.WithSessionTimeout(f.sessionTimeout))
 	}
 	if f.tlsCert != "" || f.tlsKey != "" || f.tlsCA != "" {
 		cfg, err := f.tlsConfig()
@@ -191,6 +199,28 @@ func (a *app) client(ctx context.Context) (*keeper.Client, error) {
 		return c, nil
 	}
 	c, err := a.connect(ctx, a.conn.servers())
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.zk != nil {
+		c.Close()
+		return a.zk, nil
+	}
+	a.zk = c
+	return c, nil
+}
+
+// clientLater returns a client of --server that connects in the background,
+// for a shell started while the servers are down: commands wait for the
+// session (up to --timeout each) and the prompt shows the state.
+func (a *app) clientLater() (*keeper.Client, error) {
+	opts, err := a.conn.options()
+	if err != nil {
+		return nil, err
+	}
+	c, err := keeper.New(a.conn.servers(), opts...)
 	if err != nil {
 		return nil, err
 	}

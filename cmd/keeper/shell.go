@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keeper-go/keeper"
@@ -107,15 +108,22 @@ var exitCommand = &command{
 }
 
 // runShell connects and reads commands from the terminal, or line by line
-// from standard input when it is not a terminal.
+// from standard input when it is not a terminal. On a terminal the shell
+// also starts when no server answers, as zk-shell does: it says so and
+// connects in the background.
 func (a *app) runShell(ctx context.Context, useHistory bool) error {
+	in := terminalFile(a.stdin)
 	c, err := a.client(ctx)
+	var notConnected error
+	if err != nil && in != nil && exitCode(err) == 1 && !errors.Is(err, keeper.ErrAuthFailed) && ctx.Err() == nil {
+		notConnected = err
+		c, err = a.clientLater()
+	}
 	if err != nil {
 		return err
 	}
 	a.inShell = true
 	defer func() { a.inShell = false }()
-	in := terminalFile(a.stdin)
 	if in == nil {
 		return a.script(ctx)
 	}
@@ -125,7 +133,7 @@ func (a *app) runShell(ctx context.Context, useHistory bool) error {
 			histFile = filepath.Join(home, historyName)
 		}
 	}
-	return a.interactive(ctx, c, in, histFile)
+	return a.interactive(ctx, c, in, histFile, notConnected)
 }
 
 // script runs the commands read from standard input, one per line. Blank
@@ -194,10 +202,25 @@ func (a *app) script(ctx context.Context) error {
 	return nil
 }
 
-// interactive runs the shell on a terminal.
-func (a *app) interactive(ctx context.Context, c *keeper.Client, in *os.File, histFile string) error {
+// interactive runs the shell on a terminal; notConnected says why there is
+// no session yet (nil when there is one).
+func (a *app) interactive(ctx context.Context, c *keeper.Client, in *os.File, histFile string, notConnected error) error {
 	wake := make(chan struct{}, 1)
-	stop := c.Listen(func(keeper.StateEvent) {
+	var noticeMu sync.Mutex
+	var notices []string
+	stop := c.Listen(func(ev keeper.StateEvent) {
+		if ev.State == keeper.Lost {
+			// Said at once: whatever the session held (ephemeral nodes,
+			// locks, watches) is gone, though the shell goes on.
+			why := "ended"
+			if ev.Err != nil {
+				why = strings.TrimPrefix(errorLine(ev.Err), "keeper: ")
+			}
+			noticeMu.Lock()
+			notices = append(notices, fmt.Sprintf("keeper: session %s lost (%s): its ephemeral nodes are gone; a new session follows",
+				hex64(ev.SessionID), why))
+			noticeMu.Unlock()
+		}
 		select {
 		case wake <- struct{}{}:
 		default:
@@ -218,11 +241,23 @@ func (a *app) interactive(ctx context.Context, c *keeper.Client, in *os.File, hi
 		prompt:   func() string { return a.prompt(c) },
 		complete: a.completer(ctx, c),
 		wake:     wake,
-		history:  loadHistory(histFile),
+		notices: func() []string {
+			noticeMu.Lock()
+			defer noticeMu.Unlock()
+			n := notices
+			notices = nil
+			return n
+		},
+		history: loadHistory(histFile),
 	}
-	id, _ := c.Session()
-	fmt.Fprintf(a.stdout, "Connected to %s, session %s. Type help for the commands, Ctrl-D to quit.\n",
-		a.conn.servers(), hex64(id))
+	if notConnected != nil {
+		fmt.Fprintf(a.stdout, "%s\nNot connected yet: the shell goes on trying, the prompt shows the state, and commands wait for the session up to --timeout. Type help for the commands, Ctrl-D to quit.\n",
+			errorLine(notConnected))
+	} else {
+		id, _ := c.Session()
+		fmt.Fprintf(a.stdout, "Connected to %s, session %s. Type help for the commands, Ctrl-D to quit.\n",
+			a.conn.servers(), hex64(id))
+	}
 	for {
 		restore, err := rawMode(in)
 		if err != nil {
@@ -305,60 +340,155 @@ func stateLabel(s keeper.State) string {
 // word, znode paths (relative to the current directory) after it.
 func (a *app) completer(ctx context.Context, c *keeper.Client) func([]rune, int) completion {
 	return func(line []rune, pos int) completion {
-		start := pos
-		for start > 0 && line[start-1] != ' ' {
-			start--
-		}
-		word := string(line[start:pos])
-		if strings.TrimSpace(string(line[:start])) == "" {
-			var comp completion
-			comp.start = start
-			for _, cmd := range commands {
-				if cmd.noShell || !strings.HasPrefix(cmd.name, word) {
-					continue
-				}
-				comp.words = append(comp.words, cmd.name+" ")
-				comp.display = append(comp.display, cmd.name)
-			}
-			return comp
-		}
-		if strings.HasPrefix(word, "-") || strings.Contains(word, "://") {
-			return completion{}
-		}
-		dir, prefix := "", word
-		if i := strings.LastIndexByte(word, '/'); i >= 0 {
-			dir, prefix = word[:i+1], word[i+1:]
-		}
-		parent, err := resolve(a.cwd, dir)
-		if err != nil {
-			return completion{}
-		}
 		octx, cancel := context.WithTimeout(ctx, min(a.conn.timeout, 3*time.Second))
 		defer cancel()
-		names, err := c.Children(octx, parent)
-		if err != nil {
-			return completion{}
-		}
-		sort.Strings(names)
-		comp := completion{start: start}
-		for _, name := range names {
-			if strings.HasPrefix(name, prefix) {
-				comp.words = append(comp.words, dir+name)
-				comp.display = append(comp.display, name)
+		return completeLine(line, pos, a.cwd, func(parent string) ([]string, error) {
+			return c.Children(octx, parent)
+		}, func(p string) bool {
+			st, err := c.Exists(octx, p)
+			return err == nil && st != nil && st.NumChildren > 0
+		})
+	}
+}
+
+// completeLine completes the word before pos: a command name when it is the
+// first word, else a znode path (the children of its directory, listed by
+// children; hasChildren says whether a single candidate gets a "/" to go on
+// or ends the word). The word may be quoted or hold backslash escapes, as
+// splitWords reads them; candidates are quoted the same way, and names with
+// spaces or quotes are escaped.
+func completeLine(line []rune, pos int, cwd string, children func(string) ([]string, error), hasChildren func(string) bool) completion {
+	start, word, quote := lastWord(line[:pos])
+	if strings.TrimSpace(string(line[:start])) == "" && quote == 0 {
+		var comp completion
+		comp.start = start
+		for _, cmd := range commands {
+			if cmd.noShell || !strings.HasPrefix(cmd.name, word) {
+				continue
 			}
-		}
-		if len(comp.words) == 1 {
-			// A node with children gets a "/" to go on completing; a leaf
-			// ends the word.
-			st, err := c.Exists(octx, keeper.JoinPath(parent, comp.display[0]))
-			if err == nil && st != nil && st.NumChildren > 0 {
-				comp.words[0] += "/"
-			} else {
-				comp.words[0] += " "
-			}
+			comp.words = append(comp.words, cmd.name+" ")
+			comp.display = append(comp.display, cmd.name)
 		}
 		return comp
 	}
+	if strings.HasPrefix(word, "-") || strings.Contains(word, "://") {
+		return completion{}
+	}
+	dir, prefix := "", word
+	if i := strings.LastIndexByte(word, '/'); i >= 0 {
+		dir, prefix = word[:i+1], word[i+1:]
+	}
+	parent, err := resolve(cwd, dir)
+	if err != nil {
+		return completion{}
+	}
+	names, err := children(parent)
+	if err != nil {
+		return completion{}
+	}
+	sort.Strings(names)
+	comp := completion{start: start}
+	for _, name := range names {
+		if strings.HasPrefix(name, prefix) {
+			comp.words = append(comp.words, quoteWord(dir+name, quote, false))
+			comp.display = append(comp.display, name)
+		}
+	}
+	if len(comp.words) == 1 {
+		// A node with children gets a "/" to go on completing; a leaf
+		// ends the word (and its quote).
+		full := dir + comp.display[0]
+		if hasChildren(keeper.JoinPath(parent, comp.display[0])) {
+			comp.words[0] = quoteWord(full+"/", quote, false)
+		} else {
+			comp.words[0] = quoteWord(full, quote, true) + " "
+		}
+	}
+	return comp
+}
+
+// lastWord finds the word that line ends in, read as splitWords reads
+// words: it returns where the word starts (at its opening quote, if any),
+// its text without quotes and escapes, and the quote still open at the end
+// of line (0 when none).
+func lastWord(line []rune) (start int, word string, quote rune) {
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(line); i++ {
+		r := line[i]
+		switch {
+		case quote == '\'':
+			if r == '\'' {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case quote == '"':
+			switch {
+			case r == '"':
+				quote = 0
+			case r == '\\' && i+1 < len(line):
+				i++
+				switch line[i] {
+				case 'n':
+					cur.WriteRune('\n')
+				case 't':
+					cur.WriteRune('\t')
+				default:
+					cur.WriteRune(line[i])
+				}
+			default:
+				cur.WriteRune(r)
+			}
+		case r == ' ' || r == '\t':
+			inWord = false
+			cur.Reset()
+		default:
+			if !inWord {
+				start, inWord = i, true
+			}
+			switch {
+			case r == '\'' || r == '"':
+				quote = r
+			case r == '\\' && i+1 < len(line):
+				i++
+				cur.WriteRune(line[i])
+			default:
+				cur.WriteRune(r)
+			}
+		}
+	}
+	if !inWord {
+		start = len(line)
+	}
+	return start, cur.String(), quote
+}
+
+// quoteWord writes w for the shell's command line, inside the quote the
+// user opened (0: none, then characters that splitWords would split or
+// unquote are backslash-escaped). closed ends the quote.
+func quoteWord(w string, quote rune, closed bool) string {
+	end := func(q string) string {
+		if closed {
+			return q
+		}
+		return ""
+	}
+	switch {
+	case quote == '\'' && !strings.ContainsRune(w, '\''):
+		return "'" + w + end("'")
+	case quote != 0:
+		r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\t", `\t`)
+		return `"` + r.Replace(w) + end(`"`)
+	}
+	var sb strings.Builder
+	for _, r := range w {
+		if strings.ContainsRune(" \t'\"\\", r) {
+			sb.WriteRune('\\')
+		}
+		sb.WriteRune(r)
+	}
+	return sb.String()
 }
 
 // loadHistory returns the last lines of the history file.

@@ -562,3 +562,77 @@ func TestFmtDurationAndPlural(t *testing.T) {
 		t.Error("plural")
 	}
 }
+
+func TestCompleteLineQuoting(t *testing.T) {
+	t.Parallel()
+	tree := map[string][]string{
+		"/":        {"my dir", "my file", "it's", "plain"},
+		"/my dir":  {"x"},
+		"/sub":     {"a b"},
+		"/my file": nil,
+	}
+	children := func(p string) ([]string, error) { return tree[p], nil }
+	hasChildren := func(p string) bool { return len(tree[p]) > 0 }
+	for _, tc := range []struct{ line, want string }{
+		{"get /my", "get /my\\ "},            // two candidates: their common prefix, escaped
+		{"get /my\\ d", "get /my\\ dir/"},    // escaped space, a directory
+		{"get /my\\ f", "get /my\\ file "},   // a leaf ends the word
+		{"get '/my d", "get '/my dir/"},      // inside single quotes
+		{"get '/my f", "get '/my file' "},    // the quote is closed after a leaf
+		{`get "/my f`, `get "/my file" `},    // double quotes
+		{"get /it", `get /it\'s `},           // a quote in the name
+		{"get '/it", `get "/it's" `},         // single quote inside single quotes: double ones
+		{"get /pl", "get /plain "},           // plain names stay plain
+		{"ls '/my dir'/", "ls /my\\ dir/x "}, // after a closed quote: the word rewritten
+	} {
+		line := []rune(tc.line)
+		c := completeLine(line, len(line), "/", children, hasChildren)
+		got := tc.line
+		if len(c.words) > 0 {
+			repl := c.words[0]
+			for _, w := range c.words[1:] {
+				repl = commonPrefix(repl, w)
+			}
+			got = string(line[:c.start]) + repl
+			if len(c.words) > 1 && utf8.RuneCountInString(repl) <= len(line)-c.start {
+				got = tc.line
+			}
+		}
+		if got != tc.want {
+			t.Errorf("completing %q: %q (candidates %q), want %q", tc.line, got, c.words, tc.want)
+		}
+		if words, err := splitWords(strings.TrimSuffix(tc.want, "/")); err == nil && strings.HasSuffix(tc.want, " ") {
+			if last := words[len(words)-1]; !strings.HasPrefix(last, "/") {
+				t.Errorf("%q does not split back into a path: %q", tc.want, words)
+			}
+		}
+	}
+}
+
+// TestEditorWideAndNonASCII: a non-ASCII character is drawn as soon as it is
+// typed, and the cursor is placed by display width (a CJK character takes
+// two columns).
+func TestEditorWideAndNonASCII(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	e := editorFor("é", &out, nil)
+	defer e.keys.close()
+	if _, err := e.readLine(context.Background()); err != io.EOF {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "> é\x1b[K\r\x1b[3C") {
+		t.Fatalf("é was not echoed: %q", out.String())
+	}
+	out.Reset()
+	e2 := editorFor("日本語", &out, nil)
+	defer e2.keys.close()
+	e2.readLine(context.Background())
+	if !strings.HasSuffix(out.String(), "> 日本語\x1b[K\r\x1b[8C") {
+		t.Fatalf("the cursor after three wide characters: %q", out.String())
+	}
+	for r, w := range map[rune]int{'a': 1, 'é': 1, '\u0301': 0, '日': 2, '한': 2, 'Ａ': 2, '😀': 2, '\u200b': 0} {
+		if got := runeWidth(r); got != w {
+			t.Errorf("runeWidth(%q) = %d, want %d", r, got, w)
+		}
+	}
+}
