@@ -6,12 +6,16 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
-// The golden frames were captured from a real exchange with ZooKeeper by
-// `go run ./internal/wire/internal/capture -out internal/wire/testdata/golden`.
-// Each file holds one frame payload, without its length prefix.
+// The golden frames were captured from real exchanges with ZooKeeper, one
+// directory per release, by
+// `ZOOKEEPER_VERSION=x go run ./internal/wire/internal/capture -out internal/wire/testdata/golden`
+// (ZOOKEEPER_VERSION=debian for Debian's 3.8.0). Each file holds one frame
+// payload, without its length prefix.
 const goldenDir = "testdata/golden"
 
 // goldenFrames names each captured frame, its direction and the op whose
@@ -35,13 +39,69 @@ var goldenFrames = []struct {
 	{"getchildren2-response", true, OpGetChildren2},
 	{"multi-request", false, OpMulti},
 	{"multi-response", true, OpMulti},
+	{"multicreate2-request", false, OpMulti},
+	{"multicreate2-response", true, OpMulti},
 	{"closesession-request", false, OpCloseSession},
 	{"closesession-response", true, OpCloseSession},
 }
 
-func readGolden(t *testing.T, name string) []byte {
+// release is a captured server release.
+type release struct {
+	name                string // the directory: "3.9.5"
+	major, minor, patch int
+}
+
+func (r release) atLeast(major, minor, patch int) bool {
+	if r.major != major {
+		return r.major > major
+	}
+	if r.minor != minor {
+		return r.minor > minor
+	}
+	return r.patch >= patch
+}
+
+// goldenReleases lists the captured releases, oldest first.
+func goldenReleases(t *testing.T) []release {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(goldenDir, name+".bin"))
+	entries, err := os.ReadDir(goldenDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []release
+	for _, e := range entries {
+		parts := strings.Split(e.Name(), ".")
+		if !e.IsDir() || len(parts) != 3 {
+			t.Fatalf("%s/%s: want only release directories", goldenDir, e.Name())
+		}
+		r := release{name: e.Name()}
+		for i, dst := range []*int{&r.major, &r.minor, &r.patch} {
+			n, err := strconv.Atoi(parts[i])
+			if err != nil {
+				t.Fatalf("%s/%s: not a release: %v", goldenDir, e.Name(), err)
+			}
+			*dst = n
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b release) int {
+		if a.atLeast(b.major, b.minor, b.patch) {
+			if a == b {
+				return 0
+			}
+			return 1
+		}
+		return -1
+	})
+	if len(out) == 0 {
+		t.Fatal("no captured release")
+	}
+	return out
+}
+
+func readGolden(t *testing.T, rel, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(goldenDir, rel, name+".bin"))
 	if err != nil {
 		t.Fatalf("golden frame missing (capture it with internal/wire/internal/capture): %v", err)
 	}
@@ -50,9 +110,9 @@ func readGolden(t *testing.T, name string) []byte {
 
 // decodeGolden decodes a captured frame payload the way each side would,
 // and checks that re-encoding gives back the same bytes.
-func decodeGolden(t *testing.T, name string, fromServer bool, op OpCode) (hdr Record, body Record) {
+func decodeGolden(t *testing.T, rel, name string, fromServer bool, op OpCode) (hdr Record, body Record) {
 	t.Helper()
-	frame := readGolden(t, name)
+	frame := readGolden(t, rel, name)
 	r := NewReader(frame)
 	switch {
 	case op == OpCreateSession && fromServer:
@@ -100,28 +160,52 @@ func decodeGolden(t *testing.T, name string, fromServer bool, op OpCode) (hdr Re
 }
 
 func TestGoldenRoundTrip(t *testing.T) {
+	for _, rel := range goldenReleases(t) {
+		for _, g := range goldenFrames {
+			t.Run(rel.name+"/"+g.file, func(t *testing.T) { decodeGolden(t, rel.name, g.file, g.fromServer, g.op) })
+		}
+	}
+}
+
+// Every client frame is the same bytes whatever the server's release.
+func TestGoldenRequestsAgree(t *testing.T) {
+	rels := goldenReleases(t)
 	for _, g := range goldenFrames {
-		t.Run(g.file, func(t *testing.T) { decodeGolden(t, g.file, g.fromServer, g.op) })
+		if g.fromServer {
+			continue
+		}
+		first := readGolden(t, rels[0].name, g.file)
+		for _, rel := range rels[1:] {
+			if !bytes.Equal(readGolden(t, rel.name, g.file), first) {
+				t.Errorf("%s differs between %s and %s", g.file, rels[0].name, rel.name)
+			}
+		}
 	}
 }
 
 func TestGoldenValues(t *testing.T) {
+	for _, rel := range goldenReleases(t) {
+		t.Run(rel.name, func(t *testing.T) { goldenValues(t, rel) })
+	}
+}
+
+func goldenValues(t *testing.T, rel release) {
 	const node = "/golden-0000000000"
 
-	_, b := decodeGolden(t, "connect-request", false, OpCreateSession)
+	_, b := decodeGolden(t, rel.name, "connect-request", false, OpCreateSession)
 	creq := b.(*ConnectRequest)
 	if want := (&ConnectRequest{Timeout: 30000, Passwd: make([]byte, 16)}); !reflect.DeepEqual(creq, want) {
 		t.Errorf("connect request %#v", creq)
 	}
 
-	_, b = decodeGolden(t, "connect-response", true, OpCreateSession)
+	_, b = decodeGolden(t, rel.name, "connect-response", true, OpCreateSession)
 	cresp := b.(*ConnectResponse)
 	if cresp.ProtocolVersion != 0 || cresp.Timeout <= 0 || cresp.SessionID == 0 || len(cresp.Passwd) != 16 ||
 		cresp.ReadOnly || cresp.NoReadOnlyByte {
 		t.Errorf("connect response %#v", cresp)
 	}
 
-	h, b := decodeGolden(t, "create2-request", false, OpCreate2)
+	h, b := decodeGolden(t, rel.name, "create2-request", false, OpCreate2)
 	if h.(*RequestHeader).Xid != 1 {
 		t.Errorf("create2 xid %d", h.(*RequestHeader).Xid)
 	}
@@ -129,7 +213,7 @@ func TestGoldenValues(t *testing.T) {
 		t.Errorf("create2 request %#v", b)
 	}
 
-	h, b = decodeGolden(t, "create2-response", true, OpCreate2)
+	h, b = decodeGolden(t, rel.name, "create2-response", true, OpCreate2)
 	rh := h.(*ReplyHeader)
 	c2 := b.(*Create2Response)
 	if rh.Xid != 1 || rh.Err != ErrOK || rh.Zxid == 0 || c2.Path != node ||
@@ -137,48 +221,55 @@ func TestGoldenValues(t *testing.T) {
 		t.Errorf("create2 response %#v %#v", rh, c2)
 	}
 
-	_, b = decodeGolden(t, "getdata-request", false, OpGetData)
+	_, b = decodeGolden(t, rel.name, "getdata-request", false, OpGetData)
 	if want := (&GetDataRequest{Path: node, Watch: true}); !reflect.DeepEqual(b, want) {
 		t.Errorf("getData request %#v", b)
 	}
 
-	_, b = decodeGolden(t, "getdata-response", true, OpGetData)
+	_, b = decodeGolden(t, rel.name, "getdata-response", true, OpGetData)
 	gd := b.(*GetDataResponse)
 	if string(gd.Data) != "hello" || gd.Stat != c2.Stat {
 		t.Errorf("getData response %q %#v", gd.Data, gd.Stat)
 	}
 
-	_, b = decodeGolden(t, "setdata-request", false, OpSetData)
+	_, b = decodeGolden(t, rel.name, "setdata-request", false, OpSetData)
 	if want := (&SetDataRequest{Path: node, Data: []byte("world!"), Version: 0}); !reflect.DeepEqual(b, want) {
 		t.Errorf("setData request %#v", b)
 	}
 
-	h, b = decodeGolden(t, "notification", true, OpNotification)
-	if want := (&ReplyHeader{Xid: XidNotification, Zxid: -1, Err: ErrOK}); !reflect.DeepEqual(h, want) {
-		t.Errorf("notification header %#v", h)
-	}
+	h, b = decodeGolden(t, rel.name, "notification", true, OpNotification)
+	event := h.(*ReplyHeader)
 	if want := (&WatcherEvent{Type: EventNodeDataChanged, State: StateSyncConnected, Path: node}); !reflect.DeepEqual(b, want) {
 		t.Errorf("notification %#v", b)
 	}
 
-	_, b = decodeGolden(t, "setdata-response", true, OpSetData)
+	h, b = decodeGolden(t, rel.name, "setdata-response", true, OpSetData)
+	// Since 3.9 (ZOOKEEPER-4655) a watch event carries the zxid of the
+	// change that fired it; before, -1.
+	wantZxid := int64(-1)
+	if rel.atLeast(3, 9, 0) {
+		wantZxid = h.(*ReplyHeader).Zxid
+	}
+	if want := (&ReplyHeader{Xid: XidNotification, Zxid: wantZxid, Err: ErrOK}); !reflect.DeepEqual(event, want) {
+		t.Errorf("notification header %#v, want %#v", event, want)
+	}
 	if st := b.(*SetDataResponse).Stat; st.Version != 1 || st.DataLength != 6 || st.Czxid != c2.Stat.Czxid {
 		t.Errorf("setData response %#v", st)
 	}
 
-	_, b = decodeGolden(t, "getchildren2-request", false, OpGetChildren2)
+	_, b = decodeGolden(t, rel.name, "getchildren2-request", false, OpGetChildren2)
 	if want := (&GetChildrenRequest{Path: "/", Watch: false}); !reflect.DeepEqual(b, want) {
 		t.Errorf("getChildren2 request %#v", b)
 	}
 
-	_, b = decodeGolden(t, "getchildren2-response", true, OpGetChildren2)
+	_, b = decodeGolden(t, rel.name, "getchildren2-response", true, OpGetChildren2)
 	gc := b.(*GetChildren2Response)
 	kids := slices.Sorted(slices.Values(gc.Children))
 	if !reflect.DeepEqual(kids, []string{"golden-0000000000", "zookeeper"}) || gc.Stat.NumChildren != 2 {
 		t.Errorf("getChildren2 response %#v", gc)
 	}
 
-	_, b = decodeGolden(t, "multi-request", false, OpMulti)
+	_, b = decodeGolden(t, rel.name, "multi-request", false, OpMulti)
 	mreq := b.(*MultiRequest)
 	ops := make([]OpCode, len(mreq.Ops))
 	for i, op := range mreq.Ops {
@@ -188,7 +279,7 @@ func TestGoldenValues(t *testing.T) {
 		t.Errorf("multi request ops %v", ops)
 	}
 
-	h, b = decodeGolden(t, "multi-response", true, OpMulti)
+	h, b = decodeGolden(t, rel.name, "multi-response", true, OpMulti)
 	if h.(*ReplyHeader).Err != ErrOK {
 		t.Errorf("multi reply error %v", h.(*ReplyHeader).Err)
 	}
@@ -201,17 +292,39 @@ func TestGoldenValues(t *testing.T) {
 		t.Errorf("multi response %#v", b)
 	}
 
-	h, b = decodeGolden(t, "closesession-response", true, OpCloseSession)
+	// A create2 inside a multi: 3.7.1+ and 3.8.1+ answer with a create2
+	// result carrying the Stat (ZOOKEEPER-4026); before, a plain create
+	// result.
+	_, b = decodeGolden(t, rel.name, "multicreate2-request", false, OpMulti)
+	if ops := b.(*MultiRequest).Ops; len(ops) != 1 || ops[0].Op != OpCreate2 {
+		t.Errorf("multi create2 request %#v", b)
+	}
+	h, b = decodeGolden(t, rel.name, "multicreate2-response", true, OpMulti)
+	res := b.(*MultiResponse).Results
+	withStat := rel.atLeast(3, 8, 1) || rel.major == 3 && rel.minor == 7 && rel.patch >= 1
+	switch {
+	case len(res) != 1 || res[0].Path != node+"/b":
+		t.Errorf("multi create2 response %#v", b)
+	case withStat && (res[0].Op != OpCreate2 || res[0].Stat == nil || res[0].Stat.Czxid != h.(*ReplyHeader).Zxid || res[0].Stat.DataLength != 4):
+		t.Errorf("multi create2 result %#v, want a create2 result with the node's Stat", res[0])
+	case !withStat && (res[0].Op != OpCreate || res[0].Stat != nil):
+		t.Errorf("multi create2 result %#v, want a plain create result", res[0])
+	}
+
+	h, b = decodeGolden(t, rel.name, "closesession-response", true, OpCloseSession)
 	if b != nil || h.(*ReplyHeader).Err != ErrOK {
 		t.Errorf("closeSession response %#v %#v", h, b)
 	}
 }
 
-// goldenSeeds turns the golden frames into fuzz seeds for target.
+// goldenSeeds turns the golden frames of the newest captured release into
+// fuzz seeds for target.
 func goldenSeeds(t *testing.T, target string) []seed {
 	var out []seed
+	rels := goldenReleases(t)
+	newest := rels[len(rels)-1].name
 	for _, g := range goldenFrames {
-		frame := readGolden(t, g.file)
+		frame := readGolden(t, newest, g.file)
 		name := "golden-" + g.file
 		switch {
 		case g.fromServer != (target == "FuzzDecodeResponse"):

@@ -3,10 +3,12 @@
 // a zktest proxy that taps every frame, speaks the protocol with package
 // wire (connect, create2 persistent-sequential, getData with a watch,
 // setData from the same connection so that the watch fires, getChildren2, a
-// multi whose second op fails, closeSession), and writes each frame payload
-// (without its length prefix) to <out>/<name>.bin.
+// multi whose second op fails, a multi holding a create2, closeSession), and
+// writes each frame payload (without its length prefix) to
+// <out>/<version>/<name>.bin, <version> being the release the server
+// reports. ZOOKEEPER_VERSION selects the server, as for every zktest user:
 //
-//	go run ./internal/wire/internal/capture -out internal/wire/testdata/golden
+//	ZOOKEEPER_VERSION=3.9.5 go run ./internal/wire/internal/capture -out internal/wire/testdata/golden
 package main
 
 import (
@@ -90,6 +92,11 @@ var steps = []step{
 			{Op: wire.OpSetData, Req: &wire.SetDataRequest{Path: node, Data: []byte("again"), Version: -1}},
 		}}
 	}},
+	{"multicreate2", wire.OpMulti, func(node string) wire.Record {
+		return &wire.MultiRequest{Ops: []wire.MultiOp{
+			{Op: wire.OpCreate2, Req: &wire.CreateRequest{Path: node + "/b", Data: []byte("stat"), ACL: openACL}},
+		}}
+	}},
 	{"closesession", wire.OpCloseSession, nil},
 }
 
@@ -124,6 +131,10 @@ func run(out string) (err error) {
 	if len(files) != wantClient+wantServer {
 		return fmt.Errorf("named %d frames, want %d", len(files), wantClient+wantServer)
 	}
+	if cl.Version() == "" {
+		return errors.New("the server reported no release")
+	}
+	out = filepath.Join(out, cl.Version())
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
