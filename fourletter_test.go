@@ -88,60 +88,8 @@ var fixtureWants = map[string]any{
 	"3.8.0/wchp.txt":                 rawWant{},
 	"3.8.0/wchs.txt":                 rawWant{},
 
-	// 3.5.9, reconstructed: integer average latency, MM/dd/yyyy build date.
-	"3.5.9/srvr.txt": statsWant{mode: "follower", nodes: 105, zxid: 0x100000108, received: 2969, conns: 5, latency: [3]float64{0, 1, 22},
-		versionLineContains: "built on 01/06/2021 19:49 GMT"},
-	"3.5.9/srvr-leader.txt": statsWant{mode: "leader", nodes: 10084, zxid: 0x20033fc12, received: 278202469, conns: 31,
-		latency: [3]float64{0, 0, 2209}, proposals: proposals(36, 32, 31260)},
-	"3.5.9/stat.txt": statsWant{mode: "standalone", nodes: 16, zxid: 0x31, received: 4, conns: 2, latency: [3]float64{0, 1, 2},
-		clients: []string{"/0:0:0:0:0:0:0:1:48914[1](queued=0,recved=3,sent=3)", "/192.168.1.151:53400[0](queued=0,recved=1,sent=0)"}},
-	"3.5.9/mntr.txt":        mntrWant{state: "standalone", znodes: 12792, alive: 10, watchN: 45966},
-	"3.5.9/mntr-leader.txt": mntrWant{state: "leader", znodes: 12792, alive: 10, watchN: 45966, followers: 2, synced: 2},
-	"3.5.9/cons.txt": consWant{n: 3, first: Conn{Addr: "10.0.3.7:35986", Interest: 1, Received: 2238053, Sent: 2238053,
-		SessionID: 0x1000a3f6c2e0001, LastOp: "PING", Established: time.UnixMilli(1610012345678), Timeout: 30 * time.Second,
-		LastCxid: 0x1d4, LastZxid: 0x100000108, LastResponse: 1610099999999, MaxLatency: 22}},
-	"3.5.9/conf.txt": pairsWant{"clientPort": "2181", "serverId": "1", "electionPort": "3888", "version": "100000000",
-		"server.3": "10.0.3.9:2888:3888:participant;0.0.0.0:2181"},
-	"3.5.9/envi.txt": pairsWant{"java.version": "1.8.0_292", "java.class.path": "/opt/zookeeper/lib/zookeeper-3.5.9.jar:/opt/zookeeper/lib/zookeeper-jute-3.5.9.jar:/opt/zookeeper/conf:"},
-	"3.5.9/ruok.txt": ruokWant(true),
-	"3.5.9/isro.txt": isroWant(false),
-
-	// 3.6.4, reconstructed: "3.6.4--<hash>", double average latency.
-	"3.6.4/srvr.txt": statsWant{mode: "standalone", nodes: 28, zxid: 0x1d, received: 72, conns: 2, latency: [3]float64{0, 4.4789, 55},
-		versionLineContains: "3.6.4--d65253dcf68e9097c6e95a126463fd5fdeb4521c, built on 12/18/2022 18:10 GMT"},
-	"3.6.4/srvr-read-only.txt": statsWant{mode: "read-only", nodes: 6, zxid: 0x200000003, received: 2, conns: 1, readOnly: true},
-	"3.6.4/stat.txt": statsWant{mode: "follower", nodes: 155, zxid: 0x4000000b5, received: 230, conns: 2, latency: [3]float64{0, 0.557, 13},
-		clients: []string{"/172.31.38.68:42174[0](queued=0,recved=1,sent=0)", "/172.31.13.141:46946[1](queued=0,recved=196,sent=196)"}},
-	"3.6.4/mntr.txt": mntrWant{state: "follower", znodes: 155, alive: 2, watchN: 12, avgLatency: 0.557},
-	"3.6.4/cons.txt": consWant{n: 2, first: Conn{Addr: "172.31.13.141:46946", Interest: 1, Received: 196, Sent: 196,
-		SessionID: 0x300006e4d7c0000, LastOp: "PING", Established: time.UnixMilli(1680000000123), Timeout: 18 * time.Second,
-		LastCxid: 0xa3, LastZxid: 0x4000000b5, LastResponse: 5093905, MaxLatency: 13}},
-	"3.6.4/conf.txt": pairsWant{"clientPortListenBacklog": "-1", "serverId": "0"},
-	"3.6.4/isro.txt": isroWant(true),
-	"3.6.4/ruok.txt": ruokWant(true),
-
-	// 3.7.0, reconstructed: yyyy-MM-dd build date.
-	"3.7.0/srvr.txt": statsWant{mode: "follower", nodes: 6, zxid: 0x200000002, received: 3845, conns: 1, latency: [3]float64{1, 7.5, 20},
-		versionLineContains: "built on 2021-03-17 09:46 UTC"},
-	"3.7.0/stat.txt": statsWant{mode: "follower", nodes: 10, zxid: 0x600000001, received: 63, conns: 2, latency: [3]float64{0, 0.6667, 14},
-		clients: []string{"/127.0.0.1:55328[1](queued=0,recved=37,sent=37)", "/192.168.18.148:52590[0](queued=0,recved=1,sent=0)"}},
-	"3.7.0/mntr.txt": mntrWant{state: "leader", znodes: 10, alive: 1, watchN: 2, avgLatency: 0.6667, synced: 2},
-	"3.7.0/cons.txt": consWant{n: 2, first: Conn{Addr: "127.0.0.1:55328", Interest: 1, Received: 37, Sent: 37,
-		SessionID: 0x10000d9a8e40000, LastOp: "GETC", Established: time.UnixMilli(1616000000000), Timeout: 30 * time.Second,
-		LastCxid: 0x12, LastZxid: 0x600000001, LastResponse: 912300, LastLatency: 1, MaxLatency: 14}},
-	"3.7.0/ruok.txt": ruokWant(true),
-
-	// 3.9.2, reconstructed: bracketed IPv6 (Java 14+), an observer.
-	"3.9.2/srvr.txt": statsWant{mode: "leader", nodes: 5, zxid: 0x200000002, received: 2, conns: 1, proposals: proposals(48, 48, 48),
-		versionLineContains: "3.9.2-e454e8c7283100c7caec6dcae2bc82aaecb63023, built on 2024-02-12 20:59 UTC"},
-	"3.9.2/stat.txt": statsWant{mode: "observer", nodes: 9, zxid: 0x500000003, received: 13, conns: 2, latency: [3]float64{0, 2.0833, 9},
-		clients: []string{"/[0:0:0:0:0:0:0:1]:46652[0](queued=0,recved=1,sent=0)", "/10.1.0.12:51234[1](queued=0,recved=12,sent=12)"}},
-	"3.9.2/mntr.txt": mntrWant{state: "observer", znodes: 9, alive: 2, avgLatency: 2.0833},
-	"3.9.2/cons.txt": consWant{n: 2, first: Conn{Addr: "[0:0:0:0:0:0:0:1]:46660", Received: 1}},
-	"3.9.2/conf.txt": pairsWant{"peerType": "1", "server.3": "zoo3:2888:3888:observer;0.0.0.0:2181", "dataLogDir": "/datalog/version-2"},
-	"3.9.2/envi.txt": pairsWant{"java.version": "11.0.22", "host.name": "zoo3"},
-	"3.9.2/ruok.txt": ruokWant(true),
-	"3.9.2/isro.txt": isroWant(false),
+	// The other releases' fixtures were captured by a tool whose set-ups
+	// fix their expectations: see fourletter_captured_test.go.
 }
 
 // fixtureWord returns the four-letter word a fixture file answers.
@@ -217,6 +165,8 @@ func TestFixtures(t *testing.T) {
 func checkFixture(t *testing.T, word, out string, v Version, want any) {
 	t.Helper()
 	switch w := want.(type) {
+	case fixtureChecker:
+		w.check(t, out, v)
 	case errWant:
 		_, err := parseAny(word, out)
 		if !errors.Is(err, w.err) {

@@ -9,6 +9,10 @@
 // reports. ZOOKEEPER_VERSION selects the server, as for every zktest user:
 //
 //	ZOOKEEPER_VERSION=3.9.5 go run ./internal/wire/internal/capture -out internal/wire/testdata/golden
+//
+// With -4lw DIR instead it records four-letter-word replies (see fourlw.go):
+//
+//	ZOOKEEPER_VERSION=3.9.5 go run ./internal/wire/internal/capture -4lw testdata/4lw
 package main
 
 import (
@@ -26,11 +30,16 @@ import (
 )
 
 func main() {
-	out := flag.String("out", "", "directory to write the frames to (required)")
+	out := flag.String("out", "", "directory to write the frames to")
+	fourlw := flag.String("4lw", "", "directory to write four-letter-word replies to, instead (see fourlw.go)")
 	flag.Parse()
-	if *out == "" || flag.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: capture -out DIR")
+	if (*out == "") == (*fourlw == "") || flag.NArg() != 0 {
+		fmt.Fprintln(os.Stderr, "usage: capture -out DIR | -4lw DIR")
 		os.Exit(2)
+	}
+	run := run
+	if *fourlw != "" {
+		run, *out = capture4lw, *fourlw
 	}
 	if err := run(*out); err != nil {
 		fmt.Fprintln(os.Stderr, "capture:", err)
