@@ -118,19 +118,16 @@ public class DiscDriver {
 }
 `
 
-var discDriverJars = []string{"curator-x-discovery.jar", "curator-recipes.jar", "curator-framework.jar",
-	"curator-client.jar", "zookeeper.jar", "jackson-databind.jar", "jackson-core.jar", "jackson-annotations.jar", "slf4j-nop.jar"}
-
 // details is DiscDriver.Details.
 type details struct {
 	Region string `json:"region"`
 	Weight int    `json:"weight"`
 }
 
-func startDiscDriver(t *testing.T, c *keeper.Client) *interop.Proc {
+func startDiscDriver(t *testing.T, curator interop.Peer, c *keeper.Client) *interop.Proc {
 	t.Helper()
 	servers, ns := interop.SplitChroot(srv.Servers() + c.Chroot())
-	return interop.Java(t, "DiscDriver", discDriverSource, discDriverJars, servers, ns)
+	return curator.Java(t, "DiscDriver", discDriverSource, servers, ns)
 }
 
 // javaQuery returns the instances Java's queryForInstances finds, as
@@ -152,9 +149,14 @@ func javaQuery(t *testing.T, j *interop.Proc, name string) []string {
 // Java finds the instance again; after Unregister it does not.
 func TestCuratorSeesKeeper(t *testing.T) {
 	t.Parallel()
+	interop.EachCurator(t, testCuratorSeesKeeper)
+}
+
+func testCuratorSeesKeeper(t *testing.T, curator interop.Peer) {
+	t.Parallel()
 	ctx := testutil.Ctx(t, 2*time.Minute)
 	c, p := testutil.Proxied(t, srv, keeper.WithSessionTimeout(4*time.Second))
-	j := startDiscDriver(t, c)
+	j := startDiscDriver(t, curator, c)
 	d, _ := discovery.New[details](c, "/services", discovery.WithPayloadClass("DiscDriver$Details"))
 	defer d.Close(ctx)
 	spec, _ := discovery.ParseURISpec("{scheme}://{address}:{port}")
@@ -195,9 +197,14 @@ func TestCuratorSeesKeeper(t *testing.T) {
 // unregister removes it from the cache; Java's cache sees ours.
 func TestKeeperSeesCurator(t *testing.T) {
 	t.Parallel()
+	interop.EachCurator(t, testKeeperSeesCurator)
+}
+
+func testKeeperSeesCurator(t *testing.T, curator interop.Peer) {
+	t.Parallel()
 	ctx := testutil.Ctx(t, 2*time.Minute)
 	c := srv.Client(t)
-	j := startDiscDriver(t, c)
+	j := startDiscDriver(t, curator, c)
 	d, _ := discovery.New[details](c, "/services", discovery.WithPayloadClass("DiscDriver$Details"))
 	defer d.Close(ctx)
 	sc, err := d.NewCache(ctx, "api")
@@ -233,7 +240,11 @@ func TestKeeperSeesCurator(t *testing.T) {
 		t.Fatalf("raw payload %s, %v %v", rawInst.Payload, ok, err)
 	}
 
-	// Java's cache sees ours, then Java unregisters its own.
+	// Java's cache sees ours, then Java unregisters its own. Curator's
+	// ServiceCache is a CuratorCache, which needs persistent watches.
+	if !c.ServerVersion().AtLeast(3, 6, 0) {
+		t.Skipf("Curator's ServiceCache needs persistent watches (3.6); the server is %s", c.ServerVersion())
+	}
 	j.Send(t, "cache api")
 	j.Await(t, "cached api")
 	if err := d.Register(ctx, discovery.Instance[details]{Name: "api", ID: "go-2", Payload: details{"eu", 1}}); err != nil {

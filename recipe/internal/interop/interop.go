@@ -485,7 +485,8 @@ zk.close()
 
 // curatorJars are Debian's jars the Curator driver compiles and runs with;
 // their manifests pull in guava, slf4j-api and ZooKeeper's own dependencies.
-var curatorJars = []string{"curator-recipes.jar", "curator-framework.jar", "curator-client.jar", "curator-x-discovery.jar", "zookeeper.jar", "slf4j-nop.jar"}
+var curatorJars = []string{"curator-recipes.jar", "curator-framework.jar", "curator-client.jar", "curator-x-discovery.jar", "zookeeper.jar",
+	"jackson-databind.jar", "jackson-core.jar", "jackson-annotations.jar", "slf4j-nop.jar"}
 
 // Curator compiles (with javac, into a temporary directory) and starts a
 // Java program that connects a CuratorFramework of the current release (see
