@@ -85,8 +85,10 @@ check: test
 sandbox: sandbox-deps
 	ZOOKEEPER_VERSION=$(if $(ZOOKEEPER_VERSION),$(ZOOKEEPER_VERSION),$(ZK_MAIN)) $(GO) run ./cmd/keeper sandbox
 
-bench: deps
-	cd bench && $(GO) run . $(if $(PROFILE),-cpuprofile cpu.pprof,)
+# bench runs against ZK_MAIN (or ZOOKEEPER_VERSION) and records the release
+# in bench/RESULTS.md.
+bench: sandbox-deps
+	cd bench && ZOOKEEPER_VERSION=$(if $(ZOOKEEPER_VERSION),$(ZOOKEEPER_VERSION),$(ZK_MAIN)) $(GO) run . $(if $(PROFILE),-cpuprofile cpu.pprof,)
 
 clean:
 	$(GO) clean -testcache

@@ -238,6 +238,19 @@ func prepare(e *env) error {
 	return err
 }
 
+// serverSource says where zktest took the server from, as the environment
+// selects it (ZOOKEEPER_HOME, ZOOKEEPER_VERSION, else zktest's default).
+func serverSource() string {
+	switch v := zktest.SelectedVersion(); v {
+	case "":
+		return "the release in ZOOKEEPER_HOME"
+	case zktest.Debian:
+		return "Debian's package"
+	default:
+		return "the release from the Maven registry, ZOOKEEPER_VERSION=" + v
+	}
+}
+
 // loadAvg returns the 1-minute load average, or "?".
 func loadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")
@@ -275,8 +288,8 @@ func document(d docInfo) string {
 		map[bool]string{true: " -quick", false: ""}[d.quick], d.started.Format("2006-01-02 15:04 MST"), d.took.Round(time.Second))
 	fmt.Fprintf(&b, "- Machine: %d cores (%s), %s, %s/%s, GOMAXPROCS %d.\n", runtime.NumCPU(), cpuModel(), runtime.Version(),
 		runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
-	fmt.Fprintf(&b, "- Server: ZooKeeper %s (Debian's package), standalone, started by zktest on loopback with the JVM flags %s; "+
-		"measurement 7 uses a three-member ensemble. Server and clients share the machine's cores.\n", orUnknown(d.version), "`"+strings.Join(serverJVM, " ")+"`")
+	fmt.Fprintf(&b, "- Server: ZooKeeper %s (%s), standalone, started by zktest on loopback with the JVM flags %s; "+
+		"measurement 7 uses a three-member ensemble. Server and clients share the machine's cores.\n", orUnknown(d.version), serverSource(), "`"+strings.Join(serverJVM, " ")+"`")
 	fmt.Fprintf(&b, "- Clients: Keeper at commit %s, go-zookeeper v1.0.4, and the raw client in `bench/raw.go` "+
 		"(encodes requests, keeps a window outstanding on one connection, reads only reply headers). "+
 		"Session timeout %v (failover: %v, the same for both clients).\n", gitCommit(), sessionTimeout, failoverTimeout)
