@@ -10,8 +10,9 @@ GO        ?= go
 PKGS      := ./...
 # Every module of the tree (go.work ties them together): the library, the
 # CLI (its own module, so that the library's go.mod requires nothing), the
-# browser tests of keeper web (chromedp, kept out of both) and bench.
-MODULES   := . cmd/keeper cmd/keeper/webtest bench
+# browser tests of keeper web (chromedp, kept out of both), bench and chaos
+# (porcupine, likewise).
+MODULES   := . cmd/keeper cmd/keeper/webtest bench chaos
 FUZZTIME  ?= 60s
 # CI's fuzzing is bounded by a count of inputs, not a duration: Go 1.26's
 # fuzz coordinator can fail a duration-bounded run with a bare "context
@@ -30,8 +31,10 @@ MATRIX_PKGS := . ./recipe/...
 ZOOKEEPER_VERSION ?=
 ZK_VERSIONS := $(if $(ZOOKEEPER_VERSION),$(ZOOKEEPER_VERSION),$(ZK_MAIN) $(ZK_38) $(ZK_OLDEST))
 PROFILE   ?=
+DURATION  ?= 10m
+SEED      ?= 0
 
-.PHONY: all deps sandbox-deps test check vet fmt-check race fuzz fuzz-short sandbox bench clean
+.PHONY: all deps sandbox-deps test check vet fmt-check race fuzz fuzz-short chaos chaos-short sandbox bench clean
 
 all: check
 
@@ -75,9 +78,20 @@ fuzz:
 	$(GO) test ./internal/wire -run='^$$' -fuzz='^FuzzDecodeResponse$$' -fuzztime=$(FUZZTIME)
 	$(GO) test . -run='^$$' -fuzz='^FuzzParse4lw$$' -fuzztime=$(FUZZTIME)
 
+# chaos runs 6 clients on a 3-member ensemble under seeded faults for
+# DURATION and checks what they saw (chaos/README.md); SEED=n replays a run,
+# 0 picks a seed. chaos-short is the 2-minute run of make test.
+chaos: sandbox-deps
+	cd chaos && ZOOKEEPER_VERSION=$(if $(ZOOKEEPER_VERSION),$(ZOOKEEPER_VERSION),$(ZK_MAIN)) \
+	  $(GO) run -race . -duration $(DURATION) -seed $(SEED)
+
+chaos-short:
+	@$(MAKE) --no-print-directory chaos DURATION=2m
+
 # test is what CI runs: formatting, vet, the whole suite under the race
-# detector against real servers, and a short fuzz run of every target.
-test: deps fmt-check vet race fuzz-short
+# detector against real servers, a short fuzz run of every target and a
+# 2-minute chaos run.
+test: deps fmt-check vet race fuzz-short chaos-short
 
 check: test
 
