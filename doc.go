@@ -40,7 +40,9 @@
 // GetW, ExistsW and ChildrenW set one-shot watches: each returns a channel
 // that yields exactly one Event and is then closed. Watch sets a persistent
 // (optionally recursive) watch whose events arrive through an unbounded,
-// ordered queue. Watches survive reconnects; no event is dropped.
+// ordered queue. Watches survive reconnects: a one-shot watch still fires for
+// a change made meanwhile, and a persistent watch that may have missed changes
+// (cut off, or its session lost) delivers EventResync so its consumer re-reads.
 //
 // # Concurrency
 //

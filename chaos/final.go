@@ -197,7 +197,10 @@ func (ch *chaos) watchesLeft(ctx context.Context) string {
 	}
 	for s := range slots {
 		c := ch.client(s)
-		for _, p := range []string{"/", "/reg", "/lock", "/eph", "/log", "/lockctr", "/data"} {
+		if c.State() == keeper.Closed {
+			continue // replaced when the run ended
+		}
+		for _, p := range []string{"/", "/reg", "/lock", "/eph", "/log", "/lockctr", "/data", counterPath, atomicPath} {
 			err := c.CheckWatches(qctx, p, keeper.WatchAny)
 			switch {
 			case errors.Is(err, keeper.ErrNoWatcher):
@@ -216,7 +219,7 @@ func (ch *chaos) countEphemerals(ctx context.Context) int {
 	qctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	n := 0
-	for _, dir := range []string{"/eph", "/lock", "/data/qlock"} {
+	for _, dir := range []string{"/eph", "/lock", counterPath, atomicPath} {
 		kids, err := ch.admin.Children(qctx, ch.chroot+dir)
 		if err != nil {
 			continue

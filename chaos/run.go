@@ -48,6 +48,10 @@ type chaos struct {
 	mu       sync.Mutex
 	clients  [slots]*keeper.Client // the current client of each slot
 	sessions []endedSession        // sessions closed or lost, for the ephemeral check
+	// unsettled is the last time the ensemble was seen without a leader or
+	// with a new one: a new leader gives every session a fresh timeout, so
+	// a session the old leader had not expired yet lives on that long.
+	unsettled time.Time
 
 	lock   lockState
 	logs   logState
@@ -91,7 +95,7 @@ func (ch *chaos) setUp(ctx context.Context) error {
 		return fmt.Errorf("admin client: %w", err)
 	}
 	ch.chroot = "/" + zktest.ChrootName("chaos")
-	for _, p := range []string{"", "/reg", "/lock", "/eph", "/log", "/data"} {
+	for _, p := range []string{"", "/reg", "/lock", "/eph", "/log", "/data", counterPath, atomicPath} {
 		if _, err := ch.admin.Create(ctx, ch.chroot+p, nil); err != nil {
 			return fmt.Errorf("creating %s: %w", ch.chroot+p, err)
 		}
@@ -175,6 +179,7 @@ func (ch *chaos) drive(ctx context.Context, baseFDs int) error {
 	f := newFaults(ch, churn)
 	bgWG.Go(func() { f.run(fctx) })
 	bgWG.Go(func() { ch.checkLoop(fctx) })
+	bgWG.Go(func() { ch.watchLeader(fctx) })
 	bgWG.Go(func() {
 		select {
 		case <-fctx.Done():
@@ -244,7 +249,9 @@ func (ch *chaos) slot(ctx context.Context, s int, churn <-chan struct{}, ready c
 				ready <- err
 				return
 			}
-			ch.rep.violation(checkEphemeral, "slot %d could not open a new client: %v", s, err)
+			if ctx.Err() == nil {
+				ch.rep.violation(checkEphemeral, "slot %d could not open a new client: %v", s, err)
+			}
 			return
 		}
 		ch.mu.Lock()
@@ -252,7 +259,7 @@ func (ch *chaos) slot(ctx context.Context, s int, churn <-chan struct{}, ready c
 		ch.mu.Unlock()
 		stopListen := c.Listen(func(ev keeper.StateEvent) {
 			if ev.State == keeper.Lost {
-				ch.ended(ev.SessionID, "lost")
+				ch.ended(ev.SessionID, fmt.Sprintf("lost (%v)", ev.Err))
 			}
 		})
 		wctx, stop := context.WithCancel(ctx)
@@ -321,6 +328,20 @@ func (ch *chaos) checkLoop(ctx context.Context) {
 	}
 }
 
+// watchLeader notes when the ensemble is without a leader or has a new one.
+func (ch *chaos) watchLeader(ctx context.Context) {
+	last := ch.zk.Leader()
+	for pause(ctx, 250*time.Millisecond) {
+		l := ch.zk.Leader()
+		if l < 0 || l != last {
+			ch.mu.Lock()
+			ch.unsettled = time.Now()
+			ch.mu.Unlock()
+		}
+		last = l
+	}
+}
+
 // epoch is the current epoch of the counter workload.
 func (ch *chaos) epoch() int { return int(time.Since(ch.start) / epochLen) }
 
@@ -331,8 +352,9 @@ func (ch *chaos) checkEphemerals(ctx context.Context, all bool) (left int) {
 	grace := ch.cfg.sessionTimeout + 3*time.Second
 	ch.mu.Lock()
 	dead := map[int64]endedSession{}
+	unsettled := ch.unsettled
 	for _, e := range ch.sessions {
-		if all || time.Since(e.at) > grace {
+		if all || time.Since(e.at) > grace && time.Since(unsettled) > grace {
 			dead[e.id] = e
 		}
 	}
@@ -342,7 +364,7 @@ func (ch *chaos) checkEphemerals(ctx context.Context, all bool) (left int) {
 	}
 	qctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	for _, dir := range []string{"/eph", "/lock", "/data/qlock"} {
+	for _, dir := range []string{"/eph", "/lock", counterPath, atomicPath} {
 		kids, err := ch.admin.Children(qctx, ch.chroot+dir)
 		if err != nil {
 			continue // a member is down: next time
@@ -354,7 +376,8 @@ func (ch *chaos) checkEphemerals(ctx context.Context, all bool) (left int) {
 			}
 			if e, ok := dead[st.EphemeralOwner]; ok {
 				left++
-				ch.rep.violation(checkEphemeral, "%s/%s owned by session 0x%x, %s %v ago", dir, k, e.id, e.why, time.Since(e.at).Round(time.Millisecond))
+				ch.rep.violation(checkEphemeral, "%s/%s owned by session 0x%x, %s %v ago (last leader change %v ago)",
+					dir, k, e.id, e.why, time.Since(e.at).Round(time.Millisecond), time.Since(unsettled).Round(time.Millisecond))
 			} else if all {
 				left++
 			}
