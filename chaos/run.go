@@ -74,6 +74,7 @@ func run(cfg config) (*report, error) {
 		return rep, fmt.Errorf("starting the ensemble: %w", err)
 	}
 	defer zk.Close()
+	fmt.Printf("chaos: ZooKeeper %s, %d members, %d clients\n", zk.Version(), members, slots)
 	ch := &chaos{cfg: cfg, rep: rep, zk: zk}
 	ch.logs.live, ch.logs.maybe, ch.logs.gone = map[string]string{}, map[string]bool{}, map[string]bool{}
 	baseFDs := openFDs()
