@@ -24,7 +24,9 @@ var (
 	// waited, and is the cause of the leader's context when Cancel ended
 	// a running leader.
 	ErrCancelled = errors.New("election: cancelled")
-	// ErrClosed is returned by the methods of a closed LeaderLatch.
+	// ErrClosed is returned by the methods of a closed LeaderLatch or
+	// LeaderSelector, and is the cause of a leader function's context
+	// when its LeaderSelector is closed.
 	ErrClosed = errors.New("election: latch closed")
 )
 
@@ -33,6 +35,7 @@ type Option func(*config)
 
 type config struct {
 	stopOnSuspend bool
+	autoRequeue   bool
 }
 
 // StopOnSuspend gives up leadership as soon as the connection drops
@@ -70,6 +73,7 @@ type candidate struct {
 
 	node    string // our node's path, "" when we have none
 	session int64  // the session that owns node
+	czxid   int64  // node's czxid: the term's fencing token
 }
 
 // enqueue creates our node, after deleting any left by an earlier attempt of
@@ -99,7 +103,7 @@ func (k *candidate) enqueue(ctx context.Context) error {
 		}
 		k.node = p
 		if st.EphemeralOwner == k.c.SessionID() {
-			k.session = st.EphemeralOwner
+			k.session, k.czxid = st.EphemeralOwner, st.Czxid
 			return nil
 		}
 		// Created in a session that is gone already: start over.
@@ -227,7 +231,7 @@ func (k *candidate) await(ctx context.Context) error {
 				}
 				continue
 			}
-			k.session = st.EphemeralOwner
+			k.session, k.czxid = st.EphemeralOwner, st.Czxid
 			return nil
 		}
 		// The predecessor went or changed, or the session was lost: look

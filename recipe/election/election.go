@@ -31,6 +31,7 @@ type Election struct {
 	mu      sync.Mutex
 	running bool
 	cancel  context.CancelCauseFunc // ends the current Run
+	term    term                    // the current term, while fn runs
 }
 
 // New returns a contender in the election at path for client c; identifier
@@ -106,6 +107,14 @@ func (e *Election) Run(ctx context.Context, fn func(ctx context.Context) error) 
 		fence = f
 	}
 	defer fence.Stop()
+	e.mu.Lock()
+	e.term = term{fence: fence, token: k.czxid, last: k.node}
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.term.fence = nil
+		e.mu.Unlock()
+	}()
 
 	fctx, fcancel := context.WithCancelCause(rctx)
 	defer fcancel(nil)
@@ -154,6 +163,47 @@ func (e *Election) Cancel() {
 	}
 }
 
+// Guard adds to t the condition that this Election's current term of
+// leadership still holds: a Check that the leader's node exists. The node
+// is ephemeral and unique to the term, so the server applies the
+// transaction only while this process leads, and refuses it (ErrNoNode in a
+// *keeper.TxnError) once the session or the node is gone, whatever this
+// process believes. Call it from the function Run runs; outside a term it
+// checks the last term's node (gone) or one that never exists.
+func (e *Election) Guard(t *keeper.Txn) *keeper.Txn {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.term.guard(t)
+}
+
+// Token returns the current term's fencing token, the leader's node's
+// czxid (larger for every later term), or 0 outside a term.
+func (e *Election) Token() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.term.tokenNow()
+}
+
+// Verified returns a channel that is closed when, after a disconnect
+// during the current term, leadership is known to be still held (the
+// client reconnected in the same session and the node is still there and
+// the session's). It is closed already while connected, and at the term's
+// end. A leader that pauses at a disconnect resumes on it.
+func (e *Election) Verified() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.term.verified()
+}
+
+// Suspended returns a channel that is closed at the next disconnect during
+// the current term, or when no term runs; after each verification (see
+// Verified) it returns a new channel.
+func (e *Election) Suspended() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.term.suspended()
+}
+
 // Contenders returns the identifiers of the contenders, in queue order:
 // the first is the leader. A missing election path means no contenders.
 func (e *Election) Contenders(ctx context.Context) ([]string, error) {
@@ -168,4 +218,35 @@ func (e *Election) Contenders(ctx context.Context) ([]string, error) {
 // is gone anyway.
 func gone(err error) bool {
 	return errors.Is(err, keeper.ErrClosed) || errors.Is(err, keeper.ErrSessionExpired)
+}
+
+// term is one term of leadership: its node's fence and fencing token, and
+// the last term's node for Guard afterwards.
+type term struct {
+	fence *node.Fence
+	token int64
+	last  string
+}
+
+func (t *term) guard(txn *keeper.Txn) *keeper.Txn { return node.GuardPath(txn, t.last) }
+
+func (t *term) tokenNow() int64 {
+	if t.fence == nil || !t.fence.Held() {
+		return 0
+	}
+	return t.token
+}
+
+func (t *term) verified() <-chan struct{} {
+	if t.fence == nil {
+		return closedCh
+	}
+	return t.fence.Verified()
+}
+
+func (t *term) suspended() <-chan struct{} {
+	if t.fence == nil {
+		return closedCh
+	}
+	return t.fence.Suspended()
 }

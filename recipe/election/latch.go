@@ -53,6 +53,7 @@ type LeaderLatch struct {
 	changed   chan struct{}   // closed (and replaced) on every change
 	runErr    error           // why the latch stopped contending, if not Close
 	node      string          // the node of the current term, for Node
+	term      term            // the current term
 	reporting bool            // Leadership was called: changes are queued
 }
 
@@ -128,6 +129,9 @@ func (l *LeaderLatch) run(ctx context.Context) {
 			fence.Stop() // the session changed meanwhile
 			continue
 		}
+		l.mu.Lock()
+		l.term = term{fence: fence, token: l.k.czxid, last: l.k.node}
+		l.mu.Unlock()
 		l.set(true, l.k.node, fence.Suspended())
 		suspended := fence.Suspended()
 		if !l.cfg.stopOnSuspend {
@@ -140,6 +144,9 @@ func (l *LeaderLatch) run(ctx context.Context) {
 		}
 		// Not leader from here on; Close deletes the node only after this.
 		l.set(false, "", nil)
+		l.mu.Lock()
+		l.term.fence = nil
+		l.mu.Unlock()
 		fence.Stop()
 		if ctx.Err() != nil {
 			return
@@ -217,14 +224,18 @@ func (l *LeaderLatch) Lost() <-chan struct{} {
 	return l.lost
 }
 
-// Suspended returns a channel that is closed at the first disconnect
-// during the current term of leadership, or when the term ends: an
+// Suspended returns a channel that is closed at the next disconnect
+// during the current term of leadership (a new one after each Verified),
+// or when the term ends: an
 // application that wants Curator's conservative policy for some of its work
 // only stops that work when it is closed (StopOnSuspend applies it to the
 // whole latch). When the latch does not lead, the channel is already closed.
 func (l *LeaderLatch) Suspended() <-chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.leader && l.term.fence != nil {
+		return l.term.fence.Suspended()
+	}
 	return l.suspended
 }
 
@@ -278,6 +289,32 @@ func (l *LeaderLatch) Node() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.node
+}
+
+// Guard adds to t the condition that the latch's current term of
+// leadership still holds (a Check of its node), so the server refuses the
+// transaction once leadership is lost; see Election.Guard.
+func (l *LeaderLatch) Guard(t *keeper.Txn) *keeper.Txn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.term.guard(t)
+}
+
+// Token returns the current term's fencing token (the node's czxid,
+// Curator's getLastPathIsLeader made a number), or 0 when not leading.
+func (l *LeaderLatch) Token() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.term.tokenNow()
+}
+
+// Verified returns a channel that is closed when, after a disconnect
+// during the current term, leadership is known to be still held; see
+// Election.Verified.
+func (l *LeaderLatch) Verified() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.term.verified()
 }
 
 // Participants returns the ids of the latches in the election, in queue

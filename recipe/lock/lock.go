@@ -186,7 +186,7 @@ func (l *Lock) acquire(ctx context.Context, blocking bool) (bool, error) {
 			})
 			return false, fmt.Errorf("lock: acquire %s: %w", l.path, err)
 		}
-		ok, err := l.wait(ctx, p, prefix, st.EphemeralOwner, blocking)
+		ok, err := l.wait(ctx, p, prefix, st.EphemeralOwner, st.Czxid, blocking)
 		switch {
 		case errors.Is(err, errVanished):
 			// Our node is gone, or is a lost session's, before we held
@@ -211,7 +211,7 @@ var errVanished = errors.New("lock: own node vanished")
 
 // wait waits until the node p holds the lock (true), or, when not
 // blocking, reports false at once if it does not.
-func (l *Lock) wait(ctx context.Context, p, prefix string, owner int64, blocking bool) (bool, error) {
+func (l *Lock) wait(ctx context.Context, p, prefix string, owner, czxid int64, blocking bool) (bool, error) {
 	name := path.Base(p)
 	if _, ok := node.Parse(name, l.marker); !ok {
 		return false, fmt.Errorf("lock: %s: created node %q has no sequence", l.path, name)
@@ -254,9 +254,9 @@ func (l *Lock) wait(ctx context.Context, p, prefix string, owner int64, blocking
 				if st == nil {
 					return false, errVanished
 				}
-				owner = st.EphemeralOwner
+				owner, czxid = st.EphemeralOwner, st.Czxid
 			}
-			return l.claim(p, owner)
+			return l.claim(p, owner, czxid)
 		}
 		if !blocking {
 			return false, nil
@@ -272,7 +272,7 @@ func (l *Lock) wait(ctx context.Context, p, prefix string, owner int64, blocking
 // if that is still the current session (else p is a lost session's node,
 // listed before the server deleted it), and starts its fence, which
 // checks on the server that p exists and is owner's.
-func (l *Lock) claim(p string, owner int64) (bool, error) {
+func (l *Lock) claim(p string, owner, czxid int64) (bool, error) {
 	if owner == 0 || owner != l.c.SessionID() {
 		return false, errVanished
 	}
@@ -281,7 +281,7 @@ func (l *Lock) claim(p string, owner int64) (bool, error) {
 		f.Stop()
 		return false, errVanished
 	}
-	l.held.Hold(p, f)
+	l.held.Hold(p, czxid, f)
 	return true, nil
 }
 
@@ -318,11 +318,67 @@ func (l *Lock) IsAcquired() bool { return l.held.Held() }
 // own channel. Err tells whether it was lost.
 func (l *Lock) Lost() <-chan struct{} { return l.held.Lost() }
 
-// Suspended returns a channel that is closed at the first disconnect
+// Suspended returns a channel that is closed at the next disconnect
 // while the lock is held (the session, and so the lock, may still be
 // alive), or when the lock is not held. Applications that follow
-// Curator's conservative advice stop acting as the holder at that point.
+// Curator's conservative advice stop acting as the holder at that point,
+// and may resume when Verified is closed. After each verification
+// Suspended returns a new channel for the next disconnect.
 func (l *Lock) Suspended() <-chan struct{} { return l.held.Suspended() }
+
+// Verified returns a channel that is closed when, after a disconnect, the
+// lock is known to be still held: the client reconnected in the same
+// session and found the lock's node there and owned by that session. While
+// the lock is held and connected it is closed already; it is also closed
+// when the lock is lost or released (Lost tells which). A holder that
+// paused on Suspended resumes on Verified:
+//
+//	<-l.Suspended()
+//	pause()
+//	select {
+//	case <-l.Verified(): // still ours: resume
+//	case <-l.Lost():     // gone: stop
+//	}
+func (l *Lock) Verified() <-chan struct{} { return l.held.Verified() }
+
+// Revoked returns a channel that is closed when another process asks this
+// holder to release the lock (Revoke, or Curator's Revoker, on its Node),
+// or when the lock is not held. Releasing is up to the holder.
+func (l *Lock) Revoked() <-chan struct{} { return l.held.Revoked() }
+
+// Guard adds to t the condition that this Lock still holds the lock: a
+// Check that its node exists. The node is ephemeral and only this Lock
+// creates a node of that name, so the server applies the transaction only
+// while the lock is held, and refuses it (with keeper.ErrNoNode, in a
+// *keeper.TxnError whose Index is the check's) once the session or the node
+// is gone, whatever this process believes:
+//
+//	_, err := l.Guard(c.Txn()).Set("/config", data, keeper.AnyVersion).Commit(ctx)
+//
+// When the lock is not held the check names a node that does not exist, so
+// the transaction is refused too.
+func (l *Lock) Guard(t *keeper.Txn) *keeper.Txn { return l.held.Guard(t) }
+
+// Token returns the lock's fencing token while it is held: its node's
+// czxid, larger for every later holder, for resources outside ZooKeeper
+// that can remember the largest token seen and refuse smaller ones. It is
+// 0 when the lock is not held.
+func (l *Lock) Token() int64 { return l.held.Token() }
+
+// Revoke asks the holder of the lock node at nodePath (a Node of another
+// Lock, or Curator's lock node) to release it, as Curator's
+// Revoker.attemptRevoke: it writes RevokeMessage as the node's data, which
+// the holder sees on Revoked (Curator's RevocationListener). A node that is
+// gone needs nothing (nil). The holder decides whether to let go.
+func Revoke(ctx context.Context, c *keeper.Client, nodePath string) error {
+	if err := node.Revoke(ctx, c, nodePath); err != nil {
+		return fmt.Errorf("lock: revoke %s: %w", nodePath, err)
+	}
+	return nil
+}
+
+// RevokeMessage is the data Revoke writes: Curator's "__REVOKE__".
+const RevokeMessage = node.RevokeMessage
 
 // Err returns why the held lock was lost (an error matching ErrLost and
 // its cause), or nil.

@@ -468,7 +468,7 @@ func TestLockDuplicateNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok, err := l.wait(ctx, mine, prefix, st.EphemeralOwner, false)
+	ok, err := l.wait(ctx, mine, prefix, st.EphemeralOwner, st.Czxid, false)
 	if !ok || err != nil {
 		t.Fatalf("wait = %v, %v", ok, err)
 	}

@@ -173,7 +173,7 @@ func (s *Semaphore) takeLease(ctx context.Context, blocking bool) (bool, error) 
 		if st != nil && st.EphemeralOwner == s.c.SessionID() {
 			f := node.NewFence(s.c, lease, st.EphemeralOwner, nil)
 			if f.Held() {
-				s.held.Hold(lease, f)
+				s.held.Hold(lease, st.Czxid, f)
 				return true, nil
 			}
 			f.Stop()
@@ -217,9 +217,24 @@ func (s *Semaphore) IsAcquired() bool { return s.held.Held() }
 // Release, and before the first Acquire. Take it after Acquire.
 func (s *Semaphore) Lost() <-chan struct{} { return s.held.Lost() }
 
-// Suspended returns a channel closed at the first disconnect while a lease
-// is held, or when none is held.
+// Suspended returns a channel closed at the next disconnect while a lease
+// is held, or when none is held; see Lock.Suspended.
 func (s *Semaphore) Suspended() <-chan struct{} { return s.held.Suspended() }
+
+// Verified returns a channel closed when, after a disconnect, the lease is
+// known to be still held; see Lock.Verified.
+func (s *Semaphore) Verified() <-chan struct{} { return s.held.Verified() }
+
+// Guard adds to t the condition that this Semaphore still holds its lease
+// (a Check of its lease node); see Lock.Guard.
+func (s *Semaphore) Guard(t *keeper.Txn) *keeper.Txn { return s.held.Guard(t) }
+
+// Token returns the lease's fencing token (its node's czxid) while it is
+// held, else 0; see Lock.Token.
+func (s *Semaphore) Token() int64 { return s.held.Token() }
+
+// Node returns the path of the held lease's node, or "" when none is held.
+func (s *Semaphore) Node() string { return s.held.Node() }
 
 // Err returns why the held lease was lost (matching ErrLost and its
 // cause), or nil.

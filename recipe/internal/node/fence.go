@@ -23,10 +23,16 @@ var ErrGone = errors.New("node: deleted while held")
 //     owned by another session (checked with CheckOwner on every
 //     Connected event of the same session).
 //
-// Lost is closed then, and Err says why. Suspended is closed at the first
-// disconnect, for applications that stop at once, as Curator advises.
-// Stop ends the watch (Lost is closed too, with Err nil); a recipe calls it
-// before deleting the node on release.
+// Lost is closed then, and Err says why. Suspended is closed at a
+// disconnect, for applications that stop at once, as Curator advises;
+// Verified is closed once, after that disconnect, the node was checked on
+// the server again (it exists and the same session owns it), so that a
+// holder can resume instead of giving up after every blip; then Suspended
+// returns a new channel for the next disconnect. Revoked is closed when
+// another process asks the holder to let go (the node's data set to
+// RevokeMessage, Curator's Revoker). Stop ends the watch (Lost is closed
+// too, with Err nil); a recipe calls it before deleting the node on
+// release.
 //
 // A Fence keeps one data watch on the node (set with GetW); deleting the node
 // fires it, so a released node leaves no watch on the server.
@@ -41,8 +47,11 @@ type Fence struct {
 
 	mu         sync.Mutex
 	lost       chan struct{}
-	suspended  chan struct{}
-	suspClosed bool
+	suspended  chan struct{} // closed at the next disconnect (or at the end)
+	verified   chan struct{} // closed when not suspended
+	susp       bool          // suspended is closed and verified open
+	revoked    chan struct{}
+	revClosed  bool
 	ended      bool
 	err        error
 	stopListen func()
@@ -64,6 +73,8 @@ func NewFence(c *keeper.Client, path string, session int64, onState func(keeper.
 		onState:   onState,
 		lost:      make(chan struct{}),
 		suspended: make(chan struct{}),
+		verified:  closed,
+		revoked:   make(chan struct{}),
 	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	stop := c.Listen(f.event)
@@ -94,9 +105,43 @@ func (f *Fence) Session() int64 { return f.session }
 // lost (Err is not nil) or Stop was called (Err is nil).
 func (f *Fence) Lost() <-chan struct{} { return f.lost }
 
-// Suspended returns a channel that is closed at the first disconnect seen
-// while the fence runs (or at its end, so waiting on it never leaks).
-func (f *Fence) Suspended() <-chan struct{} { return f.suspended }
+// Suspended returns a channel that is closed at the next disconnect seen
+// while the fence runs (or at its end, so waiting on it never leaks). Once
+// the node has been verified after that disconnect (see Verified), it
+// returns a new channel for the next one.
+func (f *Fence) Suspended() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.suspended
+}
+
+// Verified returns a channel that is closed when the node is known to be
+// held again after a disconnect: the client reconnected in the same
+// session and found the node still there and still the session's. While
+// the fence is not suspended the channel is closed already; it is closed
+// at the fence's end too (then Lost is closed as well).
+func (f *Fence) Verified() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.verified
+}
+
+// Revoked returns a channel that is closed when another process asks the
+// holder to release the node (its data set to RevokeMessage), or at the
+// fence's end.
+func (f *Fence) Revoked() <-chan struct{} { return f.revoked }
+
+// RevokeMessage is the data that asks a node's holder to release it:
+// Curator's Revoker writes it to a lock node.
+const RevokeMessage = "__REVOKE__"
+
+// Guard adds to t the fencing condition of the node: a Check that it
+// exists (any version). The node is ephemeral and only its holder creates
+// a node of that name, so the transaction is applied only while the
+// holder's session still holds it: a write made by a holder that lost the
+// node is refused by the server (ErrNoNode, in a *keeper.TxnError for the
+// check's index), whatever the holder believes.
+func (f *Fence) Guard(t *keeper.Txn) *keeper.Txn { return t.Check(f.path, keeper.AnyVersion) }
 
 // Err returns why the node was lost, or nil while it is held or after Stop.
 func (f *Fence) Err() error {
@@ -140,10 +185,14 @@ func (f *Fence) end(cause error) {
 	f.err = cause
 	stop := f.stopListen
 	close(f.lost)
-	if !f.suspClosed {
-		f.suspClosed = true
+	if !f.susp {
 		close(f.suspended)
+	} else {
+		close(f.verified)
 	}
+	f.susp = false
+	f.verified = closed
+	f.revoke()
 	f.mu.Unlock()
 	f.cancel()
 	if stop != nil {
@@ -154,9 +203,32 @@ func (f *Fence) end(cause error) {
 func (f *Fence) suspend() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.suspClosed {
-		f.suspClosed = true
-		close(f.suspended)
+	if f.ended || f.susp {
+		return
+	}
+	f.susp = true
+	close(f.suspended)
+	f.verified = make(chan struct{})
+}
+
+// verify ends a suspension: the node was found held again.
+func (f *Fence) verify() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ended || !f.susp {
+		return
+	}
+	f.susp = false
+	close(f.verified)
+	f.verified = closed
+	f.suspended = make(chan struct{})
+}
+
+// revoke closes Revoked once; f.mu is held.
+func (f *Fence) revoke() {
+	if !f.revClosed {
+		f.revClosed = true
+		close(f.revoked)
 	}
 }
 
@@ -191,6 +263,8 @@ func (f *Fence) event(ev keeper.StateEvent) {
 		err := CheckOwner(ctx, f.c, f.path)
 		cancel()
 		switch {
+		case err == nil:
+			f.verify()
 		case errors.Is(err, ErrNotOwner), errors.Is(err, keeper.ErrSessionExpired), errors.Is(err, keeper.ErrClosed):
 			f.lose(err)
 		}
@@ -204,7 +278,7 @@ func (f *Fence) watch() {
 	defer f.wg.Done()
 	var b Backoff
 	for {
-		_, st, ch, err := f.c.GetW(f.ctx, f.path)
+		data, st, ch, err := f.c.GetW(f.ctx, f.path)
 		switch {
 		case f.ctx.Err() != nil:
 			return
@@ -228,6 +302,11 @@ func (f *Fence) watch() {
 			return
 		}
 		b.Reset()
+		if string(data) == RevokeMessage {
+			f.mu.Lock()
+			f.revoke()
+			f.mu.Unlock()
+		}
 		select {
 		case ev := <-ch:
 			switch ev.Type {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -26,6 +27,8 @@ type Holder struct {
 	mu      sync.Mutex
 	node    string // the held node's path
 	fence   *Fence // watches the held node; nil when none is held
+	token   int64  // the held node's czxid
+	last    string // the node held last, for Guard after a release
 	pending string // a node whose delete failed
 }
 
@@ -52,11 +55,45 @@ func (h *Holder) Begin(ctx context.Context, op string) error {
 // End gives the turn back.
 func (h *Holder) End() { <-h.turn }
 
-// Hold records that the node at path is held, watched by f.
-func (h *Holder) Hold(path string, f *Fence) {
+// Hold records that the node at path, created at zxid czxid (its
+// fencing token), is held, watched by f.
+func (h *Holder) Hold(path string, czxid int64, f *Fence) {
 	h.mu.Lock()
-	h.node, h.fence = path, f
+	h.node, h.fence, h.token, h.last = path, f, czxid, path
 	h.mu.Unlock()
+}
+
+// Token returns the fencing token of the held node, its czxid: every
+// later holder's node was created later, so its token is larger. It is 0
+// when nothing is held.
+func (h *Holder) Token() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fence == nil || !h.fence.Held() {
+		return 0
+	}
+	return h.token
+}
+
+// Guard adds to t the condition that the node is still held (see
+// Fence.Guard): a Check of the held node. Without a held node it checks
+// the node held last (deleted, or about to go with its session), or,
+// before the first acquisition, a path that no recipe creates, so the
+// server refuses the transaction with ErrNoNode either way.
+func (h *Holder) Guard(t *keeper.Txn) *keeper.Txn {
+	h.mu.Lock()
+	p := h.last
+	h.mu.Unlock()
+	return GuardPath(t, p)
+}
+
+// GuardPath adds to t a Check that the node at p exists; for p "" a Check
+// of a path that no recipe creates, which the server refuses.
+func GuardPath(t *keeper.Txn, p string) *keeper.Txn {
+	if p == "" {
+		p = "/keeper-not-held-" + UUIDHex()
+	}
+	return t.Check(p, keeper.AnyVersion)
 }
 
 // Discard deletes the node at path, which is not held (a failed or
@@ -163,6 +200,28 @@ func (h *Holder) Suspended() <-chan struct{} {
 	return h.fence.Suspended()
 }
 
+// Verified returns the held node's Fence.Verified, or a closed channel
+// when none is held.
+func (h *Holder) Verified() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fence == nil {
+		return closed
+	}
+	return h.fence.Verified()
+}
+
+// Revoked returns the held node's Fence.Revoked, or a closed channel when
+// none is held.
+func (h *Holder) Revoked() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fence == nil {
+		return closed
+	}
+	return h.fence.Revoked()
+}
+
 // Err returns why the held node was lost (errLost wrapped with the cause),
 // or nil.
 func (h *Holder) Err() error {
@@ -176,4 +235,19 @@ func (h *Holder) Err() error {
 		return fmt.Errorf("%w: %s: %w", h.errLost, h.label, err)
 	}
 	return nil
+}
+
+// Revoke asks the holder of the node at path to release it, as Curator's
+// Revoker.attemptRevoke does: it sets the node's data to RevokeMessage,
+// which the holder's Fence reports on Revoked. A node that is gone needs no
+// revocation (nil). Holding is cooperative: the holder decides whether to
+// release. The write is retried on transient errors (it is idempotent).
+func Revoke(ctx context.Context, c *keeper.Client, path string) error {
+	return Retry(ctx, func(ctx context.Context) error {
+		_, err := c.Set(ctx, path, []byte(RevokeMessage), keeper.AnyVersion)
+		if errors.Is(err, keeper.ErrNoNode) {
+			return nil
+		}
+		return err
+	})
 }

@@ -130,7 +130,7 @@ func TestHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Hold(p, NewFence(c, p, 0, nil))
+	h.Hold(p, 0, NewFence(c, p, 0, nil))
 	if !h.Held() || h.Node() != p || h.Err() != nil {
 		t.Fatalf("Held %v Node %q Err %v after Hold", h.Held(), h.Node(), h.Err())
 	}
