@@ -175,4 +175,3 @@ func TestRevoke(t *testing.T) {
 	}
 	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 }
-
