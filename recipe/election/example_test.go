@@ -6,6 +6,7 @@ import (
 	"log"
 	"time"
 
+	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/election"
 )
@@ -62,4 +63,37 @@ func ExampleLeaderLatch() {
 	// Output:
 	// first leads: true second leads: false
 	// second leads: true
+}
+
+func ExampleLeaderSelector() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleLeaderSelector")
+	defer cleanup()
+	if _, err := c.Create(ctx, "/app/config", []byte("v0"), keeper.MakeParents()); err != nil {
+		log.Fatal(err)
+	}
+
+	done := make(chan struct{})
+	var s *election.LeaderSelector
+	s = election.NewLeaderSelector(c, "/app/selector", "host-1", func(ctx context.Context) {
+		// Lead until returning, or until ctx is cancelled (leadership
+		// lost, InterruptLeadership, Close). Writes guarded by the term
+		// are refused by the server once leadership is lost.
+		_, err := s.Guard(c.Txn()).Set("/app/config", []byte("v1"), keeper.AnyVersion).Commit(ctx)
+		ps, _ := s.Participants(ctx)
+		fmt.Println("leading; guarded write:", err, "participants:", ps)
+		close(done)
+	})
+	if err := s.Start(); err != nil {
+		log.Fatal(err)
+	}
+	<-done
+	if err := s.Close(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("terms:", s.Terms())
+	// Output:
+	// leading; guarded write: <nil> participants: [{host-1 true}]
+	// terms: 1
 }

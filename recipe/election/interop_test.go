@@ -363,12 +363,19 @@ func (p *proc) seen(prefix string) bool {
 // peer's jars; a missing tool fails the test.
 func startCurator(t *testing.T, peer interop.Peer, hosts string) *proc {
 	t.Helper()
-	dir, err := interop.CompileJava(t, peer, "LatchDriver", curatorLatchSource)
+	return startJava(t, peer, hosts, "LatchDriver", curatorLatchSource)
+}
+
+// startJava compiles and runs the Java program src, whose class is
+// class, against hosts, with the peer's jars (see startCurator).
+func startJava(t *testing.T, peer interop.Peer, hosts, class, src string) *proc {
+	t.Helper()
+	dir, err := interop.CompileJava(t, peer, class, src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	connect, ns, _ := strings.Cut(hosts, "/")
-	return startProc(t, "Curator driver", interop.JavaCommand(t, peer, dir, "LatchDriver", connect, ns))
+	return startProc(t, "Curator driver", interop.JavaCommand(t, peer, dir, class, connect, ns))
 }
 
 func TestCuratorLeaderLatch(t *testing.T) {
