@@ -12,10 +12,20 @@ import (
 
 // Node-name markers: the text right before the server's sequence suffix.
 const (
-	writeMarker   = "__lock__"  // Kazoo's Lock and WriteLock
-	readMarker    = "__rlock__" // Kazoo's ReadLock
-	curatorMarker = "-lock-"    // Curator's InterProcessMutex: _c_<uuid>-lock-<seq>
+	writeMarker      = "__lock__"  // Kazoo's Lock and WriteLock
+	readMarker       = "__rlock__" // Kazoo's ReadLock
+	curatorMarker    = "-lock-"    // Curator's InterProcessMutex: _c_<uuid>-lock-<seq>
+	curatorRead      = "__READ__"  // Curator's InterProcessReadWriteLock reader: _c_<uuid>-__READ__<seq>
+	curatorWrite     = "__WRIT__"  // and its writer: _c_<uuid>-__WRIT__<seq>
+	curatorLeaseMark = "-lease-"   // Curator's InterProcessSemaphoreV2 lease: _c_<uuid>-lease-<seq>
 )
+
+// allMarkers are the markers of every contender a lock of any layout waits
+// for, in the order tried when parsing a name.
+var allMarkers = []string{writeMarker, readMarker, curatorMarker, curatorRead, curatorWrite}
+
+// writerMarkers are the markers of the contenders that exclude readers.
+var writerMarkers = []string{writeMarker, curatorMarker, curatorWrite}
 
 var (
 	// ErrLost reports that a held lock (or lease) was lost: its session
@@ -39,15 +49,25 @@ var (
 type Option func(*config)
 
 type config struct {
-	curator bool
+	curator   bool
+	countPath string // Semaphore: WithMaxLeasesFrom
 }
 
-// WithCuratorLayout makes a Lock (or WriteLock) name its nodes as Apache
-// Curator's InterProcessMutex does, "_c_<uuid>-lock-<seq>", so that it and
-// Curator processes exclude each other. The default is Kazoo's layout,
-// "<uuid hex>__lock__<seq>". Whatever the layout, a Lock waits for the
-// nodes of both (and for Kazoo's readers). A ReadLock has no Curator
-// layout: with this option its Acquire fails with ErrBadOption.
+// WithCuratorLayout names the nodes as Apache Curator does, so that Keeper
+// and Curator processes exclude each other on the same path:
+//
+//   - a Lock (New) as InterProcessMutex: "_c_<uuid>-lock-<seq>";
+//   - a WriteLock and a ReadLock as InterProcessReadWriteLock:
+//     "_c_<uuid>-__WRIT__<seq>" and "_c_<uuid>-__READ__<seq>";
+//   - a Semaphore as InterProcessSemaphoreV2: leases
+//     "<path>/leases/_c_<uuid>-lease-<seq>" taken while holding the mutex
+//     "<path>/locks" (see NewSemaphore).
+//
+// The default is Kazoo's layout, "<uuid hex>__lock__<seq>" and
+// "<uuid hex>__rlock__<seq>". Whatever the layout, a writer waits for the
+// nodes of every layout before its own, and a reader for the writers of
+// every layout, so mixed layouts on one path still exclude each other
+// (Curator's and Kazoo's own locks only know their layout).
 func WithCuratorLayout() Option { return func(c *config) { c.curator = true } }
 
 // Lock is a fair (first come, first served) distributed mutex on a
@@ -81,24 +101,31 @@ type Lock struct {
 // identifier is written as each node's data, as Kazoo does, so Contenders
 // can name the waiting processes. Nothing is sent until Acquire.
 func New(c *keeper.Client, path, identifier string, opts ...Option) *Lock {
-	return newLock(c, path, identifier, false, opts)
+	return newLock(c, path, identifier, false, false, opts)
 }
 
 // NewWriteLock returns the writing side of a read/write lock on path: it
 // excludes every other writer and reader. It is Kazoo's WriteLock, and on
-// the wire the same as a Lock.
+// the wire the same as a Lock; with WithCuratorLayout it is the write lock
+// of Curator's InterProcessReadWriteLock (nodes "_c_<uuid>-__WRIT__<seq>",
+// holding the lock only when first among all the path's children).
 func NewWriteLock(c *keeper.Client, path, identifier string, opts ...Option) *Lock {
-	return newLock(c, path, identifier, false, opts)
+	return newLock(c, path, identifier, false, true, opts)
 }
 
 // NewReadLock returns the reading side of a read/write lock on path:
 // readers share the lock and wait only for writers that came before them.
-// It is Kazoo's ReadLock (nodes "<uuid hex>__rlock__<seq>").
+// It is Kazoo's ReadLock (nodes "<uuid hex>__rlock__<seq>"); with
+// WithCuratorLayout the read lock of Curator's InterProcessReadWriteLock
+// (nodes "_c_<uuid>-__READ__<seq>"). A reader waits for the last writer
+// before it to go, then looks again; Curator's reader watches the first
+// earlier writer instead, which wakes it once per writer (both are correct,
+// and they share a path).
 func NewReadLock(c *keeper.Client, path, identifier string, opts ...Option) *Lock {
-	return newLock(c, path, identifier, true, opts)
+	return newLock(c, path, identifier, true, true, opts)
 }
 
-func newLock(c *keeper.Client, path, identifier string, read bool, opts []Option) *Lock {
+func newLock(c *keeper.Client, path, identifier string, read, rw bool, opts []Option) *Lock {
 	l := &Lock{
 		c:    c,
 		path: path,
@@ -107,17 +134,24 @@ func newLock(c *keeper.Client, path, identifier string, read bool, opts []Option
 		held: node.NewHolder(c, "lock", path, ErrNotHeld, ErrLost),
 	}
 	node.ApplyOptions(&l.cfg, opts)
-	l.marker = writeMarker
-	if l.cfg.curator {
+	switch {
+	case read && l.cfg.curator:
+		l.marker = curatorRead
+	case read:
+		l.marker = readMarker
+	case rw && l.cfg.curator:
+		l.marker = curatorWrite
+	case l.cfg.curator:
 		l.marker = curatorMarker
+	default:
+		l.marker = writeMarker
 	}
 	if read {
-		l.marker = readMarker
-		l.waitFor = []string{writeMarker, curatorMarker}
+		l.waitFor = writerMarkers
 	} else {
-		l.waitFor = []string{writeMarker, readMarker, curatorMarker}
+		l.waitFor = nil // everyone before us
 	}
-	l.all = []string{writeMarker, readMarker, curatorMarker}
+	l.all = allMarkers
 	return l
 }
 
@@ -130,8 +164,11 @@ func (l *Lock) Node() string { return l.held.Node() }
 
 // prefix returns a fresh unique name prefix for our node.
 func (l *Lock) prefix() string {
-	if l.cfg.curator && !l.read {
-		return "_c_" + node.UUID() + "-lock-"
+	switch l.marker {
+	case curatorMarker:
+		return "_c_" + node.UUID() + curatorMarker
+	case curatorRead, curatorWrite:
+		return "_c_" + node.UUID() + "-" + l.marker
 	}
 	return node.UUIDHex() + l.marker
 }
@@ -158,9 +195,6 @@ func (l *Lock) TryAcquire(ctx context.Context) (bool, error) {
 }
 
 func (l *Lock) acquire(ctx context.Context, blocking bool) (bool, error) {
-	if l.read && l.cfg.curator {
-		return false, fmt.Errorf("%w: WithCuratorLayout on a ReadLock", ErrBadOption)
-	}
 	if err := l.held.Begin(ctx, "acquire"); err != nil {
 		return false, err
 	}

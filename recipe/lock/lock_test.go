@@ -14,9 +14,11 @@ import (
 )
 
 var (
-	kazooName   = regexp.MustCompile(`^[0-9a-f]{32}__lock__\d{10}$`)
-	kazooRName  = regexp.MustCompile(`^[0-9a-f]{32}__rlock__\d{10}$`)
-	curatorName = regexp.MustCompile(`^_c_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}-lock-\d{10}$`)
+	kazooName    = regexp.MustCompile(`^[0-9a-f]{32}__lock__\d{10}$`)
+	kazooRName   = regexp.MustCompile(`^[0-9a-f]{32}__rlock__\d{10}$`)
+	curatorName  = regexp.MustCompile(`^_c_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}-lock-\d{10}$`)
+	curatorRName = regexp.MustCompile(`^_c_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}-__READ__\d{10}$`)
+	curatorWName = regexp.MustCompile(`^_c_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}-__WRIT__\d{10}$`)
 )
 
 func children(t *testing.T, c *keeper.Client, path string) []string {
@@ -446,8 +448,41 @@ func TestCuratorLayoutMix(t *testing.T) {
 	if err := k.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewReadLock(c, "/m", "r", WithCuratorLayout()).TryAcquire(ctx); !errors.Is(err, ErrBadOption) {
-		t.Fatalf("curator ReadLock = %v", err)
+	// Curator's read/write layout: readers share, a writer excludes them,
+	// and a Kazoo-layout writer excludes a Curator-layout reader.
+	r1 := NewReadLock(c, "/m", "r1", WithCuratorLayout())
+	r2 := NewReadLock(c, "/m", "r2")
+	w := NewWriteLock(c, "/m", "w", WithCuratorLayout())
+	for _, r := range []*Lock{r1, r2} {
+		if ok, err := r.TryAcquire(ctx); !ok || err != nil {
+			t.Fatalf("reader %v, %v", ok, err)
+		}
+	}
+	if ok, err := w.TryAcquire(ctx); ok || err != nil {
+		t.Fatalf("Curator-layout writer beside readers: %v, %v", ok, err)
+	}
+	kids := children(t, c, "/m")
+	if len(kids) != 2 || !curatorRName.MatchString(kids[0]) && !curatorRName.MatchString(kids[1]) {
+		t.Fatalf("children %q", kids)
+	}
+	for _, r := range []*Lock{r1, r2} {
+		if err := r.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if kids := children(t, c, "/m"); len(kids) != 1 || !curatorWName.MatchString(kids[0]) {
+		t.Fatalf("children %q", kids)
+	}
+	for _, l := range []*Lock{r1, r2, k, cur} {
+		if ok, err := l.TryAcquire(ctx); ok || err != nil {
+			t.Fatalf("%v beside a Curator-layout writer: %v, %v", l.data, ok, err)
+		}
+	}
+	if err := w.Release(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 

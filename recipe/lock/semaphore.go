@@ -22,6 +22,19 @@ import (
 //   - a Lock on the sibling path+"-__lock__" lets one contender at a time
 //     look for a free lease, so a freed lease wakes only that one.
 //
+// With WithCuratorLayout it is Curator's InterProcessSemaphoreV2 instead:
+//
+//   - path/locks is an InterProcessMutex (Lock with WithCuratorLayout) that
+//     an acquirer holds while it takes a lease, waiting included, so one
+//     waiter at a time counts the leases;
+//   - each lease is an ephemeral sequential node
+//     path/leases/_c_<uuid>-lease-<seq> holding the identifier, created
+//     first; the acquirer holds a lease once path/leases has at most
+//     maxLeases children, its own included, and deletes its node when it
+//     gives up;
+//   - the maximum is not stored (each process trusts its own), or is read
+//     from a SharedCount node with WithMaxLeasesFrom.
+//
 // Lost, Suspended and IsAcquired work as a Lock's. The methods are safe for
 // concurrent use; one Semaphore value holds at most one lease.
 type Semaphore struct {
@@ -29,22 +42,41 @@ type Semaphore struct {
 	path string
 	data []byte
 	max  int
-	lock *Lock        // on path + "-__lock__"
+	cfg  config
+	lock *Lock        // on path + "-__lock__", or path/locks (Curator)
 	held *node.Holder // the lease, and the turn of Acquire and Release
 }
 
+// WithMaxLeasesFrom makes a Semaphore with WithCuratorLayout read its
+// maximum from the node at countPath, which holds a Curator SharedCount
+// (or a counter.SharedCount): a 4-byte big-endian int32, as
+// InterProcessSemaphoreV2 built with a SharedCountReader. The count is read
+// at every check and watched while waiting, so a larger count lets a
+// waiter in; the maxLeases given to NewSemaphore is then ignored. A
+// missing or malformed count node makes Acquire fail with ErrMaxLeases.
+func WithMaxLeasesFrom(countPath string) Option {
+	return func(c *config) { c.countPath = countPath }
+}
+
 // NewSemaphore returns a Semaphore on path with maxLeases leases;
-// identifier is each lease's data (see LeaseHolders). Nothing is sent until
-// Acquire. maxLeases below 1 makes Acquire fail.
-func NewSemaphore(c *keeper.Client, path, identifier string, maxLeases int) *Semaphore {
-	return &Semaphore{
+// identifier is each lease's data (see LeaseHolders). Options:
+// WithCuratorLayout, WithMaxLeasesFrom. Nothing is sent until Acquire.
+// maxLeases below 1 (without WithMaxLeasesFrom) makes Acquire fail.
+func NewSemaphore(c *keeper.Client, path, identifier string, maxLeases int, opts ...Option) *Semaphore {
+	s := &Semaphore{
 		c:    c,
 		path: path,
 		data: []byte(identifier),
 		max:  maxLeases,
-		lock: New(c, path+"-"+writeMarker, identifier),
 		held: node.NewHolder(c, "lock", "semaphore "+path, ErrNotHeld, ErrLost),
 	}
+	node.ApplyOptions(&s.cfg, opts)
+	if s.cfg.curator {
+		s.lock = New(c, keeper.JoinPath(path, "locks"), identifier, WithCuratorLayout())
+	} else {
+		s.lock = New(c, path+"-"+writeMarker, identifier)
+	}
+	return s
 }
 
 // Path returns the semaphore's path.
@@ -68,7 +100,14 @@ func (s *Semaphore) TryAcquire(ctx context.Context) (bool, error) {
 }
 
 func (s *Semaphore) acquire(ctx context.Context, blocking bool) (bool, error) {
-	if s.max < 1 {
+	switch {
+	case s.cfg.countPath != "" && !s.cfg.curator:
+		return false, fmt.Errorf("%w: semaphore %s: WithMaxLeasesFrom needs WithCuratorLayout", ErrBadOption, s.path)
+	case s.cfg.countPath != "":
+		if err := keeper.ValidatePath(s.cfg.countPath); err != nil {
+			return false, fmt.Errorf("%w: semaphore %s: WithMaxLeasesFrom: %w", ErrBadOption, s.path, err)
+		}
+	case s.max < 1:
 		return false, fmt.Errorf("%w: semaphore %s: max leases %d is below 1", ErrBadOption, s.path, s.max)
 	}
 	if err := s.held.Begin(ctx, "acquire"); err != nil {
@@ -81,8 +120,10 @@ func (s *Semaphore) acquire(ctx context.Context, blocking bool) (bool, error) {
 	if err := s.held.DeletePending(ctx); err != nil {
 		return false, err
 	}
-	if err := s.ensurePath(ctx); err != nil {
-		return false, err
+	if !s.cfg.curator {
+		if err := s.ensurePath(ctx); err != nil {
+			return false, err
+		}
 	}
 	// One contender at a time looks for a lease.
 	var ok bool
@@ -102,6 +143,9 @@ func (s *Semaphore) acquire(ctx context.Context, blocking bool) (bool, error) {
 	// A failed release leaves the node to the next Acquire of s.lock (or
 	// to the session's end); the lease decision stands either way.
 	defer func() { _ = node.Cleanup(ctx, s.c, s.lock.Release) }()
+	if s.cfg.curator {
+		return s.takeCuratorLease(ctx, blocking)
+	}
 	return s.takeLease(ctx, blocking)
 }
 
@@ -241,9 +285,15 @@ func (s *Semaphore) Node() string { return s.held.Node() }
 func (s *Semaphore) Err() error { return s.held.Err() }
 
 // LeaseHolders returns the identifiers of the current lease holders, in no
-// particular order (as Kazoo's lease_holders). A missing path has none.
+// particular order (as Kazoo's lease_holders); with WithCuratorLayout,
+// the data of path/leases's children (a Curator waiter's lease node is
+// listed while it waits). A missing path has none.
 func (s *Semaphore) LeaseHolders(ctx context.Context) ([]string, error) {
-	kids, err := s.c.Children(ctx, s.path)
+	dir := s.path
+	if s.cfg.curator {
+		dir = keeper.JoinPath(s.path, "leases")
+	}
+	kids, err := s.c.Children(ctx, dir)
 	if errors.Is(err, keeper.ErrNoNode) {
 		return []string{}, nil
 	}
@@ -252,7 +302,7 @@ func (s *Semaphore) LeaseHolders(ctx context.Context) ([]string, error) {
 	}
 	out := []string{}
 	for _, k := range kids {
-		data, _, err := s.c.Get(ctx, keeper.JoinPath(s.path, k))
+		data, _, err := s.c.Get(ctx, keeper.JoinPath(dir, k))
 		if errors.Is(err, keeper.ErrNoNode) {
 			continue
 		}
