@@ -1,8 +1,11 @@
 // Package lock provides distributed locks on ZooKeeper: Lock (a fair
-// mutex), ReadLock and WriteLock (a read/write lock), and Semaphore (at most
-// n holders). Their znodes are named and filled exactly as Kazoo's, so Keeper
-// and Kazoo processes exclude each other on the same path; WithCuratorLayout
-// does the same for Apache Curator's InterProcessMutex.
+// mutex), ReadLock and WriteLock (a read/write lock), Semaphore (at most
+// n holders) and MultiLock (several locks taken all or nothing). Their
+// znodes are named and filled exactly as Kazoo's, so Keeper and Kazoo
+// processes exclude each other on the same path; WithCuratorLayout does the
+// same for Apache Curator's InterProcessMutex, InterProcessReadWriteLock and
+// InterProcessSemaphoreV2 (whose maximum may come from a SharedCount,
+// WithMaxLeasesFrom), and Revoke is Curator's Revoker.
 //
 // Quick start:
 //
@@ -22,8 +25,25 @@
 // session timeout without a server), when the client is closed, and when the
 // node is deleted or, after a reconnect, found gone or owned by another
 // session. IsAcquired turns false at the same time (Kazoo's is_acquired does
-// not). Suspended is closed at the first disconnect, when the lock may still
-// be held; applications that must never overlap stop there.
+// not). Suspended is closed at a disconnect, when the lock may still be
+// held; applications that must never overlap stop there, and may resume
+// when Verified is closed: the client reconnected in the same session and
+// found the node still there and the session's (Suspended then waits for
+// the next disconnect).
+//
+// Guard makes this a fence the server enforces: it adds to a transaction a
+// Check of the lock's node, which is ephemeral and unique to this holder,
+// so a write made while holding is refused by the server (ErrNoNode) once
+// the lock is lost, whatever this process believes:
+//
+//	_, err := l.Guard(c.Txn()).Set("/config", data, keeper.AnyVersion).Commit(ctx)
+//
+// Token is the holder's fencing token for resources outside ZooKeeper: its
+// node's czxid, larger for every later holder.
+//
+// Revocation is cooperative, as Curator's: Revoke writes "__REVOKE__" to a
+// holder's node, and that holder's Revoked channel is closed; it releases
+// when it chooses to.
 //
 // # Protected creates and cleanup
 //
