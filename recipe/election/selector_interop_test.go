@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper/internal/testutil"
-	"github.com/keeper-go/keeper/recipe/internal/interop"
 	"github.com/keeper-go/keeper/recipe/election"
+	"github.com/keeper-go/keeper/recipe/internal/interop"
 )
 
 // curatorSelectorSource is a Java program that runs one Curator
