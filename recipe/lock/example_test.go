@@ -78,7 +78,7 @@ func ExampleSemaphore() {
 func ExampleMultiLock() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := keeper.Connect(ctx, lock.ServersForExamples())
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -105,7 +105,7 @@ func ExampleMultiLock() {
 func ExampleLock_Guard() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := keeper.Connect(ctx, lock.ServersForExamples())
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -140,7 +140,7 @@ func ExampleLock_Guard() {
 func ExampleRevoke() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := keeper.Connect(ctx, lock.ServersForExamples())
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -170,7 +170,7 @@ func ExampleRevoke() {
 func ExampleNewReadLock() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := keeper.Connect(ctx, lock.ServersForExamples())
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -198,7 +198,7 @@ func ExampleNewReadLock() {
 func ExampleWithMaxLeasesFrom() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := keeper.Connect(ctx, lock.ServersForExamples())
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
 	if err != nil {
 		fmt.Println(err)
 		return
