@@ -747,7 +747,9 @@ func TestHostileServers(t *testing.T) {
 			if _, err := c.ReadConnect(); err == nil {
 				_, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
 			}
-		}, func(err error) bool { return errors.Is(err, wire.ErrFrameTooLarge) && strings.Contains(err.Error(), "HTTP") }, false},
+		}, func(err error) bool {
+			return errors.Is(err, wire.ErrFrameTooLarge) && strings.Contains(err.Error(), "HTTP")
+		}, false},
 	}
 	runtime.GC()
 	var before runtime.MemStats
