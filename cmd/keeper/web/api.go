@@ -313,11 +313,44 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if r.URL.Query().Get("acl") != "true" {
+		data, st, err := c.Get(ctx, p)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, toNode(p, data, st))
+	}
+	// With its ACL: both requests leave at once, so opening a node costs
+	// one round trip to the server.
+	var acl []keeper.ACL
+	var ast *keeper.Stat
+	var aerr error
+	var wg sync.WaitGroup
+	wg.Go(func() { acl, ast, aerr = c.ACL(ctx, p) })
 	data, st, err := c.Get(ctx, p)
+	wg.Wait()
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toNode(p, data, st))
+	out := struct {
+		nodeJSON
+		ACL any `json:"acl"`
+	}{nodeJSON: toNode(p, data, st)}
+	if aerr != nil {
+		out.ACL = map[string]any{"error": zkError(aerr).msg}
+	} else {
+		out.ACL = aclJSON(p, acl, ast)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// aclJSON is an ACL as the API shows it.
+func aclJSON(p string, acl []keeper.ACL, st *keeper.Stat) map[string]any {
+	out := make([]aclEntry, len(acl))
+	for i, a := range acl {
+		out[i] = aclEntry{a.Scheme, a.ID, a.Perms.String()}
+	}
+	return map[string]any{"path": p, "aversion": st.Aversion, "acl": out}
 }
 
 // writeReq is the body of a create or set.
@@ -639,11 +672,7 @@ func (s *Server) getACL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]aclEntry, len(acl))
-	for i, a := range acl {
-		out[i] = aclEntry{a.Scheme, a.ID, a.Perms.String()}
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"path": p, "aversion": st.Aversion, "acl": out})
+	return writeJSON(w, http.StatusOK, aclJSON(p, acl, st))
 }
 
 func (s *Server) setACL(w http.ResponseWriter, r *http.Request) error {

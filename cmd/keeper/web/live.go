@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keeper-go/keeper"
@@ -88,11 +89,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		case <-time.After(2 * time.Second):
 		}
 	}
-	states := make(chan keeper.StateEvent, 16)
+	// State changes queue up here, every one of them, and wake the loop.
+	var mu sync.Mutex
+	var queued []keeper.StateEvent
+	wake := make(chan struct{}, 1)
 	stop := c.Listen(func(ev keeper.StateEvent) {
+		mu.Lock()
+		queued = append(queued, ev)
+		mu.Unlock()
 		select {
-		case states <- ev:
-		default: // the page re-reads the state below
+		case wake <- struct{}{}:
+		default: // the loop is woken already
 		}
 	})
 	defer stop()
@@ -134,10 +141,16 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		case <-s.ctx.Done():
 			return nil
-		case ev := <-states:
-			sendState(ev.State, &ev)
-			if ev.State == keeper.Closed {
-				return nil
+		case <-wake:
+			mu.Lock()
+			evs := queued
+			queued = nil
+			mu.Unlock()
+			for _, ev := range evs {
+				sendState(ev.State, &ev)
+				if ev.State == keeper.Closed {
+					return nil
+				}
 			}
 		case ev, ok := <-events:
 			if !ok {

@@ -103,6 +103,12 @@ func TestGetAndSet(t *testing.T) {
 	if code != 200 || n["data"] != b64("one") {
 		t.Fatalf("get: %d %v", code, n)
 	}
+	code, n = f.do("GET", "/api/node?path=/a&acl=true", "", nil)
+	acl, _ := n["acl"].(map[string]any)
+	if code != 200 || n["data"] != b64("one") || acl == nil || acl["aversion"].(float64) != 0 ||
+		fmt.Sprint(acl["acl"]) != "[map[id:anyone perms:cdrwa scheme:world]]" {
+		t.Fatalf("get with its ACL: %d %v", code, n)
+	}
 	code, n = f.do("PUT", "/api/node", `{"path":"/a","data":"`+b64("two")+`","version":0}`, nil)
 	if code != 200 || f.data("/a") != "two" {
 		t.Fatalf("set: %d %v, data %q", code, n, f.data("/a"))

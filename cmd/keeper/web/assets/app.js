@@ -267,7 +267,8 @@ async function select(path, keepDirty) {
 async function loadNode(pickFormat) {
   const path = S.selected;
   try {
-    const [n, a] = await Promise.all([api("GET", "/api/node", { path }), api("GET", "/api/acl", { path }).catch((e) => ({ error: e.message }))]);
+    const n = await api("GET", "/api/node", { path, acl: "true" });
+    const a = n.acl;
     if (path !== S.selected) return;
     if (S.dirty && !pickFormat) {
       // The user started editing while this was read: keep the edit, and
