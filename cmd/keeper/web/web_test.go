@@ -3,12 +3,23 @@ package web
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -342,5 +353,122 @@ func TestDumpEphemerals(t *testing.T) {
 	want := c.Chroot() + p
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("ephemerals of session %s: %v, want [%s]\n%s", hex64(c.SessionID()), got, want, out)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, and returns
+// their files and a pool that trusts it.
+func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "keeper web test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+func TestListenTLS(t *testing.T) {
+	c := srv.Client(t)
+	token := NewToken()
+	var log strings.Builder
+	s, err := New(Config{Ensembles: []Ensemble{{Name: "test", Servers: srv.Servers(), Backend: clientBackend{c}}}, Token: token, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	certFile, keyFile, pool := selfSigned(t)
+	if _, err := s.Listen("127.0.0.1:0", certFile, ""); err == nil {
+		t.Fatal("a certificate without its key was accepted")
+	}
+	u, err := s.Listen("127.0.0.1:0", certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(u, "https://127.0.0.1:") || !strings.HasSuffix(u, "/?token="+token) {
+		t.Fatalf("URL %q", u)
+	}
+	cl := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := cl.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if cs := resp.Cookies(); resp.StatusCode != http.StatusSeeOther || len(cs) != 1 || !cs[0].Secure {
+		t.Fatalf("over TLS the token cookie should be Secure: %d %v", resp.StatusCode, cs)
+	}
+	base, _, _ := strings.Cut(u, "?")
+	// A wrong token is refused, and the log says so without either token.
+	req, _ := http.NewRequest("GET", base+"api/info", nil)
+	req.Header.Set("Authorization", "Bearer wrong-"+token[:6])
+	if resp, err = cl.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("wrong token over TLS: %d", resp.StatusCode)
+	}
+	if l := log.String(); !strings.Contains(l, "401") || strings.Contains(l, token[:6]) {
+		t.Fatalf("the log should note the refusal and hold no token: %q", l)
+	}
+	// Plain HTTP to the TLS port gets nothing useful.
+	if resp, err := http.Get(strings.Replace(base, "https", "http", 1) + "api/info"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Fatal("plain HTTP served the API on the TLS port")
+		}
+	}
+}
+
+func TestNoTokenServesLoopbackNamesOnly(t *testing.T) {
+	c := srv.Client(t)
+	s, err := New(Config{Ensembles: []Ensemble{{Name: "test", Servers: srv.Servers(), Backend: clientBackend{c}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	defer s.Close()
+	for host, want := range map[string]int{"": 200, "localhost:1234": 200, "[::1]:80": 200, "evil.example:8080": 403, "10.1.2.3": 403} {
+		req, _ := http.NewRequest("GET", ts.URL+"/api/info", nil)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %q without a token: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:8080": true, "localhost:0": true, "[::1]:80": true,
+		"0.0.0.0:8080": false, ":8080": false, "10.0.0.1:80": false, "example.com:80": false, "nonsense": false} {
+		if got := IsLoopback(addr); got != want {
+			t.Errorf("IsLoopback(%q) = %v, want %v", addr, got, want)
+		}
 	}
 }

@@ -121,9 +121,28 @@ func run(m *testing.M) int {
 
 // web is a running keeper web.
 type web struct {
-	url  string // with the token
-	base string // without it
-	c    *keeper.Client
+	url    string // with the token
+	base   string // without it
+	c      *keeper.Client
+	stderr *syncBuffer
+}
+
+// syncBuffer is a process's stderr, read while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // startWeb starts keeper web on a fresh chroot (through servers when given,
@@ -141,8 +160,8 @@ func startWeb(t *testing.T, servers string, flags ...string) *web {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +183,7 @@ func startWeb(t *testing.T, servers string, flags ...string) *web {
 		t.Fatalf("no URL in %q", line)
 	}
 	base, _, _ := strings.Cut(m[1], "?")
-	return &web{url: m[1], base: base, c: c}
+	return &web{url: m[1], base: base, c: c, stderr: stderr}
 }
 
 // tab opens a browser tab for the test.
@@ -461,6 +480,29 @@ func TestTokenRequired(t *testing.T) {
 	do(t, ctx, chromedp.SetValue("#token", token, chromedp.ByID), chromedp.Submit("#token", chromedp.ByID))
 	waitJS(t, ctx, "the tree", `document.querySelector('.row[data-path="/"]')`)
 	waitJS(t, ctx, "the token out of the address", `!location.href.includes("token")`)
+	var page string
+	do(t, ctx, chromedp.Evaluate(`document.documentElement.outerHTML + document.cookie`, &page))
+	if strings.Contains(page, token) {
+		t.Fatal("the page (or a cookie script can read) holds the token")
+	}
+	if log := w.stderr.String(); !strings.Contains(log, "401") || strings.Contains(log, token) {
+		t.Fatalf("keeper web's log should note the refused request and hold no token:\n%s", log)
+	}
+}
+
+func TestNoAuthOnLoopbackOnly(t *testing.T) {
+	out, err := exec.Command(bin, "--server", srv.Servers(), "web", "--no-auth", "--listen", "0.0.0.0:0").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "loopback") {
+		t.Fatalf("--no-auth on every interface: %v\n%s", err, out)
+	}
+	w := startWeb(t, "", "--no-auth")
+	if strings.Contains(w.url, "token") {
+		t.Fatalf("--no-auth printed a token: %s", w.url)
+	}
+	create(t, w.c, "/open", "")
+	ctx := tab(t)
+	do(t, ctx, chromedp.Navigate(w.url))
+	waitJS(t, ctx, "the tree without a token", `document.querySelector('.row[data-path="/open"]')`)
 }
 
 func TestReadOnlyRefusesWrites(t *testing.T) {
