@@ -199,7 +199,11 @@ func (cn *conn) handle(frame []byte) error {
 	if err := r.Err(); err != nil {
 		return fmt.Errorf("%w: reply header: %w", ErrProtocol, err)
 	}
-	if h.Xid != wire.XidNotification && h.Zxid > 0 {
+	// From 3.9 on a notification carries the zxid of the change that fired
+	// it (ZOOKEEPER-4655; before, -1): a change this server applied, so it
+	// moves the last zxid seen on as a reply's does, and a reconnect's
+	// SetWatches starts after it.
+	if h.Zxid > 0 {
 		c.noteZxid(h.Zxid)
 	}
 	switch h.Xid {
