@@ -56,7 +56,8 @@ func (s *Server) servers(w http.ResponseWriter, r *http.Request) error {
 }
 
 // sessions lists every server's client connections (cons) and, where the
-// server allows the dump word, each session's ephemeral nodes.
+// server allows the dump word, each session's ephemeral nodes; those of the
+// page's own session come from getEphemerals.
 func (s *Server) sessions(w http.ResponseWriter, r *http.Request) error {
 	t, err := s.toolsOf(r)
 	if err != nil {
@@ -78,9 +79,10 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) error {
 	// The dump word lists absolute paths: the page shows those inside the
 	// ensemble's chroot, relative to it.
 	chroot := ""
+	var own *keeper.Client
 	if e, err := s.target(r); err == nil {
 		if c, err := e.Backend.Client(ctx); err == nil {
-			chroot = c.Chroot()
+			chroot, own = c.Chroot(), c
 		}
 	}
 	hosts := t.Hosts()
@@ -128,6 +130,13 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) error {
 		})
 	}
 	wg.Wait()
+	if own != nil {
+		// This server's own session needs no dump: getEphemerals (3.6+)
+		// lists its nodes.
+		if paths, err := own.Ephemerals(ctx, "/"); err == nil && len(paths) > 0 {
+			ephemerals[hex64(own.SessionID())] = paths
+		}
+	}
 	return writeJSON(w, http.StatusOK, map[string]any{"connections": conns, "ephemerals": ephemerals, "errors": errs})
 }
 
