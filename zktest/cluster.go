@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -95,7 +96,7 @@ func New(opts ...Option) (*Cluster, error) {
 			return c, nil
 		}
 		c.killAll()
-		if !errors.Is(err, errPortTaken) || attempt == startAttempts {
+		if !errors.Is(err, errPortTaken) || attempt == startAttempts || cfg.port > 0 {
 			break
 		}
 	}
@@ -205,7 +206,18 @@ func (c *Cluster) newMember(i int) (*member, error) {
 	if err := os.MkdirAll(m.dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("zktest: %w", err)
 	}
-	ports := []*int{&m.clientPort}
+	var ports []*int
+	if c.cfg.port > 0 {
+		// Checked first: a server already there would answer srvr for ours.
+		m.clientPort = c.cfg.port + i
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(m.clientPort))
+		if err != nil {
+			return nil, fmt.Errorf("zktest: client port %d: %w", m.clientPort, err)
+		}
+		ln.Close()
+	} else {
+		ports = append(ports, &m.clientPort)
+	}
 	if c.cfg.quorum() {
 		ports = append(ports, &m.quorumPort, &m.electionPort)
 	}

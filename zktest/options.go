@@ -14,6 +14,7 @@ type config struct {
 	settings  []setting // zoo.cfg lines in the order they are written
 	jvmFlags  []string
 	classpath []string
+	port      int     // ClientPort: member i listens on port+i; 0 for free ports
 	errs      []error // misuse recorded by the options, reported by validate
 }
 
@@ -53,6 +54,20 @@ func defaultConfig() *config {
 // 1 to 15.
 func Nodes(n int) Option {
 	return func(c *config) { c.nodes = n }
+}
+
+// ClientPort makes member i listen for clients on port+i instead of a free
+// port (the keeper sandbox's --port). A port already in use is then an error
+// at once rather than a reason to try other ports. Valid range: 1 to 65535
+// for every member's port.
+func ClientPort(port int) Option {
+	return func(c *config) {
+		if port < 1 || port > 65535 {
+			c.errs = append(c.errs, fmt.Errorf("zktest: ClientPort(%d): not a port", port))
+			return
+		}
+		c.port = port
+	}
 }
 
 // Config sets a zoo.cfg line for every server, overriding zktest's default
@@ -123,6 +138,9 @@ func (c *config) validate() error {
 	}
 	if len(c.errs) > 0 {
 		return c.errs[0]
+	}
+	if c.port > 0 && c.port+c.nodes-1 > 65535 {
+		return fmt.Errorf("zktest: ClientPort(%d): %d servers need ports up to %d", c.port, c.nodes, c.port+c.nodes-1)
 	}
 	return nil
 }

@@ -241,3 +241,35 @@ func TestPolish(t *testing.T) {
 		t.Fatalf("watch after SIGTERM: %v", r)
 	}
 }
+
+// TestSandboxPort: --port puts the sandbox on a fixed port, and the sandbox
+// prints the export line other terminals need; a taken port is an error.
+func TestSandboxPort(t *testing.T) {
+	t.Parallel()
+	k := &cli{t: t, home: t.TempDir()}
+	port, err := freeClosedPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := k.exec("get /zookeeper\n", "sandbox", "--port", port)
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	if got := sandboxAddr(t, r.stdout); got != "127.0.0.1:"+port {
+		t.Fatalf("sandbox --port %s runs at %s", port, got)
+	}
+	if !strings.Contains(r.stdout, "export ZK_SERVERS=127.0.0.1:"+port+"\n") {
+		t.Fatalf("no export line:\n%s", r.stdout)
+	}
+	// The port is taken now: an error at once, not another port.
+	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		t.Skipf("port %s was taken by another process meanwhile: %v", port, err)
+	}
+	defer ln.Close()
+	r = k.exec("", "sandbox", "--port", port)
+	if r.code != 1 || !strings.Contains(r.stderr, "client port "+port) {
+		t.Fatalf("sandbox on a taken port: %v", r)
+	}
+	k.fails(2, []string{"--port"}, "sandbox", "--port", "-1")
+}

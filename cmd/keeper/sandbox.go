@@ -21,10 +21,12 @@ type sandboxCluster interface {
 
 var sandboxCommand = &command{
 	name:    "sandbox",
-	args:    "[--servers n] [--no-history]",
+	args:    "[--servers n] [--port p] [--no-history]",
 	summary: "start a throwaway local ZooKeeper and open the shell on it",
 	help: `The servers run on free loopback ports, each in a temporary directory,
-and are removed when the command ends (also on Ctrl-C or SIGTERM). They need
+and are removed when the command ends (also on Ctrl-C or SIGTERM); --port
+puts the first server on a fixed port (the others on the ports after it).
+Other terminals reach them with the printed export ZK_SERVERS=... line. They need
 Java and ZooKeeper: make deps installs them (or set ZOOKEEPER_HOME).
 On a terminal the shell opens; otherwise the commands on standard input run,
 and when there are none a short demo shows create, get, a watch event and
@@ -33,17 +35,21 @@ delete.`,
 	ownSignals: true,
 	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
 		servers := fs.Int("servers", 1, "number of servers: 1 runs standalone, more an ensemble (at most 15)")
+		port := fs.Int("port", 0, "client `port` of the first server (0: a free port)")
 		noHistory := fs.Bool("no-history", false, "do not read or write ~/"+historyName)
 		return func(ctx context.Context, args []string) error {
 			if *servers < 1 || *servers > 15 {
 				return usageErr(lookupCommand("sandbox"), "--servers must be between 1 and 15")
+			}
+			if *port < 0 || *port+*servers-1 > 65535 {
+				return usageErr(lookupCommand("sandbox"), "--port must leave room for %d ports below 65536", *servers)
 			}
 			what := "a standalone server"
 			if *servers > 1 {
 				what = fmt.Sprintf("an ensemble of %d servers", *servers)
 			}
 			fmt.Fprintf(a.stderr, "starting %s...\n", what)
-			cl, err := startSandbox(*servers)
+			cl, err := startSandbox(*servers, *port)
 			if err != nil {
 				return fmt.Errorf("keeper: sandbox: %w", err)
 			}
@@ -59,7 +65,8 @@ delete.`,
 			default:
 			}
 			fmt.Fprintf(a.stdout, "ZooKeeper %s sandbox at %s\n", cl.Version(), cl.Servers())
-			fmt.Fprintf(a.stdout, "(from another terminal: keeper --server %s shell)\n", cl.Servers())
+			fmt.Fprintf(a.stdout, "From another terminal:\n  export ZK_SERVERS=%s\n  keeper shell\n", cl.Servers())
+			fmt.Fprintln(a.stdout, "(in a checkout, go install ./cmd/keeper puts keeper in $(go env GOPATH)/bin; or use go run ./cmd/keeper)")
 			if url, stop, err := a.startWeb(cl.Servers()); err != nil {
 				fmt.Fprintf(a.stderr, "keeper: sandbox: web: %v\n", err)
 			} else {
