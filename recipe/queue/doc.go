@@ -40,9 +40,10 @@
 // need no marker: the lock node's data and owner say whose it is.
 //
 // Items larger than the server's request limit (jute.maxbuffer, 1 MiB
-// less one byte by default) are refused before anything is sent, with
-// ErrTooLarge: the server would drop the connection, and the put's
-// outcome could not be known.
+// less one byte by default; see keeper.WithMaxRequestSize) are refused
+// before anything is sent, with an error matching
+// keeper.ErrRequestTooLarge: the server would drop the connection, and
+// the put's outcome could not be known.
 //
 // # Concurrency
 //

@@ -117,9 +117,6 @@ func (q *LockingQueue) PutAll(ctx context.Context, items [][]byte, priority int)
 	if len(items) == 0 {
 		return nil
 	}
-	if err := q.ensure(ctx); err != nil {
-		return fmt.Errorf("queue: put into %s: %w", q.path, err)
-	}
 	if err := put(ctx, q.c, q.once, q.entries, items, priority); err != nil {
 		return fmt.Errorf("queue: put into %s: %w", q.path, err)
 	}

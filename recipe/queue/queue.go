@@ -14,21 +14,8 @@ import (
 // ErrBadPriority reports a priority outside Kazoo's range, 0 to 999.
 var ErrBadPriority = errors.New("queue: priority must be between 0 and 999")
 
-// ErrTooLarge reports an item (or a PutAll batch) that would make a
-// request larger than the server's default limit (jute.maxbuffer, 1 MiB
-// less one byte): the server would drop the connection, and the client
-// could not tell whether the item was stored. Nothing is sent.
-var ErrTooLarge = errors.New("queue: item too large for the server's request limit")
-
 // DefaultPriority is Kazoo's default priority.
 const DefaultPriority = 100
-
-// requestLimit is the server's default jute.maxbuffer; overhead is room
-// for a put's paths, the marker operations and the headers.
-const (
-	requestLimit = 1<<20 - 1
-	overhead     = 1024
-)
 
 // entryName is the name prefix of an item with priority p, as Kazoo
 // writes it; the server appends the sequence.
@@ -40,13 +27,6 @@ func checkPut(path string, items [][]byte, priority int) error {
 	}
 	if err := keeper.ValidatePath(path); err != nil {
 		return fmt.Errorf("queue: %w", err)
-	}
-	size := overhead
-	for _, it := range items {
-		size += len(it) + len(path) + 32
-	}
-	if size > requestLimit {
-		return fmt.Errorf("%w: %d bytes (with paths and headers) over %d", ErrTooLarge, size, requestLimit)
 	}
 	return nil
 }

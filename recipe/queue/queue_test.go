@@ -83,11 +83,11 @@ func TestQueueBadInput(t *testing.T) {
 			}
 		}
 		big := bytes.Repeat([]byte("x"), 1<<20)
-		if err := q.Put(ctx, big, 1); !errors.Is(err, ErrTooLarge) {
+		if err := q.Put(ctx, big, 1); !errors.Is(err, keeper.ErrRequestTooLarge) {
 			t.Fatalf("1 MiB item: %v", err)
 		}
 	}
-	if err := New(c, "/q").PutAll(ctx, [][]byte{make([]byte, 600<<10), make([]byte, 600<<10)}, 1); !errors.Is(err, ErrTooLarge) {
+	if err := New(c, "/q").PutAll(ctx, [][]byte{make([]byte, 600<<10), make([]byte, 600<<10)}, 1); !errors.Is(err, keeper.ErrRequestTooLarge) {
 		t.Fatalf("1.2 MB batch: %v", err)
 	}
 	if err := New(c, "q").Put(ctx, nil, 1); !errors.Is(err, keeper.ErrInvalidPath) {
