@@ -71,7 +71,6 @@ zk.close()
 func TestKazooSetPartitioner(t *testing.T) { interop.EachKazoo(t, testKazooSetPartitioner) }
 
 func testKazooSetPartitioner(t *testing.T, kazoo interop.Peer) {
-	ctx := testCtx(t)
 	c := srv.Client(t)
 	k := kazoo.Script(t, "partitioner", kazooWorker, srv.Servers()+c.Chroot())
 	set := []string{"0", "1", "2", "3", "4", "5"}
