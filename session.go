@@ -139,13 +139,15 @@ func (c *Client) hostOrder() []hostPort {
 
 // waitBackoff sleeps before a retry: capped exponential with jitter, ended
 // early by Close or by the session's presumed expiry. While Close waits
-// for its closeSession (stopping), the wait is the shortest backoff: Close
-// bounds the attempts, and must not sleep through them.
+// for its closeSession (stopping), the wait is the shortest backoff, and at
+// most a tenth of the close timeout: Close bounds the attempts, and must
+// not sleep through them.
 func (c *Client) waitBackoff(failures int, stopping bool) bool {
 	d := backoffDelay(failures, c.cfg.backoffMin, c.cfg.backoffMax)
 	closeStart := c.closeStart
 	if stopping {
-		d, closeStart = backoffDelay(1, c.cfg.backoffMin, c.cfg.backoffMin), nil
+		d = min(backoffDelay(1, c.cfg.backoffMin, c.cfg.backoffMin), c.cfg.closeTimeout/10)
+		closeStart = nil
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
