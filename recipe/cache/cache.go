@@ -39,8 +39,10 @@ const (
 	// ConnLost: the client's session was lost (Err says why); a new
 	// session follows, and the cache re-reads the whole tree.
 	ConnLost
-	// Initialized: the cache holds the whole tree, after the first load
-	// or after a full re-read (after a reconnect or a session loss).
+	// Initialized: the cache holds the whole tree, after the first load.
+	// It is sent once: the re-reads after a reconnect or a session loss
+	// report only their differences (as Curator's CuratorCache; its
+	// TreeCache re-sends INITIALIZED, CURATOR-296).
 	Initialized
 )
 
@@ -72,8 +74,10 @@ type Event struct {
 type Option func(*config)
 
 type config struct {
-	oneShot bool
-	workers int
+	oneShot  bool
+	workers  int
+	maxDepth int               // -1: no limit
+	filter   func(string) bool // nil: every node
 }
 
 // OneShotWatches makes the cache use one-shot watches (a data and a child
@@ -86,6 +90,21 @@ func OneShotWatches() Option { return func(c *config) { c.oneShot = true } }
 // loads the tree, overriding the default 16; valid range 1 to 1024. With
 // a persistent watch each worker reads up to 128 nodes per request.
 func WithWorkers(n int) Option { return func(c *config) { c.workers = n } }
+
+// WithMaxDepth caches the root and its descendants down to depth levels
+// below it (0: the root alone, 1: the root and its children), as Curator's
+// TreeCache.setMaxDepth; nodes deeper are neither read nor reported, and
+// the children of the nodes at the last level are not listed (Children
+// reports none). The default is no limit; depth must be 0 or more.
+func WithMaxDepth(depth int) Option { return func(c *config) { c.maxDepth = depth } }
+
+// WithFilter caches only the nodes for which keep returns true, as
+// Curator's TreeCacheSelector: a node left out is neither read nor
+// reported, and neither are its descendants. keep gets the node's path
+// (relative to the client's chroot); it is never asked about the root,
+// which is always cached. It runs on the cache's goroutine and must be
+// quick and not call the cache.
+func WithFilter(keep func(path string) bool) Option { return func(c *config) { c.filter = keep } }
 
 // batch limits of one multi-read: paths, and estimated reply bytes.
 const (
@@ -227,10 +246,13 @@ func NewTreeCache(c *keeper.Client, root string, opts ...Option) (*TreeCache, er
 	if err := keeper.ValidatePath(root); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	cfg := config{workers: 16}
+	cfg := config{workers: 16, maxDepth: -1}
 	node.ApplyOptions(&cfg, opts)
 	if cfg.workers < 1 || cfg.workers > 1024 {
 		return nil, fmt.Errorf("cache: WithWorkers(%d): must be 1 to 1024", cfg.workers)
+	}
+	if cfg.maxDepth < -1 {
+		return nil, fmt.Errorf("cache: WithMaxDepth(%d): must be 0 or more", cfg.maxDepth)
 	}
 	return &TreeCache{
 		c: c, root: root, cfg: cfg,
@@ -247,6 +269,28 @@ func NewTreeCache(c *keeper.Client, root string, opts ...Option) (*TreeCache, er
 		reading:  map[string]*flight{},
 		orphans:  map[string]map[string]*result{},
 	}, nil
+}
+
+// NewNodeCache returns a cache of the single node at path (Curator's
+// NodeCache, CuratorCache's SINGLE_NODE_CACHE): its data and Stat, whether
+// or not it exists yet, with NodeAdded, NodeUpdated and NodeRemoved events
+// for it alone. On ZooKeeper 3.6 and later it costs one persistent,
+// non-recursive watch and one read per change (none for changes of its
+// children). It is a TreeCache with WithMaxDepth(0); Children reports no
+// children.
+func NewNodeCache(c *keeper.Client, path string, opts ...Option) (*TreeCache, error) {
+	return NewTreeCache(c, path, append(opts[:len(opts):len(opts)], WithMaxDepth(0))...)
+}
+
+// NewPathChildrenCache returns a cache of the node at path and its
+// children, one level (Curator's PathChildrenCache): Children lists them
+// and Get reads each child's data and Stat; grandchildren are not cached.
+// On ZooKeeper 3.6 and later it costs one persistent recursive watch (the
+// events below the children are dropped by the client) and one multi-read
+// per batch of up to 128 changed nodes. It is a TreeCache with
+// WithMaxDepth(1).
+func NewPathChildrenCache(c *keeper.Client, path string, opts ...Option) (*TreeCache, error) {
+	return NewTreeCache(c, path, append(opts[:len(opts):len(opts)], WithMaxDepth(1))...)
 }
 
 // Start sets up the watch and starts loading the tree in the background;
@@ -268,7 +312,9 @@ func (tc *TreeCache) Start(ctx context.Context) error {
 			return fmt.Errorf("cache: start %s: %w", tc.root, err)
 		}
 		if tc.c.ServerVersion().AtLeast(3, 6, 0) {
-			w, err := tc.c.Watch(ctx, tc.root, true)
+			// A single node needs no recursive watch (and none of the
+			// events of its subtree).
+			w, err := tc.c.Watch(ctx, tc.root, tc.cfg.maxDepth != 0)
 			switch {
 			case err == nil:
 				tc.watcher, tc.persistent = w, true

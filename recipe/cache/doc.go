@@ -35,6 +35,27 @@
 // only and misses it). NodeAdded events go parent first, NodeRemoved
 // events deepest first.
 //
+// Views: WithMaxDepth limits the depth cached and WithFilter leaves out
+// chosen subtrees (Curator's TreeCache setMaxDepth and TreeCacheSelector);
+// NewNodeCache caches one node (Curator's NodeCache: one non-recursive
+// persistent watch, one read to load and one per change) and
+// NewPathChildrenCache a node and its children (Curator's
+// PathChildrenCache). Initialized is sent once, after the first load; the
+// re-reads after a reconnect report only their differences.
+//
+// Nodes the client may not read (ACLs, CVE-2024-23944): a node whose ACL
+// denies this client READ is never cached. A cached node whose ACL is
+// changed to deny READ stays in the cache as last read: ZooKeeper 3.8.4
+// and later 3.8 releases, 3.9.2 and later (and Debian's 3.8.0 package)
+// send no watch event for a node the watcher may not READ, so its later
+// changes are not seen, and with a persistent recursive watch neither is
+// its deletion (one-shot watches see it through the parent's child watch).
+// It leaves the cache when the cache reads it again: after a reconnect or
+// a session loss (or with one-shot watches, a change of its parent's
+// children). Older servers send the events; the cache then reads the node,
+// is refused, and reports NodeRemoved. Give a cache's client READ on the
+// whole subtree it watches.
+//
 // Concurrency: Get and Children read the cache from any goroutine. Events
 // are delivered in order through an unbounded queue, so a slow reader of
 // Events never delays the client or the cache itself. Close may be called

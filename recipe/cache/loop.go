@@ -43,9 +43,9 @@ func (tc *TreeCache) loop() {
 		}
 		if tc.loading && tc.outstanding == 0 {
 			tc.loading = false
-			tc.emit(Event{Type: Initialized})
 			if !tc.readyOnce {
 				tc.readyOnce = true
+				tc.emit(Event{Type: Initialized})
 				close(tc.ready)
 			}
 		}
@@ -64,11 +64,15 @@ func (tc *TreeCache) handle(m *msg) error {
 			tc.resync()
 			return nil
 		}
-		if !tc.inTree(ev.Path) {
+		if !tc.wanted(ev.Path) {
 			return nil
 		}
 		switch ev.Type {
-		case keeper.EventNodeCreated, keeper.EventNodeChildrenChanged:
+		case keeper.EventNodeChildrenChanged:
+			if tc.listsKids(ev.Path) {
+				tc.schedule(job{path: ev.Path, data: true, kids: kidsAlways})
+			}
+		case keeper.EventNodeCreated:
 			tc.schedule(job{path: ev.Path, data: true, kids: kidsAlways})
 		case keeper.EventNodeDataChanged, keeper.EventNodeDeleted:
 			tc.schedule(job{path: ev.Path, data: true})
@@ -194,6 +198,47 @@ func (tc *TreeCache) inTree(p string) bool {
 	return p == tc.root || tc.root == "/" || strings.HasPrefix(p, tc.root+"/")
 }
 
+// depth returns how many levels p is below the root (p in the tree).
+func (tc *TreeCache) depth(p string) int {
+	if p == tc.root {
+		return 0
+	}
+	if tc.root == "/" {
+		return strings.Count(p, "/")
+	}
+	return strings.Count(p[len(tc.root):], "/")
+}
+
+// wanted reports whether the node at p belongs in the cache: in the tree,
+// within the depth limit, and kept by the filter with all its ancestors
+// below the root.
+func (tc *TreeCache) wanted(p string) bool {
+	if !tc.inTree(p) {
+		return false
+	}
+	if p == tc.root {
+		return true
+	}
+	if tc.cfg.maxDepth >= 0 && tc.depth(p) > tc.cfg.maxDepth {
+		return false
+	}
+	if tc.cfg.filter == nil {
+		return true
+	}
+	for q := p; q != tc.root && q != "/"; q = path.Dir(q) {
+		if !tc.cfg.filter(q) {
+			return false
+		}
+	}
+	return true
+}
+
+// listsKids reports whether the cache lists the children of the node at
+// p: not at the depth limit.
+func (tc *TreeCache) listsKids(p string) bool {
+	return tc.cfg.maxDepth < 0 || tc.depth(p) < tc.cfg.maxDepth
+}
+
 // schedule asks for a read of j.path; when one is in flight, for another
 // one after it (merged with any other request meanwhile).
 func (tc *TreeCache) schedule(j job) {
@@ -205,6 +250,9 @@ func (tc *TreeCache) schedule(j job) {
 		f.next.data = f.next.data || j.data
 		f.next.kids = max(f.next.kids, j.kids)
 		return
+	}
+	if !tc.listsKids(j.path) {
+		j.kids, j.data = kidsNo, true
 	}
 	tc.reading[j.path] = &flight{}
 	tc.outstanding++
@@ -311,7 +359,7 @@ func (tc *TreeCache) apply(r *result) error {
 		}
 		if r.kidsRead {
 			tc.diffKids(p, n, r.kids)
-		} else {
+		} else if tc.listsKids(p) {
 			tc.schedule(job{path: p, kids: kidsAlways})
 		}
 		return nil
@@ -337,6 +385,9 @@ func (tc *TreeCache) apply(r *result) error {
 func (tc *TreeCache) diffKids(p string, n *znode, kids []string) {
 	listed := make(map[string]struct{}, len(kids))
 	for _, k := range kids {
+		if !tc.wanted(keeper.JoinPath(p, k)) {
+			continue
+		}
 		listed[k] = struct{}{}
 		if _, ok := n.kids[k]; !ok {
 			tc.schedule(job{path: keeper.JoinPath(p, k), data: true, kids: kidsAlways})
