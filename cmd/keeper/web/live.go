@@ -50,8 +50,9 @@ const maxBatch = 500
 // events streams what happens to the ensemble: "state" events with the
 // connection state, and "nodes" events with batches of changed nodes
 // below path (a persistent recursive watch), at most every 100ms. A
-// "resync" event asks the page to re-read all it shows: after a reconnect
-// (changes may have been missed) or a burst larger than a batch.
+// "watching" event says the watch is set: the page re-reads what it read
+// before. A "resync" event asks the page to re-read all it shows: after a
+// reconnect (changes may have been missed) or a burst larger than a batch.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	p := r.URL.Query().Get("path")
 	if p == "" {
@@ -124,6 +125,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	default:
 		defer watcher.Close()
 		events = watcher.Events()
+		// From here on no change is missed: the page re-reads what it
+		// loaded before.
+		sse.send("watching", p)
 	}
 	type change struct {
 		Path string `json:"path"`

@@ -191,7 +191,7 @@ func tab(t *testing.T) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser)
 	t.Cleanup(cancel)
-	ctx, cancel2 := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancel2 := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(cancel2)
 	return ctx
 }
@@ -207,7 +207,7 @@ func do(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
 // waitJS polls a JavaScript condition until it holds.
 func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var ok bool
 		err := chromedp.Run(ctx, chromedp.Evaluate("!!("+expr+")", &ok))
@@ -222,10 +222,18 @@ func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	}
 }
 
+// click clicks the element sel names, once it is there. The click is one
+// script run, so that a redraw of the page cannot detach the element
+// between finding it and clicking it.
+func click(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	waitJS(t, ctx, "a click on "+sel, fmt.Sprintf(`(() => { const e = document.querySelector(%s); if (!e) return false; e.click(); return true; })()`, jsString(sel)))
+}
+
 // waitFor polls a Go condition until it holds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("waiting for %s: timed out", what)
@@ -251,7 +259,7 @@ func shot(t *testing.T, ctx context.Context, name string) {
 func (w *web) open(t *testing.T, ctx context.Context, path string) {
 	t.Helper()
 	do(t, ctx, chromedp.Navigate(w.url))
-	waitJS(t, ctx, "the tree", `document.querySelector('.row[data-path="/"]')`)
+	waitJS(t, ctx, "the tree, live", `document.querySelector('.row[data-path="/"]') && document.body.dataset.live === "on"`)
 	if path != "" {
 		goTo(t, ctx, path)
 	}
@@ -301,14 +309,14 @@ func TestBrowseAndEdit(t *testing.T) {
 	}
 	ctx := tab(t)
 	w.open(t, ctx, "")
-	do(t, ctx, chromedp.Click(`.row[data-path="/services"] .twisty`, chromedp.ByQuery))
+	click(t, ctx, `.row[data-path="/services"] .twisty`)
 	waitJS(t, ctx, "/services open", `document.querySelector('.row[data-path="/services/api"]')`)
-	do(t, ctx, chromedp.Click(`.row[data-path="/services/api"] .twisty`, chromedp.ByQuery))
+	click(t, ctx, `.row[data-path="/services/api"] .twisty`)
 	waitJS(t, ctx, "/services/api open", `document.querySelector('.row[data-path="/services/api/host-3"]')`)
 	// Browse by clicking: /app, then config.
-	do(t, ctx, chromedp.Click(`.row[data-path="/app"] .name`, chromedp.ByQuery))
-	do(t, ctx, chromedp.Click(`.row[data-path="/app"] .twisty`, chromedp.ByQuery))
-	do(t, ctx, chromedp.Click(`.row[data-path="/app/config"] .name`, chromedp.ByQuery))
+	click(t, ctx, `.row[data-path="/app"] .name`)
+	click(t, ctx, `.row[data-path="/app"] .twisty`)
+	click(t, ctx, `.row[data-path="/app/config"] .name`)
 	waitJS(t, ctx, "the node", `document.querySelector('#node-path').textContent === "/app/config"`)
 	waitJS(t, ctx, "JSON shown pretty", `document.querySelector('#format').value === "json" && document.querySelector('#data').value.includes('"db": "postgres"')`)
 	waitJS(t, ctx, "the Stat", `document.querySelector('#stat').textContent.includes("mzxid") && document.querySelector('#stat').textContent.includes("0x")`)
@@ -317,13 +325,13 @@ func TestBrowseAndEdit(t *testing.T) {
 
 	// Invalid JSON is refused before anything is sent.
 	editTo(t, ctx, `{"db": "mysql",`)
-	do(t, ctx, chromedp.Click("#save", chromedp.ByID))
+	click(t, ctx, "#save")
 	waitJS(t, ctx, "the JSON error", `document.querySelector('#data-error').textContent.includes("JSON")`)
 	if got := data(t, w.c, "/app/config"); got != `{"db":"postgres","pool":10}` {
 		t.Fatalf("invalid JSON was saved: %q", got)
 	}
 	editTo(t, ctx, `{"db": "mysql", "pool": 20}`)
-	do(t, ctx, chromedp.Click("#save", chromedp.ByID))
+	click(t, ctx, "#save")
 	waitFor(t, "the saved data", func() bool { return strings.Contains(data(t, w.c, "/app/config"), "mysql") })
 	waitJS(t, ctx, "version 1 shown", `document.querySelector('#stat').textContent.includes("version1")`)
 
@@ -331,7 +339,7 @@ func TestBrowseAndEdit(t *testing.T) {
 	do(t, ctx, chromedp.SetValue("#format", "hex", chromedp.ByID), chromedp.Evaluate(`document.querySelector('#format').dispatchEvent(new Event('change'))`, nil))
 	waitJS(t, ctx, "hex", `document.querySelector('#data').value.startsWith("7b 22 64 62")`)
 	editTo(t, ctx, "68 69")
-	do(t, ctx, chromedp.Click("#save", chromedp.ByID))
+	click(t, ctx, "#save")
 	waitFor(t, "the hex save", func() bool { return data(t, w.c, "/app/config") == "hi" })
 }
 
@@ -346,13 +354,13 @@ func TestConflictShownAndResolved(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, "the notice of the other change", `!document.querySelector('#notice').hidden`)
-	do(t, ctx, chromedp.Click("#save", chromedp.ByID))
+	click(t, ctx, "#save")
 	waitJS(t, ctx, "the conflict", `!document.querySelector('#conflict').hidden && document.querySelector('#theirs').textContent === "theirs" && document.querySelector('#yours').textContent === "mine"`)
 	shot(t, ctx, "conflict")
 	if got := data(t, w.c, "/c"); got != "theirs" {
 		t.Fatalf("the conflicting save wrote: %q", got)
 	}
-	do(t, ctx, chromedp.Click("#keep-mine", chromedp.ByID))
+	click(t, ctx, "#keep-mine")
 	waitFor(t, "mine saved", func() bool { return data(t, w.c, "/c") == "mine" })
 	waitJS(t, ctx, "the conflict gone", `document.querySelector('#conflict').hidden`)
 
@@ -361,9 +369,9 @@ func TestConflictShownAndResolved(t *testing.T) {
 	if _, err := w.c.Set(testutil.Ctx(t, 0), "/c", []byte("theirs again"), -1); err != nil {
 		t.Fatal(err)
 	}
-	do(t, ctx, chromedp.Click("#save", chromedp.ByID))
+	click(t, ctx, "#save")
 	waitJS(t, ctx, "the second conflict", `!document.querySelector('#conflict').hidden`)
-	do(t, ctx, chromedp.Click("#take-theirs", chromedp.ByID))
+	click(t, ctx, "#take-theirs")
 	waitJS(t, ctx, "theirs in the editor", `document.querySelector('#data').value === "theirs again" && document.querySelector('#conflict').hidden`)
 	if got := data(t, w.c, "/c"); got != "theirs again" {
 		t.Fatalf("taking theirs wrote: %q", got)
@@ -399,10 +407,10 @@ func TestRecursiveDelete(t *testing.T) {
 	create(t, w.c, "/keep", "")
 	ctx := tab(t)
 	w.open(t, ctx, "/d")
-	do(t, ctx, chromedp.Click("#delete", chromedp.ByID))
+	click(t, ctx, "#delete")
 	waitJS(t, ctx, "the confirmation with the count", `document.querySelector('#dialog').open && document.querySelector('#delete-text').textContent.includes("the 4 nodes below it")`)
 	shot(t, ctx, "delete")
-	do(t, ctx, chromedp.Click("#dialog-ok", chromedp.ByID))
+	click(t, ctx, "#dialog-ok")
 	waitFor(t, "/d deleted", func() bool {
 		st, err := w.c.Exists(testutil.Ctx(t, 0), "/d")
 		return err == nil && st == nil
@@ -445,12 +453,12 @@ func TestPagingTenThousand(t *testing.T) {
 	}
 	ctx := tab(t)
 	w.open(t, ctx, "/big")
-	do(t, ctx, chromedp.Click(`.row[data-path="/big"] .twisty`, chromedp.ByQuery))
+	click(t, ctx, `.row[data-path="/big"] .twisty`)
 	rows := `document.querySelectorAll('.row[data-path^="/big/"]')`
 	pager := `document.querySelector('.pager[data-pager="/big"] .range').textContent`
 	waitJS(t, ctx, "the first page", pager+` === "1–200 of 10,000" && `+rows+`.length === 200`)
 	shot(t, ctx, "paging")
-	do(t, ctx, chromedp.Click(`.pager[data-pager="/big"] .next`, chromedp.ByQuery))
+	click(t, ctx, `.pager[data-pager="/big"] .next`)
 	waitJS(t, ctx, "the second page", pager+` === "201–400 of 10,000" && `+rows+`.length === 200 && `+
 		`document.querySelector('.row[data-path="/big/n00200"]') && !document.querySelector('.row[data-path="/big/n00000"]')`)
 	// The path bar reaches a node far down the list.
@@ -533,12 +541,12 @@ func TestServersView(t *testing.T) {
 	w := startWeb(t, "")
 	ctx := tab(t)
 	w.open(t, ctx, "")
-	do(t, ctx, chromedp.Click("#tab-servers", chromedp.ByID))
+	click(t, ctx, "#tab-servers")
 	waitJS(t, ctx, "the server's row", `document.querySelector('#servers .server-row') && document.querySelector('#servers .server-row').textContent.includes("standalone")`)
 	// A few samples make the charts' lines.
 	waitJS(t, ctx, "the charts", `document.querySelectorAll('#charts .chart').length === 5 && (document.querySelector('#charts polyline').getAttribute('points') || "").split(" ").length >= 2`)
 	shot(t, ctx, "servers")
-	do(t, ctx, chromedp.Click("#tab-sessions", chromedp.ByID))
+	click(t, ctx, "#tab-sessions")
 	waitJS(t, ctx, "the sessions", `document.querySelectorAll('#sessions tbody tr').length > 0`)
 }
 
@@ -552,7 +560,7 @@ func setValue(t *testing.T, ctx context.Context, sel, value string) {
 func confirmDialog(t *testing.T, ctx context.Context) {
 	t.Helper()
 	waitJS(t, ctx, "the dialog", `document.querySelector('#dialog').open`)
-	do(t, ctx, chromedp.Click("#dialog-ok", chromedp.ByID))
+	click(t, ctx, "#dialog-ok")
 	waitJS(t, ctx, "the dialog closed", `!document.querySelector('#dialog').open`)
 }
 
@@ -571,7 +579,7 @@ func TestCopyMoveExportImport(t *testing.T) {
 	create(t, w.c, "/src/b/c", "C")
 	ctx := tab(t)
 	w.open(t, ctx, "/src")
-	do(t, ctx, chromedp.Click("#copy", chromedp.ByID))
+	click(t, ctx, "#copy")
 	waitJS(t, ctx, "the copy dialog", `document.querySelector('#copy-to')`)
 	setValue(t, ctx, "#copy-to", "/dst")
 	confirmDialog(t, ctx)
@@ -579,7 +587,7 @@ func TestCopyMoveExportImport(t *testing.T) {
 	waitJS(t, ctx, "the copy selected", `document.querySelector('#node-path').textContent === "/dst"`)
 
 	goTo(t, ctx, "/src")
-	do(t, ctx, chromedp.Click("#move", chromedp.ByID))
+	click(t, ctx, "#move")
 	waitJS(t, ctx, "the move dialog", `document.querySelector('#copy-to')`)
 	setValue(t, ctx, "#copy-to", "/moved")
 	confirmDialog(t, ctx)
@@ -597,7 +605,7 @@ func TestCopyMoveExportImport(t *testing.T) {
 	if err := os.WriteFile(file, []byte(dump), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	do(t, ctx, chromedp.Click("#import", chromedp.ByID))
+	click(t, ctx, "#import")
 	waitJS(t, ctx, "the import dialog", `document.querySelector('#import-file')`)
 	do(t, ctx, chromedp.SetUploadFiles("#import-file", []string{file}, chromedp.ByID))
 	setValue(t, ctx, "#import-path", "/imported")
@@ -622,7 +630,7 @@ func TestSearch(t *testing.T) {
 	do(t, ctx, chromedp.Evaluate(`document.querySelector('#searchbar').requestSubmit()`, nil))
 	waitJS(t, ctx, "the data match", items+` === "/s/alpha:a needle here"`)
 	shot(t, ctx, "search")
-	do(t, ctx, chromedp.Click(`#results-list a`, chromedp.ByQuery))
+	click(t, ctx, `#results-list a`)
 	waitJS(t, ctx, "the match opened", `document.querySelector('#node-path').textContent === "/s/alpha"`)
 }
 
@@ -633,11 +641,12 @@ func TestACLEdit(t *testing.T) {
 	w.open(t, ctx, "/acl")
 	waitJS(t, ctx, "the ACL", `document.querySelector('#acl tbody .perms')`)
 	setValue(t, ctx, "#acl tbody .perms", "rwa")
-	do(t, ctx, chromedp.Click("#acl-add", chromedp.ByID))
+	click(t, ctx, "#acl-add")
 	setValue(t, ctx, "#acl tbody tr:nth-child(2) .scheme", "ip")
 	setValue(t, ctx, "#acl tbody tr:nth-child(2) .id", "127.0.0.1")
 	setValue(t, ctx, "#acl tbody tr:nth-child(2) .perms", "cdrwa")
-	do(t, ctx, chromedp.Click("#acl-recursive", chromedp.ByID), chromedp.Click("#acl-save", chromedp.ByID))
+	click(t, ctx, "#acl-recursive")
+	click(t, ctx, "#acl-save")
 	confirmDialog(t, ctx)
 	for _, p := range []string{"/acl", "/acl/child"} {
 		waitFor(t, "the ACL of "+p, func() bool {
@@ -649,7 +658,8 @@ func TestACLEdit(t *testing.T) {
 	waitJS(t, ctx, "the new aversion", `document.querySelector('#aversion').textContent === "(aversion 1)"`)
 	// A bad entry is refused with the CLI's message, and changes nothing.
 	setValue(t, ctx, "#acl tbody .perms", "rwx")
-	do(t, ctx, chromedp.Click("#acl-recursive", chromedp.ByID), chromedp.Click("#acl-save", chromedp.ByID))
+	click(t, ctx, "#acl-recursive")
+	click(t, ctx, "#acl-save")
 	waitJS(t, ctx, "the error", `document.querySelector('#msg').textContent.includes("cdrwa")`)
 	if acl, _, _ := w.c.ACL(testutil.Ctx(t, 0), "/acl"); acl[0].Perms != keeper.PermRead|keeper.PermWrite|keeper.PermAdmin {
 		t.Fatalf("a bad ACL changed the node: %v", acl)
@@ -660,7 +670,7 @@ func TestCreateEphemeralAndItsSession(t *testing.T) {
 	w := startWeb(t, "")
 	ctx := tab(t)
 	w.open(t, ctx, "/")
-	do(t, ctx, chromedp.Click("#create", chromedp.ByID))
+	click(t, ctx, "#create")
 	waitJS(t, ctx, "the create dialog", `document.querySelector('#create-name')`)
 	setValue(t, ctx, "#create-name", "worker")
 	setValue(t, ctx, "#create-mode", "ephemeral")
@@ -675,7 +685,7 @@ func TestCreateEphemeralAndItsSession(t *testing.T) {
 		return err == nil && owner != 0
 	})
 	waitJS(t, ctx, "the node and its owner", `document.querySelector('#node-path').textContent === "/worker" && document.querySelector('#stat a.session')`)
-	do(t, ctx, chromedp.Click("#stat a.session", chromedp.ByQuery))
+	click(t, ctx, "#stat a.session")
 	waitJS(t, ctx, "the session with its ephemeral node", fmt.Sprintf(`document.querySelector('#sessions tr.highlight[data-session="0x%x"]') && document.querySelector('#sessions tr.highlight').textContent.includes("/worker")`, owner))
 	shot(t, ctx, "sessions")
 }
@@ -689,7 +699,7 @@ func TestSeveralEnsembles(t *testing.T) {
 	w.open(t, ctx, "")
 	waitJS(t, ctx, "the default ensemble", `document.querySelector('.row[data-path="/only-in-default"]') && !document.querySelector('#ensemble').hidden && document.querySelectorAll('#ensemble option').length === 2`)
 	setValue(t, ctx, "#ensemble", "second")
-	waitJS(t, ctx, "the second ensemble", `document.querySelector('.row[data-path="/only-in-second"]') && !document.querySelector('.row[data-path="/only-in-default"]')`)
+	waitJS(t, ctx, "the second ensemble, live", `document.querySelector('.row[data-path="/only-in-second"]') && !document.querySelector('.row[data-path="/only-in-default"]') && document.body.dataset.live === "on"`)
 	// It is live too.
 	create(t, other, "/later", "")
 	waitJS(t, ctx, "a change in the second ensemble", `document.querySelector('.row[data-path="/later"]')`)

@@ -521,11 +521,13 @@ function startSearch(ev) {
 
 function connectEvents() {
   if (S.events) S.events.close();
+  delete document.body.dataset.live;
   const es = new EventSource(url("/api/events", { path: "/" }));
   S.events = es;
   es.addEventListener("state", (e) => setState(JSON.parse(e.data)));
   es.addEventListener("nodes", (e) => { for (const c of JSON.parse(e.data)) changed(c.path, c.type); });
   es.addEventListener("resync", () => refreshAll());
+  es.addEventListener("watching", () => { document.body.dataset.live = "on"; refreshAll(); });
   es.addEventListener("nowatch", (e) => say("No live updates: " + JSON.parse(e.data), true));
   es.addEventListener("open", () => { if (S.state === "Unreachable") refreshAll(); });
   es.addEventListener("error", () => { if (es.readyState !== EventSource.OPEN) setState({ state: "Unreachable" }); });
