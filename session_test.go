@@ -281,8 +281,10 @@ func TestQueuedRequestsFailOnExpiry(t *testing.T) {
 func TestServerRestartKeepsSession(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
-	cl := zktest.Start(t)
-	c, err := keeper.Connect(ctx, cl.Servers(), keeper.WithSessionTimeout(10*time.Second))
+	// A restart on a loaded machine can take several seconds: a session
+	// timeout of 30s leaves it room (the client presumes expiry at 27s).
+	cl := zktest.Start(t, zktest.Config("maxSessionTimeout", "30000"))
+	c, err := keeper.Connect(ctx, cl.Servers(), keeper.WithSessionTimeout(30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
