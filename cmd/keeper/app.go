@@ -96,6 +96,7 @@ type connFlags struct {
 	server                 string
 	timeout                time.Duration
 	sessionTimeout         time.Duration
+	maxRequest             int
 	auth                   stringList
 	tlsCert, tlsKey, tlsCA string
 	readOnly               bool
@@ -110,6 +111,7 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 func (f *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.server, "server", f.server, "the `servers` to connect to: host:port[,host:port...][/chroot], or dns-srv://name[/chroot] (default $ZK_SERVERS, else "+defaultServer+")")
 	fs.DurationVar(&f.timeout, "timeout", f.timeout, "connect and request timeout")
+	fs.IntVar(&f.maxRequest, "max-request-size", f.maxRequest, "the largest request in `bytes` to send (default the servers' default jute.maxbuffer, 1 MiB less 1 byte); raise it with the servers' jute.maxbuffer")
 	fs.DurationVar(&f.sessionTimeout, "session-timeout", f.sessionTimeout, "the session timeout to ask the server for (default the library's 10s; the server bounds it)")
 	fs.Var(&f.auth, "auth", "add credentials `scheme:cred`, such as digest:user:password (repeatable)")
 	fs.StringVar(&f.tlsCert, "tls-cert", f.tlsCert, "client certificate `file` (PEM) for TLS")
@@ -152,6 +154,12 @@ func (f *connFlags) options() ([]keeper.Option, error) {
 	}
 	if f.sessionTimeout > 0 {
 		opts = append(opts, keeper.WithSessionTimeout(f.sessionTimeout))
+	}
+	if f.maxRequest < 0 {
+		return nil, usageErr(nil, "--max-request-size must not be negative")
+	}
+	if f.maxRequest > 0 {
+		opts = append(opts, keeper.WithMaxRequestSize(f.maxRequest))
 	}
 	if f.tlsCert != "" || f.tlsKey != "" || f.tlsCA != "" {
 		cfg, err := f.tlsConfig()

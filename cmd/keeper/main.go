@@ -190,6 +190,9 @@ func errorLine(err error) string {
 			msg += " (" + name + ")"
 		}
 	}
+	if errors.Is(err, keeper.ErrRequestTooLarge) {
+		msg = strings.ReplaceAll(msg, "see WithMaxRequestSize", "see --max-request-size")
+	}
 	msg = strings.Join(strings.Fields(msg), " ")
 	return "keeper: " + msg
 }

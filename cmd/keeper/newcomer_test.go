@@ -273,3 +273,18 @@ func TestSandboxPort(t *testing.T) {
 	}
 	k.fails(2, []string{"--port"}, "sandbox", "--port", "-1")
 }
+
+// TestRequestTooLarge: a node over the servers' limit fails before anything
+// is sent, with the size and the limit, not with "connection lost".
+func TestRequestTooLarge(t *testing.T) {
+	t.Parallel()
+	k := newCLI(t)
+	k.ok("create", "/big")
+	big := strings.Repeat("x", 1<<20)
+	r := k.runIn(big, "set", "/big", "-")
+	k.checkFail(r, 1, []string{"request too large", "over the limit of 1048575", "--max-request-size"}, []string{"set"})
+	if strings.Contains(r.stderr, "connection lost") {
+		t.Fatalf("stderr: %q", r.stderr)
+	}
+	k.ok("set", "/big", strings.Repeat("y", 1000))
+}
