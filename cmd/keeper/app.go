@@ -36,8 +36,14 @@ type app struct {
 	others  map[string]*keeper.Client // clients of zk:// URLs, by connect string
 	cwd     string                    // current znode directory, "/" outside the shell
 	inShell bool                      // commands run inside the shell
-	keys    *keyReader                // the terminal's keys, shared by the shell and top
-	sigint  chan os.Signal
+	// disconnected is set by the shell's disconnect: commands fail until
+	// connect.
+	disconnected bool
+	// onClient is told of the client a connect made (the shell follows
+	// its state).
+	onClient func(*keeper.Client)
+	keys     *keyReader // the terminal's keys, shared by the shell and top
+	sigint   chan os.Signal
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -201,10 +207,13 @@ func (f *connFlags) tlsConfig() (*tls.Config, error) {
 // client returns the client of --server, connecting on first use.
 func (a *app) client(ctx context.Context) (*keeper.Client, error) {
 	a.mu.Lock()
-	c := a.zk
+	c, off := a.zk, a.disconnected
 	a.mu.Unlock()
 	if c != nil {
 		return c, nil
+	}
+	if off {
+		return nil, errDisconnected
 	}
 	c, err := a.connect(ctx, a.conn.servers())
 	if err != nil {

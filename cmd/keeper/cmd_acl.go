@@ -103,17 +103,19 @@ func sameACL(a, b []keeper.ACL) bool {
 
 var aclCommand = &command{
 	name:    "acl",
-	args:    "get [--json] path | acl set [-v aversion] path scheme:id:perms...",
+	args:    "get [--json] path | acl set [-v aversion] [-R] path scheme:id:perms...",
 	summary: "show or replace a node's ACL",
 	help: `An entry is scheme:id:perms with perms letters of cdrwa: world:anyone:cdrwa,
 ip:10.0.0.0/8:r, digest:user:base64hash:cdrwa, auth::cdrwa (the identities
 the session authenticated as: use --auth), and username_password:user:pw:rw
-(a digest entry computed from the password).`,
+(a digest entry computed from the password). set -R sets the ACL of every
+node of the subtree, parents first (any version).`,
 	min: 2,
 	max: -1,
 	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
 		asJSON := fs.Bool("json", false, "get: print JSON")
 		version := fs.Int("v", -1, "set: only if the node's ACL version is `aversion` (-1: any)")
+		recursive := fs.Bool("R", false, "set: also every node below the path")
 		return func(ctx context.Context, args []string) error {
 			cmd := lookupCommand("acl")
 			p, err := resolve(a.cwd, args[1])
@@ -163,6 +165,20 @@ the session authenticated as: use --auth), and username_password:user:pw:rw
 				c, err := a.client(ctx)
 				if err != nil {
 					return err
+				}
+				if *recursive {
+					if *version != -1 {
+						return usageErr(cmd, "-R and -v exclude each other")
+					}
+					return a.walk(ctx, c, p, walkOpts{maxDepth: -1}, func(n *node) error {
+						octx, cancel := a.op(ctx)
+						defer cancel()
+						_, err := c.SetACL(octx, n.path, acl, -1)
+						if isNoNode(err) {
+							return nil // deleted meanwhile
+						}
+						return a.opErr(octx, err)
+					})
 				}
 				octx, cancel := a.op(ctx)
 				defer cancel()

@@ -228,15 +228,18 @@ var treeCommand = &command{
 
 var getCommand = &command{
 	name:    "get",
-	args:    "[--format raw|hex|json] [--json] path",
+	args:    "[--format raw|hex|json] [--json] [-w] path",
 	summary: "print a node's data (raw bytes by default)",
 	help: `On a terminal (and in the shell) a newline follows data that does not end in
-one; written to a pipe or file, the data is exactly the bytes stored.`,
+one; written to a pipe or file, the data is exactly the bytes stored. With -w
+get then waits for the node's next change (a one-shot watch) and prints it,
+as "NodeDataChanged /path", before it exits.`,
 	min: 1,
 	max: 1,
 	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
 		format := fs.String("format", "raw", "output `format`: raw (the bytes as stored), hex (a hex dump) or json (base64, text and stat)")
 		asJSON := fs.Bool("json", false, "same as --format json")
+		wait := fs.Bool("w", false, "then wait for one change of the node and print it")
 		return func(ctx context.Context, args []string) error {
 			if *asJSON {
 				*format = "json"
@@ -252,7 +255,14 @@ one; written to a pipe or file, the data is exactly the bytes stored.`,
 			}
 			octx, cancel := a.op(ctx)
 			defer cancel()
-			data, st, err := c.Get(octx, p)
+			var data []byte
+			var st *keeper.Stat
+			var changed <-chan keeper.Event
+			if *wait {
+				data, st, changed, err = c.GetW(octx, p)
+			} else {
+				data, st, err = c.Get(octx, p)
+			}
 			if err != nil {
 				return a.opErr(octx, err)
 			}
@@ -267,14 +277,35 @@ one; written to a pipe or file, the data is exactly the bytes stored.`,
 				}{p, toDataJSON(data), toStatJSON(st)})
 			default:
 				_, err = a.stdout.Write(data)
-				onTerminal := a.inShell || terminalFile(a.stdout) != nil
+				onTerminal := a.inShell || terminalFile(a.stdout) != nil || *wait
 				if err == nil && onTerminal && len(data) > 0 && data[len(data)-1] != '\n' {
 					_, err = io.WriteString(a.stdout, "\n")
 				}
 			}
+			if err == nil && changed != nil {
+				err = a.awaitChange(ctx, changed)
+			}
 			return err
 		}
 	},
+}
+
+// awaitChange waits for a one-shot watch's event and prints it (Ctrl-C
+// ends the wait with status 0).
+func (a *app) awaitChange(ctx context.Context, changed <-chan keeper.Event) error {
+	select {
+	case ev, ok := <-changed:
+		if !ok {
+			return errors.New("keeper: the watch ended without an event")
+		}
+		_, err := fmt.Fprintln(a.stdout, ev.String())
+		return err
+	case <-ctx.Done():
+		if errors.Is(context.Cause(ctx), errInterrupted) {
+			return nil
+		}
+		return contextErr(ctx)
+	}
 }
 
 var statCommand = &command{

@@ -19,8 +19,8 @@ func init() { register(txnCommand) }
 
 var txnCommand = &command{
 	name:    "txn",
-	args:    "[--json] [file]",
-	summary: "apply operations from a file (or standard input) in one transaction",
+	args:    "[--json] [file | 'operation' 'operation'...]",
+	summary: "apply operations from a file, standard input or the arguments in one transaction",
 	help: `One operation per line; blank lines and lines starting with # are skipped.
 Words are split as in a shell, so quote data that has spaces:
 
@@ -32,8 +32,11 @@ Words are split as in a shell, so quote data that has spaces:
 A missing version is -1 (any). Either every operation is applied or none;
 when one fails, the error names its line. On success each result is printed:
 the path created (with a sequential node's suffix), and the new version of
-each set.`,
-	max: 1,
+each set.
+
+The operations may also be given as arguments, one quoted operation each
+(in the shell, too): txn 'create /a 1' 'set /b 2 0' 'delete /c'.`,
+	max: -1,
 	setup: func(a *app, fs *flag.FlagSet) func(context.Context, []string) error {
 		asJSON := fs.Bool("json", false, "print the results as JSON")
 		return func(ctx context.Context, args []string) error {
@@ -43,7 +46,9 @@ each set.`,
 				name = args[0]
 			}
 			var r io.Reader = a.stdin
-			if name != "-" {
+			if len(args) > 1 || (len(args) == 1 && strings.ContainsAny(args[0], " \t")) {
+				r = strings.NewReader(strings.Join(args, "\n"))
+			} else if name != "-" {
 				f, err := os.Open(name)
 				if err != nil {
 					return fmt.Errorf("keeper: txn: %w", err)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/keeper-go/keeper"
 )
 
 // TestConnectErrorsShowCause: a failed connection says why (the last
@@ -287,4 +289,111 @@ func TestRequestTooLarge(t *testing.T) {
 		t.Fatalf("stderr: %q", r.stderr)
 	}
 	k.ok("set", "/big", strings.Repeat("y", 1000))
+}
+
+// TestShellCommandsOfOtherTools: the commands zkCli and zk-shell users
+// expect, in the shell (a script on standard input) and outside it.
+func TestShellCommandsOfOtherTools(t *testing.T) {
+	t.Parallel()
+	k := newCLI(t)
+	ctx := testCtx(t)
+
+	// In the shell: session, ephemerals, inline txn, addauth, whoami,
+	// disconnect and connect.
+	script := strings.Join([]string{
+		"session",
+		"create -e /e1",
+		"create -e /e2",
+		"ephemerals",
+		"txn 'create /t1 one' 'create /t2 two' 'delete /t1'",
+		"addauth digest:alice:pw",
+		"whoami",
+		"disconnect",
+		"ls /",
+		"connect " + k.servers,
+		"ls /",
+		"ephemerals",
+	}, "\n") + "\n"
+	r := k.runIn(script, "shell")
+	for _, want := range []string{"session ", "CONNECTED\n", "timeout ", "server version ", "/e1\n/e2\n", "create /t1\ncreate /t2\ndelete /t1\n",
+		"alice", "keeper: not connected (use connect)", "connected to " + k.servers} {
+		if !strings.Contains(r.stdout+r.stderr, want) {
+			t.Fatalf("shell script: %q missing\n%v", want, r)
+		}
+	}
+	if r.code != 1 || strings.Count(r.stderr, "keeper:") != 1 {
+		t.Fatalf("shell script: want one failure (ls after disconnect): %v", r)
+	}
+	if strings.HasSuffix(r.stdout, "/e1\n/e2\n") {
+		t.Fatalf("the new session still owns the old ephemerals: %v", r)
+	}
+	if data, _, err := k.c.Get(ctx, "/t2"); err != nil || string(data) != "two" {
+		t.Fatalf("inline txn: %q %v", data, err)
+	}
+
+	// edit: $EDITOR changes the file, the data is saved.
+	k.ok("create", "/cfg", "port=1")
+	r = k.execEnv([]string{"EDITOR=sed -i s/1/2/"}, "", "--server", k.servers, "edit", "/cfg")
+	if r.code != 0 {
+		t.Fatalf("edit: %v", r)
+	}
+	if out := k.ok("get", "/cfg"); out != "port=2" {
+		t.Fatalf("after edit: %q", out)
+	}
+	// An editor that changes nothing saves nothing; a failing one neither.
+	if r := k.execEnv([]string{"EDITOR=true"}, "", "--server", k.servers, "edit", "/cfg"); r.code != 0 || !strings.Contains(r.stderr, "no change") {
+		t.Fatalf("edit without change: %v", r)
+	}
+	r = k.execEnv([]string{"EDITOR=false"}, "", "--server", k.servers, "edit", "/cfg")
+	k.checkFail(r, 1, []string{"nothing saved"}, []string{"edit"})
+
+	// acl set -R: every node of the subtree.
+	k.ok("create", "-p", "/sec/a/b")
+	k.ok("acl", "set", "-R", "/sec", "world:anyone:cdrw")
+	for _, p := range []string{"/sec", "/sec/a", "/sec/a/b"} {
+		acl, _, err := k.c.ACL(ctx, p)
+		if err != nil || len(acl) != 1 || acl[0].Perms != keeper.PermAll&^keeper.PermAdmin {
+			t.Fatalf("ACL of %s after acl set -R: %v %v", p, acl, err)
+		}
+	}
+
+	// get -w: the data, then the next change.
+	p := k.start("get", "-w", "/cfg")
+	p.waitStdout("port=2\n")
+	if _, err := k.c.Set(ctx, "/cfg", []byte("port=3"), -1); err != nil {
+		t.Fatal(err)
+	}
+	if r := p.wait(); r.code != 0 || !strings.HasPrefix(r.stdout, "port=2\nNodeDataChanged /cfg") || strings.Count(r.stdout, "\n") != 2 {
+		t.Fatalf("get -w: %v", r)
+	}
+
+	// Quotas, as zkCli's.
+	k.ok("create", "-p", "/q/a", "12345")
+	k.ok("setquota", "-n", "10", "/q")
+	k.ok("setquota", "-b", "100", "/q")
+	out := k.ok("listquota", "/q")
+	if !strings.Contains(out, "quota for /q: count=10,bytes=100") {
+		t.Fatalf("listquota: %q", out)
+	}
+	var q struct {
+		Limits map[string]int64 `json:"limits"`
+	}
+	if err := json.Unmarshal([]byte(k.ok("listquota", "--json", "/q")), &q); err != nil || q.Limits["count"] != 10 || q.Limits["bytes"] != 100 {
+		t.Fatalf("listquota --json: %+v %v", q, err)
+	}
+	k.fails(1, []string{"already has a quota"}, "setquota", "-n", "5", "/q/a")
+	k.ok("delquota", "-b", "/q")
+	if out := k.ok("listquota", "/q"); !strings.Contains(out, "count=10,bytes=-1") {
+		t.Fatalf("after delquota -b: %q", out)
+	}
+	k.ok("delquota", "/q")
+	k.fails(1, []string{"no quota"}, "listquota", "/q")
+	k.fails(2, []string{"one of -n and -b"}, "setquota", "/q")
+
+	// reconfig: a standalone server refuses, and the error says so.
+	r = k.run("reconfig", "--remove", "2")
+	if r.code != 1 || !strings.Contains(r.stderr, "keeper: ") {
+		t.Fatalf("reconfig on a standalone server: %v", r)
+	}
+	k.fails(2, []string{"--add, --remove or --members"}, "reconfig")
 }

@@ -208,7 +208,7 @@ func (a *app) interactive(ctx context.Context, c *keeper.Client, in *os.File, hi
 	wake := make(chan struct{}, 1)
 	var noticeMu sync.Mutex
 	var notices []string
-	stop := c.Listen(func(ev keeper.StateEvent) {
+	onState := func(ev keeper.StateEvent) {
 		if ev.State == keeper.Lost {
 			// Said at once: whatever the session held (ephemeral nodes,
 			// locks, watches) is gone, though the shell goes on.
@@ -225,8 +225,21 @@ func (a *app) interactive(ctx context.Context, c *keeper.Client, in *os.File, hi
 		case wake <- struct{}{}:
 		default:
 		}
-	})
-	defer stop()
+	}
+	stop := c.Listen(onState)
+	// connect makes a new client: follow that one.
+	a.onClient = func(nc *keeper.Client) {
+		stop()
+		stop = nc.Listen(onState)
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	defer func() {
+		a.onClient = nil
+		stop()
+	}()
 	keys := newKeyReader(in)
 	a.keys = keys
 	defer func() { a.keys = nil; keys.close() }()
@@ -238,8 +251,8 @@ func (a *app) interactive(ctx context.Context, c *keeper.Client, in *os.File, hi
 		out:      a.stdout,
 		keys:     keys,
 		width:    func() int { return termWidth(out) },
-		prompt:   func() string { return a.prompt(c) },
-		complete: a.completer(ctx, c),
+		prompt:   a.prompt,
+		complete: a.completer(ctx),
 		wake:     wake,
 		notices: func() []string {
 			noticeMu.Lock()
@@ -312,9 +325,17 @@ func (a *app) shellLine(ctx context.Context, line string) (status int, err error
 	return a.report(err), err
 }
 
-// prompt returns the shell's prompt: "(CONNECTED) /app> ".
-func (a *app) prompt(c *keeper.Client) string {
-	return "(" + stateLabel(c.State()) + ") " + a.cwd + "> "
+// prompt returns the shell's prompt: "(CONNECTED) /app> ", or
+// "(DISCONNECTED) /> " after disconnect.
+func (a *app) prompt() string {
+	a.mu.Lock()
+	c := a.zk
+	a.mu.Unlock()
+	state := "DISCONNECTED"
+	if c != nil {
+		state = stateLabel(c.State())
+	}
+	return "(" + state + ") " + a.cwd + "> "
 }
 
 // stateLabel names a connection state for the prompt.
@@ -338,8 +359,14 @@ func stateLabel(s keeper.State) string {
 
 // completer returns the shell's tab completion: command names for the first
 // word, znode paths (relative to the current directory) after it.
-func (a *app) completer(ctx context.Context, c *keeper.Client) func([]rune, int) completion {
+func (a *app) completer(ctx context.Context) func([]rune, int) completion {
 	return func(line []rune, pos int) completion {
+		a.mu.Lock()
+		c := a.zk
+		a.mu.Unlock()
+		if c == nil {
+			return completeLine(line, pos, a.cwd, func(string) ([]string, error) { return nil, errDisconnected }, func(string) bool { return false })
+		}
 		octx, cancel := context.WithTimeout(ctx, min(a.conn.timeout, 3*time.Second))
 		defer cancel()
 		return completeLine(line, pos, a.cwd, func(parent string) ([]string, error) {
