@@ -42,12 +42,27 @@ func (e *env) recipeLatency(string) error {
 	if err != nil {
 		return fmt.Errorf("discovery: %w", err)
 	}
+	terms := 30
+	if quick {
+		terms = 5
+	}
+	cutoff, clean, err := e.leaderFailover(ctx, terms)
+	if err != nil {
+		return fmt.Errorf("leader failover: %w", err)
+	}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	label := fmt.Sprintf("9 · PersistentNode back after a session expiry (session %v)", recoveryTimeout)
 	fig(label+" p50", "ms").add(nameKeeper, ms(percentile(back, 50))).
 		goal("≤ session timeout", atMost(0, 0, ms(recoveryTimeout)))
 	fig(label+" p99", "ms").add(nameKeeper, ms(percentile(back, 99))).
 		goal("≤ session timeout", atMost(0, 0, ms(recoveryTimeout)))
+	label = fmt.Sprintf("9 · LeaderSelector: leader cut off to the next leading (session %v)", recoveryTimeout)
+	fig(label+" p50", "ms").add(nameKeeper, ms(percentile(cutoff, 50))).
+		goal("≤ session timeout + 1s", atMost(0, 0, ms(recoveryTimeout+time.Second)))
+	fig(label+" p99", "ms").add(nameKeeper, ms(percentile(cutoff, 99))).
+		goal("≤ session timeout + 1s", atMost(0, 0, ms(recoveryTimeout+time.Second)))
+	fig("9 · LeaderSelector: clean hand-over to the next leading p50", "ms").add(nameKeeper, ms(percentile(clean, 50)))
+	fig("9 · LeaderSelector: clean hand-over to the next leading p99", "ms").add(nameKeeper, ms(percentile(clean, 99)))
 	fig("9 · Discovery: Register to another client's ServiceCache p50", "ms").add(nameKeeper, ms(percentile(seen, 50)))
 	fig("9 · Discovery: Register to another client's ServiceCache p99", "ms").add(nameKeeper, ms(percentile(seen, 99)))
 	return nil
