@@ -260,6 +260,10 @@ func (w *web) open(t *testing.T, ctx context.Context, path string) {
 	t.Helper()
 	do(t, ctx, chromedp.Navigate(w.url))
 	waitJS(t, ctx, "the tree, live", `document.querySelector('.row[data-path="/"]') && document.body.dataset.live === "on"`)
+	var ms float64
+	if chromedp.Run(ctx, chromedp.Evaluate(`performance.getEntriesByType('navigation')[0].loadEventEnd`, &ms)) == nil {
+		t.Logf("the page loaded in %.0f ms", ms) // a figure for the record, not a check
+	}
 	if path != "" {
 		goTo(t, ctx, path)
 	}
