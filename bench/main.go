@@ -52,6 +52,7 @@ var measurements = []measurement{
 	{id: 8, name: "bulk read", setup: (*env).setupBulk, run: (*env).bulk,
 		teardown: func(e *env) error { return e.rawDeleteTree(bulkRoot) }},
 	{id: 9, name: "recipe latency", clients: []string{nameKeeper}, run: (*env).recipeLatency},
+	{id: 10, name: "data recipes", clients: []string{nameRaw, nameKazoo, nameKeeper}, run: (*env).dataRecipes},
 }
 
 func main() {
@@ -82,8 +83,8 @@ func run(quick bool, reps int, only, out string) error {
 			continue
 		}
 		n, err := strconv.Atoi(f)
-		if err != nil || n < 1 || n > 9 {
-			return fmt.Errorf("-only: bad measurement %q (1 to 9)", f)
+		if err != nil || n < 1 || n > 10 {
+			return fmt.Errorf("-only: bad measurement %q (1 to 10)", f)
 		}
 		want[n] = true
 	}
@@ -133,6 +134,7 @@ func run(quick bool, reps int, only, out string) error {
 	})
 	fmt.Println()
 	fmt.Println(table())
+	fmt.Println(dataTable())
 	for _, f := range failures {
 		fmt.Println("FAILED:", f)
 	}
@@ -304,6 +306,11 @@ func document(d docInfo) string {
 		s.seqGets, s.concGets, s.creates, s.allocOps, s.watches, s.handoffs, s.bulkLeaves)
 	b.WriteString(table())
 	b.WriteString("\n")
+	if dt := dataTable(); dt != "" {
+		b.WriteString("## Data recipes beside Kazoo (measurement 10)\n\n")
+		b.WriteString(dt)
+		b.WriteString("\n")
+	}
 	b.WriteString(methodNotes)
 	if len(d.failures) > 0 {
 		b.WriteString("\n## Failures\n\n")
@@ -325,6 +332,7 @@ const methodNotes = `## How each figure is taken
 7. Failover: Keeper and go-zookeeper connect to the same follower of a three-member ensemble (hosts in a fixed order), the follower is killed with SIGKILL, and each client's time from the kill to its first successful Get is taken; the member is restarted between repetitions.
 8. Bulk read: a tree of 10 top nodes with 100 middle nodes each, each with 100 leaves, every node holding 100 bytes, read into memory. The walk: 64 goroutines share a queue of paths, Get each node and list the children of those whose Stat says they have some (the raw client does the same level by level with a window of 256). Keeper's TreeCache (default options: 16 workers, multi-reads of up to 128 nodes under one persistent recursive watch) is timed from Start to Ready. The MultiGet row reads each level in batches of 100 from 64 goroutines.
 9. Recipe latency (Keeper only): a persistent.Node (ephemeral) on a client whose connection goes through a fault proxy, session timeout 4 s; its session is expired on the server while the proxy is paused (20 times; quick: 5), and the time runs from an observer's watch reporting the node deleted to its next watch reporting the node back (the client reconnects, learns of the expiry, opens a new session and re-creates the node). Discovery: 300 (quick: 50) instances registered one after another on one client; the time runs from Register's call to a ServiceCache on a second client reporting the instance. LeaderSelector failover: 30 terms each way (quick: 5), each on a fresh path with two clients (session timeout 4 s): the leader's client goes through a fault proxy; the time runs from pausing that proxy for good (the server expires the session) or from the leader's function returning, to the next selector's function starting. Curator's LeaderSelector is not measured beside it yet.
+10. Data recipes: Counter increments (one counter; 1 goroutine, then 64 sharing one client; Kazoo: as many threads sharing one KazooClient, each with its own Counter) and Queue and LockingQueue put then get (one producer putting 100-byte items while 4 consumers take them; LockingQueue consumers Get then Consume), Keeper beside Kazoo driven by python3-kazoo on the same server; Kazoo's time and CPU exclude the interpreter's start. The raw row is the ceiling of the same requests pipelined: for the counter one getData and one versioned setData per increment (one at a time for 1 goroutine, a window of 64 otherwise, without contention), for the queues the creates (a window of 1), reads and deletes (a window of 4). Keeper's increments and puts are transactions that also create a marker node (recipe/counter's exactly-once writes); under 64 goroutines an increment retries its read and write while others win, counted in the "versioned writes tried" row.
 `
 
 func orUnknown(s string) string {

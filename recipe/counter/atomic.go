@@ -27,12 +27,16 @@ var ErrBadOption = errors.New("counter: bad option")
 // once when the result says it succeeded, even when a reply is lost (see
 // the package doc): Curator's retried write can add twice.
 //
-// Create one with NewAtomicLong. Its methods are safe for concurrent use.
+// Create one with NewAtomicLong. Its methods are safe for concurrent use;
+// the changes of one handle run one at a time (concurrent ones would only
+// defeat each other's versioned writes): use a handle per writer that
+// must run in parallel.
 type AtomicLong struct {
 	c    *keeper.Client
 	path string
 	cfg  atomicConfig
 	w    *writer
+	turn chan struct{} // one change of this handle at a time
 }
 
 // AtomicOption configures an AtomicLong.
@@ -86,7 +90,7 @@ func NewAtomicLong(c *keeper.Client, path string, opts ...AtomicOption) *AtomicL
 			cfg.err = fmt.Errorf("counter: %w", err)
 		}
 	}
-	return &AtomicLong{c: c, path: path, cfg: cfg, w: newWriter(c, path)}
+	return &AtomicLong{c: c, path: path, cfg: cfg, w: newWriter(c, path), turn: make(chan struct{}, 1)}
 }
 
 // Path returns the value's node.
@@ -258,6 +262,14 @@ func (a *AtomicLong) update(ctx context.Context, op string, fn func(int64) (int6
 	if a.cfg.err != nil {
 		return Result{}, a.cfg.err
 	}
+	// Changes of one handle run one at a time: run concurrently they
+	// would only make each other's versioned writes fail.
+	select {
+	case a.turn <- struct{}{}:
+	case <-ctx.Done():
+		return Result{}, wrap(op, a.path, node.CtxErr(ctx))
+	}
+	defer func() { <-a.turn }()
 	var res Result
 	done, err := a.tries(ctx, fn, &res, &res.OptimisticTries)
 	if err != nil || done || a.cfg.lockPath == "" {

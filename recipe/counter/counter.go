@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/recipe/internal/node"
 )
 
 // ErrBadData reports a node whose data is not a value of the recipe's
@@ -36,6 +37,7 @@ type Counter[T int64 | float64] struct {
 	path string
 	def  T
 	w    *writer
+	turn chan struct{} // one Add of this handle at a time
 
 	mu        sync.Mutex
 	pre, post T
@@ -46,7 +48,7 @@ type Counter[T int64 | float64] struct {
 // value of a node with no data), for client c. Nothing is sent until a
 // method is called; the node and its parents are created on first use.
 func New[T int64 | float64](c *keeper.Client, path string, def T) *Counter[T] {
-	return &Counter[T]{c: c, path: path, def: def, w: newWriter(c, path)}
+	return &Counter[T]{c: c, path: path, def: def, w: newWriter(c, path), turn: make(chan struct{}, 1)}
 }
 
 // Path returns the counter's node.
@@ -68,10 +70,20 @@ func (k *Counter[T]) Value(ctx context.Context) (T, error) {
 // the read and versioned write while other writers change the counter in
 // between, until one write of ours is applied (exactly once) or ctx ends.
 // Last then reports the values before and after this handle's change.
+//
+// The Adds of one handle run one at a time: run concurrently they would
+// only make each other's versioned writes fail. ctx also bounds the wait
+// for the turn.
 func (k *Counter[T]) Add(ctx context.Context, delta T) (T, error) {
 	if err := keeper.ValidatePath(k.path); err != nil {
 		return 0, fmt.Errorf("counter: %w", err)
 	}
+	select {
+	case k.turn <- struct{}{}:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("counter: add to %s: %w", k.path, node.CtxErr(ctx))
+	}
+	defer func() { <-k.turn }()
 	for {
 		data, st, err := read(ctx, k.c, k.path, nil)
 		if err != nil {
