@@ -1,0 +1,515 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/recipe/internal/node"
+)
+
+// ErrorMode says what a DistributedQueue consumer with lock safety does
+// with a message when the consumer function fails on one of its items
+// (Curator's ErrorMode).
+type ErrorMode int
+
+const (
+	// Requeue puts the failed item, and the message's items after it,
+	// back at the tail of the queue (with the item's priority, delay or
+	// id), in one transaction with the delete of the message (Curator's
+	// REQUEUE, the default).
+	Requeue ErrorMode = iota
+	// DeleteOnError goes on with the message's next item and deletes the
+	// message at the end: the failed item is dropped (Curator's DELETE).
+	DeleteOnError
+)
+
+// CuratorOption configures a Curator queue (NewSimple, NewDistributed,
+// NewPriority, NewDelay, NewID).
+type CuratorOption func(*curatorConfig)
+
+type curatorConfig struct {
+	raw        bool
+	lockPath   string
+	atMostOnce bool
+	mode       ErrorMode
+	maxItems   int
+	onError    func(error)
+	badOption  error
+}
+
+// WithRawPuts makes puts plain creates, as Curator's: a put whose reply is
+// lost is retried and can store the item twice. By default puts are
+// transactions with a marker (see the package doc) and store each item
+// exactly once.
+func WithRawPuts() CuratorOption { return func(c *curatorConfig) { c.raw = true } }
+
+// WithLockPath sets the node under which a DistributedQueue consumer locks
+// an item while it consumes it (Curator's lockPath; the lock is the
+// ephemeral node "<lockPath>/<item name>"). Java consumers that share the
+// queue with lock safety must use the same path. The default is the
+// queue's path followed by "-lock".
+func WithLockPath(p string) CuratorOption {
+	return func(c *curatorConfig) {
+		if err := keeper.ValidatePath(p); err != nil {
+			c.badOption = fmt.Errorf("queue: WithLockPath: %w", err)
+		}
+		c.lockPath = p
+	}
+}
+
+// WithAtMostOnce makes a DistributedQueue consumer work as Curator's does
+// without a lockPath: it deletes a message before it delivers its items,
+// so a consumer that fails or stops while delivering loses them (at most
+// once), but takes no lock (two requests fewer per message). The default
+// is lock safety: at least once.
+func WithAtMostOnce() CuratorOption { return func(c *curatorConfig) { c.atMostOnce = true } }
+
+// WithErrorMode sets what a consumer with lock safety does when the
+// consumer function fails (default Requeue).
+func WithErrorMode(m ErrorMode) CuratorOption {
+	return func(c *curatorConfig) {
+		if m != Requeue && m != DeleteOnError {
+			c.badOption = fmt.Errorf("queue: WithErrorMode(%d): unknown mode", m)
+		}
+		c.mode = m
+	}
+}
+
+// WithMaxItems bounds the queue (Curator's maxItems): a put waits, bounded
+// by its ctx, while the queue's node has n or more children. Several
+// producers can together overshoot the bound, as Curator's can.
+func WithMaxItems(n int) CuratorOption {
+	return func(c *curatorConfig) {
+		if n <= 0 {
+			c.badOption = fmt.Errorf("queue: WithMaxItems(%d): must be positive", n)
+		}
+		c.maxItems = n
+	}
+}
+
+// WithErrorHandler sets a function that a DistributedQueue consumer calls,
+// on the consuming goroutine, with what it cannot hand back otherwise: a
+// message that is not in Curator's format (the error matches ErrCorrupt
+// and is a *CorruptError holding the node's path and data; the node is
+// deleted, as Curator deletes it, so the queue keeps going), and, with
+// WithAtMostOnce, the consumer function's errors.
+func WithErrorHandler(f func(error)) CuratorOption {
+	return func(c *curatorConfig) { c.onError = f }
+}
+
+// CorruptError is a DistributedQueue message that could not be decoded.
+type CorruptError struct {
+	Path string // the item's node, deleted
+	Data []byte // its data
+	Err  error  // matches ErrCorrupt
+}
+
+func (e *CorruptError) Error() string { return fmt.Sprintf("queue: %s: %v", e.Path, e.Err) }
+
+// Unwrap returns Err.
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// ConsumeFunc consumes one item of a Curator DistributedQueue. It runs on
+// the goroutine that called Consume, one item at a time, in queue order.
+// With lock safety an error requeues or drops the item (see ErrorMode).
+type ConsumeFunc func(ctx context.Context, item []byte) error
+
+// curatorQueue is what Curator's DistributedQueue and its priority, delay
+// and id variants share: the puts and the consumer loop.
+type curatorQueue struct {
+	c    *keeper.Client
+	path string
+	cfg  curatorConfig
+	kind sortKind
+	once *node.Once
+	id   string
+	seq  atomic.Uint64
+}
+
+func newCurator(c *keeper.Client, path string, kind sortKind, opts []CuratorOption) *curatorQueue {
+	q := &curatorQueue{c: c, path: path, kind: kind, once: newOnce(c, path), id: node.UUIDHex()}
+	node.ApplyOptions(&q.cfg, opts)
+	if q.cfg.lockPath == "" {
+		q.cfg.lockPath = path + "-lock"
+	}
+	return q
+}
+
+func (q *curatorQueue) check() error {
+	if q.cfg.badOption != nil {
+		return q.cfg.badOption
+	}
+	if err := keeper.ValidatePath(q.path); err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+	return nil
+}
+
+// put stores items as one message in a node named prefix<seq>.
+func (q *curatorQueue) put(ctx context.Context, prefix string, items [][]byte) error {
+	if err := q.check(); err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	if q.cfg.maxItems > 0 {
+		if err := q.waitRoom(ctx); err != nil {
+			return fmt.Errorf("queue: put into %s: %w", q.path, err)
+		}
+	}
+	if err := createItem(ctx, q.c, q.once, q.cfg.raw, q.path, prefix, EncodeMessage(items)); err != nil {
+		return fmt.Errorf("queue: put into %s: %w", q.path, err)
+	}
+	return nil
+}
+
+// waitRoom waits until the queue's node has fewer than maxItems children.
+func (q *curatorQueue) waitRoom(ctx context.Context) error {
+	var st *keeper.Stat
+	err := node.Retry(ctx, func(ctx context.Context) error {
+		var err error
+		st, err = q.c.Exists(ctx, q.path)
+		return err
+	})
+	if err != nil || st == nil || int(st.NumChildren) < q.cfg.maxItems {
+		return err
+	}
+	var b node.Backoff
+	for {
+		kids, _, ch, err := q.c.ChildrenW(ctx, q.path)
+		switch {
+		case errors.Is(err, keeper.ErrNoNode):
+			return nil
+		case err != nil && node.IsTransient(err) && ctx.Err() == nil:
+			if err := b.Sleep(ctx); err != nil {
+				return err
+			}
+			continue
+		case err != nil:
+			node.Abandoned(ctx, q.c, q.path, keeper.WatchChildren, err)
+			return err
+		}
+		if len(kids) < q.cfg.maxItems {
+			node.DropWatch(ctx, q.c, q.path, keeper.WatchChildren, ch)
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			node.DropWatch(ctx, q.c, q.path, keeper.WatchChildren, ch)
+			return node.CtxErr(ctx)
+		}
+	}
+}
+
+// consume runs the consumer loop until ctx ends or a permanent error.
+func (q *curatorQueue) consume(ctx context.Context, fn ConsumeFunc) error {
+	if err := q.check(); err != nil {
+		return err
+	}
+	if fn == nil {
+		return errors.New("queue: Consume: nil ConsumeFunc")
+	}
+	var b node.Backoff
+	for {
+		kids, _, ch, err := q.c.ChildrenW(ctx, q.path)
+		if errors.Is(err, keeper.ErrNoNode) {
+			// Curator's queue node is a container that goes once empty.
+			if err = ensureContainer(ctx, q.c, q.path); err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			if node.IsTransient(err) && ctx.Err() == nil {
+				if err := b.Sleep(ctx); err != nil {
+					return fmt.Errorf("queue: consume %s: %w", q.path, err)
+				}
+				continue
+			}
+			node.Abandoned(ctx, q.c, q.path, keeper.WatchChildren, err)
+			return fmt.Errorf("queue: consume %s: %w", q.path, err)
+		}
+		b.Reset()
+		wake, err := q.round(ctx, kids, fn)
+		if err != nil {
+			node.DropWatch(ctx, q.c, q.path, keeper.WatchChildren, ch)
+			return fmt.Errorf("queue: consume %s: %w", q.path, err)
+		}
+		var timer *time.Timer
+		var due <-chan time.Time
+		if wake > 0 {
+			timer = time.NewTimer(wake)
+			due = timer.C
+		}
+		select {
+		case <-ch:
+		case <-due:
+			node.DropWatch(ctx, q.c, q.path, keeper.WatchChildren, ch)
+		case <-ctx.Done():
+			node.DropWatch(ctx, q.c, q.path, keeper.WatchChildren, ch)
+			return fmt.Errorf("queue: consume %s: %w", q.path, node.CtxErr(ctx))
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+// round processes the items of one children list in queue order. For a
+// delay queue it stops at the first item not yet due and returns how long
+// until it is.
+func (q *curatorQueue) round(ctx context.Context, kids []string, fn ConsumeFunc) (time.Duration, error) {
+	items := kids[:0]
+	for _, k := range kids {
+		if strings.HasPrefix(k, curatorItemName) {
+			items = append(items, k)
+		}
+	}
+	sortItems(items, q.kind)
+	for _, name := range items {
+		if q.kind == sortDelay {
+			if d := time.Until(time.UnixMilli(delayOf(name))); d > 0 {
+				return d, nil
+			}
+		}
+		var err error
+		if q.cfg.atMostOnce {
+			err = q.processNormally(ctx, name, fn)
+		} else {
+			_, err = q.processLocked(ctx, name, fn, false)
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+func (q *curatorQueue) report(err error) {
+	if q.cfg.onError != nil {
+		q.cfg.onError(err)
+	}
+}
+
+// decode decodes a message, reporting (and so dropping) a corrupt one.
+func (q *curatorQueue) decode(p string, data []byte) ([][]byte, bool) {
+	items, err := DecodeMessage(data)
+	if err != nil {
+		q.report(&CorruptError{Path: p, Data: data, Err: err})
+		return nil, false
+	}
+	return items, true
+}
+
+// processNormally is Curator's consumer without a lockPath: read, delete
+// the version read (exactly once), then deliver.
+func (q *curatorQueue) processNormally(ctx context.Context, name string, fn ConsumeFunc) error {
+	p := keeper.JoinPath(q.path, name)
+	var data []byte
+	var st *keeper.Stat
+	err := node.Retry(ctx, func(ctx context.Context) error {
+		var err error
+		data, st, err = q.c.Get(ctx, p)
+		return err
+	})
+	if errors.Is(err, keeper.ErrNoNode) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	gone, err := deleteOnce(ctx, q.once, p, st.Version)
+	if err != nil || gone {
+		return err
+	}
+	items, ok := q.decode(p, data)
+	if !ok {
+		return nil
+	}
+	for _, it := range items {
+		if err := fn(ctx, it); err != nil {
+			q.report(fmt.Errorf("queue: consumer failed on an item of %s (deleted, at most once): %w", p, err))
+		}
+	}
+	return nil
+}
+
+// processLocked is Curator's consumer with lock safety: lock the item
+// with the ephemeral node <lockPath>/<name>, read it, deliver it (unless
+// remove), then delete it, or requeue the rest of it on an error, and
+// unlock. done is false when the item was gone or locked by another.
+func (q *curatorQueue) processLocked(ctx context.Context, name string, fn ConsumeFunc, remove bool) (done bool, err error) {
+	lock := keeper.JoinPath(q.cfg.lockPath, name)
+	ok, err := q.lock(ctx, lock)
+	if err != nil || !ok {
+		return false, err
+	}
+	defer func() {
+		_ = node.Cleanup(ctx, q.c, func(ctx context.Context) error { return node.DeleteOwn(ctx, q.c, lock) })
+	}()
+	p := keeper.JoinPath(q.path, name)
+	var rest [][]byte
+	if !remove {
+		var data []byte
+		err := node.Retry(ctx, func(ctx context.Context) error {
+			var err error
+			data, _, err = q.c.Get(ctx, p)
+			return err
+		})
+		if errors.Is(err, keeper.ErrNoNode) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if items, ok := q.decode(p, data); ok {
+			for i, it := range items {
+				if err := fn(ctx, it); err != nil {
+					if q.cfg.mode == Requeue {
+						rest = items[i:]
+						break
+					}
+				}
+			}
+		}
+	}
+	// The items were delivered: finish even when ctx ended meanwhile, or
+	// they would be delivered again.
+	err = node.Cleanup(ctx, q.c, func(ctx context.Context) error {
+		if rest != nil {
+			return q.requeue(ctx, p, name, rest)
+		}
+		return node.Retry(ctx, func(ctx context.Context) error {
+			err := q.c.Delete(ctx, p, keeper.AnyVersion)
+			if errors.Is(err, keeper.ErrNoNode) {
+				return nil // a retried delete, or a consumer without locks
+			}
+			return err
+		})
+	})
+	return err == nil, err
+}
+
+// requeue replaces the item at p by a new one at the tail with the same
+// name prefix (Curator keeps only an id queue's id; here a priority and a
+// delay are kept too), in one transaction applied exactly once.
+func (q *curatorQueue) requeue(ctx context.Context, p, name string, items [][]byte) error {
+	prefix := keeper.JoinPath(q.path, trimSeq(name))
+	data := EncodeMessage(items)
+	for {
+		_, err := q.once.Commit(ctx, func(t *keeper.Txn) {
+			t.Delete(p, keeper.AnyVersion)
+			t.Create(prefix, data, keeper.Sequential())
+		})
+		if errors.Is(err, node.ErrNotApplied) {
+			continue
+		}
+		if errors.Is(err, keeper.ErrNoNode) {
+			return nil // deleted meanwhile by a consumer without locks
+		}
+		return err
+	}
+}
+
+// trimSeq returns an item's name without its sequence suffix: ten
+// digits, or a wrapped counter's "-" and ten (or nine) digits. Every
+// prefix that is longer than "queue-" ends in "|" or a hex digit, so a
+// "-" after it is a sign.
+func trimSeq(name string) string {
+	n := len(name) - 10
+	if n < len(curatorItemName) {
+		return curatorItemName
+	}
+	if n-1 >= len(curatorItemName) && name[n-1] == '-' {
+		n--
+	}
+	return name[:n]
+}
+
+// lock creates the ephemeral lock node; ok is false when another holds it.
+// The node's data is a token unique to this attempt, so that a create
+// whose reply was lost finds its own node.
+func (q *curatorQueue) lock(ctx context.Context, lock string) (bool, error) {
+	token := []byte(fmt.Sprintf("keeper-%s-%d", q.id, q.seq.Add(1)))
+	for {
+		var err error
+		err = node.Retry(ctx, func(ctx context.Context) error {
+			_, err := q.c.Create(ctx, lock, token, keeper.Ephemeral())
+			return err
+		})
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, keeper.ErrNoNode):
+			if err := ensureContainer(ctx, q.c, q.cfg.lockPath); err != nil {
+				return false, err
+			}
+			continue
+		case errors.Is(err, keeper.ErrNodeExists):
+			var data []byte
+			var st *keeper.Stat
+			err := node.Retry(ctx, func(ctx context.Context) error {
+				var err error
+				data, st, err = q.c.Get(ctx, lock)
+				return err
+			})
+			switch {
+			case errors.Is(err, keeper.ErrNoNode):
+				return false, nil // released meanwhile: the item is likely gone
+			case err != nil:
+				return false, err
+			}
+			return st.EphemeralOwner == q.c.SessionID() && string(data) == string(token), nil
+		}
+		return false, err
+	}
+}
+
+// removeID removes every item whose id is id (the id queue's remove).
+func (q *curatorQueue) removeID(ctx context.Context, id string) (int, error) {
+	if err := q.check(); err != nil {
+		return 0, err
+	}
+	want, _ := idOf(idName(id))
+	var kids []string
+	err := node.Retry(ctx, func(ctx context.Context) error {
+		var err error
+		kids, err = q.c.Children(ctx, q.path)
+		if errors.Is(err, keeper.ErrNoNode) {
+			kids, err = nil, nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("queue: remove from %s: %w", q.path, err)
+	}
+	n := 0
+	for _, k := range kids {
+		if got, _ := idOf(k); got != want || !strings.HasPrefix(k, curatorItemName) {
+			continue
+		}
+		var done bool
+		if q.cfg.atMostOnce {
+			var gone bool
+			gone, err = deleteOnce(ctx, q.once, keeper.JoinPath(q.path, k), keeper.AnyVersion)
+			done = !gone
+		} else {
+			done, err = q.processLocked(ctx, k, nil, true)
+		}
+		if err != nil {
+			return n, fmt.Errorf("queue: remove from %s: %w", q.path, err)
+		}
+		if done {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (q *curatorQueue) close(ctx context.Context) error { return closeOnce(ctx, q.c, q.once, q.path) }
