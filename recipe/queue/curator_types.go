@@ -165,8 +165,11 @@ func (q *DistributedIDQueue) Put(ctx context.Context, item []byte, id string) er
 	return q.q.put(ctx, idName(id), [][]byte{item})
 }
 
-// Remove removes every message with id (after Curator's replacement of
-// "/" and "|") that no consumer holds, and returns how many it removed.
+// Remove removes every message with id that no consumer holds, and
+// returns how many it removed. The id is compared after Curator's
+// replacement of "/" and "|", so Remove("a/b") finds what Put(..., "a/b")
+// stored (Curator's remove compares the id as given, and finds nothing
+// for an id with "/" or "|").
 func (q *DistributedIDQueue) Remove(ctx context.Context, id string) (int, error) {
 	return q.q.removeID(ctx, id)
 }

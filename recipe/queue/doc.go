@@ -1,6 +1,7 @@
-// Package queue provides Kazoo's distributed queues on ZooKeeper, with
-// Kazoo's znode layout so that Keeper and Kazoo (Python) producers and
-// consumers can share a queue:
+// Package queue provides Kazoo's and Curator's distributed queues on
+// ZooKeeper, with their znode layouts and data formats, so that Keeper and
+// Kazoo (Python) or Curator (Java) producers and consumers can share a
+// queue (see "Curator's queues" below for the latter). Kazoo's:
 //
 //   - [Queue]: items are persistent sequential nodes
 //     "<path>/entry-<priority>-<sequence>" (the priority zero-padded to
@@ -44,6 +45,61 @@
 // before anything is sent, with an error matching
 // keeper.ErrRequestTooLarge: the server would drop the connection, and
 // the put's outcome could not be known.
+//
+// # Curator's queues
+//
+//   - [SimpleDistributedQueue]: items "<path>/qn-<sequence>" holding the
+//     bytes; Offer, Take (waits), Poll, Peek, Element and Remove.
+//   - [DistributedQueue]: messages "<path>/queue-<sequence>" in Curator's
+//     ItemSerializer format (EncodeMessage: version 0x00010001, 0x01 +
+//     int32 length + bytes per item, 0x02), one item per Put, several per
+//     PutMulti; a consumer loop, Consume, that runs a function on the
+//     caller's goroutine.
+//   - [DistributedPriorityQueue], [DistributedDelayQueue] and
+//     [DistributedIDQueue]: Curator's node names with a priority ("1" or
+//     "0" for the sign, then 8 hex digits), a due time ("|<hex Unix
+//     ms>|", ordered by the number: its width varies) or an id ("|<id>|",
+//     "/" and "|" replaced by "_") before the sequence.
+//
+// The queue's node (and a lock path) is a container, as Curator creates
+// it, which the server deletes once it is empty: every call creates it
+// again when it is missing.
+//
+// Delivery: Curator's DistributedQueue without a lockPath deletes a
+// message before it hands it to the consumer, so a consumer that fails
+// loses it (at most once). Here the default is Curator's lock safety
+// (WithLockPath; the default lock path is "<path>-lock"): an ephemeral
+// lock per message, consume, then delete (at least once; WithErrorMode
+// chooses between requeue and drop on a consumer error). WithAtMostOnce
+// gives Curator's default behaviour. Java consumers with lock safety and
+// Keeper's exclude each other when they use the same lock path.
+//
+// Curator's known faults in these recipes, and what is done here:
+//
+//   - Its puts are plain sequential creates: a lost reply can store an
+//     item twice. Here puts are protected as Kazoo's are (markers in
+//     "<path>.keeper"; WithRawPuts asks for Curator's behaviour).
+//   - A take or an at-most-once consume whose delete reply was lost
+//     retries the delete, gets NoNode and takes the item as another's:
+//     the item is lost. Here the delete is looked up, not repeated.
+//   - A lock create whose reply was lost is retried by Curator, finds the
+//     node, and leaves the item locked by an orphaned lock until the
+//     session ends. Keeper's lock holds a token and recognises its own.
+//   - A requeued priority or delay message loses its priority or delay in
+//     Curator (it is put back as a plain "queue-" node); here it keeps
+//     its name's prefix. Only the items from the failed one on are
+//     requeued, not those already consumed.
+//   - Curator's DistributedIdQueue.remove never finds an id containing
+//     "/" or "|"; DistributedIDQueue.Remove does.
+//   - Curator's consumer never hears of connection changes (CURATOR-336):
+//     Consume returns on a permanent error (a closed client) and retries
+//     transient ones; a consumer function that must stop on a lost lock
+//     should watch the client's state itself.
+//   - Curator logs and drops a corrupt message; here it is dropped and
+//     handed to WithErrorHandler's function with its data.
+//   - ZooKeeper is a poor queue for many items (Curator's Tech Note 4):
+//     every consumer lists all the children on each round. Keep queues
+//     to thousands of items.
 //
 // # Concurrency
 //
