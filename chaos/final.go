@@ -200,7 +200,7 @@ func (ch *chaos) watchesLeft(ctx context.Context) string {
 		if c.State() == keeper.Closed {
 			continue // replaced when the run ended
 		}
-		for _, p := range []string{"/", "/reg", "/lock", "/eph", "/log", "/lockctr", "/data", counterPath, atomicPath} {
+		for _, p := range []string{"/", "/reg", "/lock", "/eph", "/log", "/lockctr", "/data", counterPath, atomicPath, queuePath, queuePath + "/entries", queuePath + "/taken"} {
 			err := c.CheckWatches(qctx, p, keeper.WatchAny)
 			switch {
 			case errors.Is(err, keeper.ErrNoWatcher):
@@ -219,7 +219,7 @@ func (ch *chaos) countEphemerals(ctx context.Context) int {
 	qctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	n := 0
-	for _, dir := range []string{"/eph", "/lock", counterPath, atomicPath} {
+	for _, dir := range []string{"/eph", "/lock", counterPath, atomicPath, queuePath + "/taken", queuePath + ".keeper"} {
 		kids, err := ch.admin.Children(qctx, ch.chroot+dir)
 		if err != nil {
 			continue

@@ -100,8 +100,8 @@ func TestClassify(t *testing.T) {
 		{keeper.ErrBadVersion, notApplied},
 		{fmt.Errorf("wrapped: %w", keeper.ErrNodeExists), notApplied},
 		{keeper.ErrConnectionLoss, unknown},
-		{keeper.ErrSessionExpired, unknown},
-		{ctx.Err(), unknown},
+		{keeper.ErrSessionExpired, notApplied}, // the server's reply
+		{ctx.Err(), unknown},                   // not Keeper's: may have been sent
 		{keeper.ErrInvalidPath, notApplied},
 	}
 	for _, tc := range cases {

@@ -1,10 +1,6 @@
 package main
 
-import (
-	"errors"
-
-	"github.com/keeper-go/keeper"
-)
+import "github.com/keeper-go/keeper"
 
 // outcome is what a write's error says about whether it took effect.
 type outcome int
@@ -26,24 +22,16 @@ func (o outcome) String() string {
 	}
 }
 
-// classify tells what a write's error means: a server's refusal (bad
-// version, no node, ...) or a request that never reached the wire was not
-// applied; connection loss, a session that ended with the request in flight,
-// an operation timeout and a call abandoned after its request was written
-// leave the outcome unknown.
+// classify tells what a call's error means, as keeper.OutcomeOf says: a
+// server's refusal (bad version, no node, its own session-expired reply)
+// or a request that never reached the wire was not applied; connection
+// loss, a session lost with the request in flight and a call abandoned
+// after its request was written leave the outcome unknown.
 func classify(err error) outcome {
-	if err == nil {
+	switch keeper.OutcomeOf(err) {
+	case keeper.Applied:
 		return applied
-	}
-	if keeper.SafeToRetry(err) {
-		return notApplied
-	}
-	var ke *keeper.Error
-	if errors.As(err, &ke) {
-		switch ke.Code {
-		case keeper.CodeConnectionLoss, keeper.CodeSessionExpired, keeper.CodeOperationTimeout:
-			return unknown
-		}
+	case keeper.NotApplied:
 		return notApplied
 	}
 	return unknown

@@ -77,6 +77,7 @@ func run(cfg config) (*report, error) {
 	fmt.Printf("chaos: ZooKeeper %s, %d members, %d clients\n", zk.Version(), members, slots)
 	ch := &chaos{cfg: cfg, rep: rep, zk: zk}
 	ch.logs.live, ch.logs.maybe, ch.logs.gone = map[string]string{}, map[string]bool{}, map[string]bool{}
+	ch.recipe.puts, ch.recipe.maybe = map[string]outcome{}, map[string]bool{}
 	baseFDs := openFDs()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration+10*time.Minute)
 	defer cancel()
@@ -365,7 +366,7 @@ func (ch *chaos) checkEphemerals(ctx context.Context, all bool) (left int) {
 	}
 	qctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	for _, dir := range []string{"/eph", "/lock", counterPath, atomicPath} {
+	for _, dir := range []string{"/eph", "/lock", counterPath, atomicPath, queuePath + "/taken", queuePath + ".keeper"} {
 		kids, err := ch.admin.Children(qctx, ch.chroot+dir)
 		if err != nil {
 			continue // a member is down: next time
