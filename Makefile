@@ -55,19 +55,19 @@ vet:
 	@for m in $(MODULES); do echo "vet $$m"; (cd $$m && $(GO) vet $(PKGS)) || exit 1; done
 
 # race runs the matrix (or the whole suite on ZOOKEEPER_VERSION) under the
-# race detector and prints how long each part took.
+# race detector, every part even after one failed, prints how long each part
+# took, and fails if any part did.
 race: deps
-	@set -e; v=$(if $(ZOOKEEPER_VERSION),$(ZOOKEEPER_VERSION),$(ZK_MAIN)); \
+	@fail=0; v=$(if $(ZOOKEEPER_VERSION),$(ZOOKEEPER_VERSION),$(ZK_MAIN)); \
 	t0=$$(date +%s); echo "== whole suite on ZooKeeper $$v"; \
-	for m in $(MODULES); do (cd $$m && ZOOKEEPER_VERSION=$$v $(GO) test -race -count=1 -timeout 20m $(PKGS)); done; \
-	echo "== whole suite on ZooKeeper $$v: $$(( $$(date +%s) - t0 ))s"
-ifeq ($(ZOOKEEPER_VERSION),)
-	@set -e; for v in $(ZK_38) $(ZK_OLDEST); do \
+	for m in $(MODULES); do (cd $$m && ZOOKEEPER_VERSION=$$v $(GO) test -race -count=1 -timeout 20m $(PKGS)) || fail=1; done; \
+	echo "== whole suite on ZooKeeper $$v: $$(( $$(date +%s) - t0 ))s"; \
+	for v in $(if $(ZOOKEEPER_VERSION),,$(ZK_38) $(ZK_OLDEST)); do \
 	  t0=$$(date +%s); echo "== $(MATRIX_PKGS) on ZooKeeper $$v"; \
-	  ZOOKEEPER_VERSION=$$v $(GO) test -race -count=1 -timeout 20m $(MATRIX_PKGS); \
+	  ZOOKEEPER_VERSION=$$v $(GO) test -race -count=1 -timeout 20m $(MATRIX_PKGS) || fail=1; \
 	  echo "== $(MATRIX_PKGS) on ZooKeeper $$v: $$(( $$(date +%s) - t0 ))s"; \
-	done
-endif
+	done; \
+	exit $$fail
 
 # fuzz-short runs each fuzz target on CIFUZZ inputs (CI); fuzz runs each for FUZZTIME.
 fuzz-short:

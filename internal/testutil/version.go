@@ -9,7 +9,8 @@ import (
 )
 
 // Needs gates a test on the release of c's server: when the server is at
-// least major.minor.patch it returns and the test goes on. On an older
+// least major.minor.patch, or the client does not know its release (and so
+// gates nothing), it returns and the test goes on. On an older
 // server it checks that try (a call of an operation that release added)
 // fails with keeper.ErrUnimplemented, as the client's version gating
 // promises, and then ends the test as skipped, naming both releases.
@@ -17,7 +18,10 @@ func Needs(t testing.TB, c *keeper.Client, major, minor, patch int, try func() e
 	t.Helper()
 	v := c.ServerVersion()
 	if v == (keeper.Version{}) {
-		t.Fatal("testutil.Needs: the client knows no server release (not connected?)")
+		// The client could not learn the release (srvr refused or not
+		// answered in time): it gates nothing, and neither does this.
+		t.Logf("testutil.Needs: the server's release is unknown to the client; running the test")
+		return
 	}
 	if v.AtLeast(major, minor, patch) {
 		return
