@@ -50,6 +50,7 @@ func (e *env) recipeLatency(string) error {
 	if err != nil {
 		return fmt.Errorf("leader failover: %w", err)
 	}
+	jcut, jclean, jerr := e.curatorFailover(ctx, terms)
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	label := fmt.Sprintf("9 · PersistentNode back after a session expiry (session %v)", recoveryTimeout)
 	fig(label+" p50", "ms").add(nameKeeper, ms(percentile(back, 50))).
@@ -63,6 +64,16 @@ func (e *env) recipeLatency(string) error {
 		goal("≤ session timeout + 1s", atMost(0, 0, ms(recoveryTimeout+time.Second)))
 	fig("9 · LeaderSelector: clean hand-over to the next leading p50", "ms").add(nameKeeper, ms(percentile(clean, 50)))
 	fig("9 · LeaderSelector: clean hand-over to the next leading p99", "ms").add(nameKeeper, ms(percentile(clean, 99)))
+	if jerr != nil {
+		fmt.Println("  Curator's LeaderSelector not measured:", jerr)
+	} else {
+		// Curator's figures sit in their own rows (the table's columns
+		// are Go clients).
+		fig("9 · Curator 5.4 LeaderSelector: leader cut off to the next leading p50", "ms").add(nameKeeper, ms(percentile(jcut, 50)))
+		fig("9 · Curator 5.4 LeaderSelector: leader cut off to the next leading p99", "ms").add(nameKeeper, ms(percentile(jcut, 99)))
+		fig("9 · Curator 5.4 LeaderSelector: clean hand-over to the next leading p50", "ms").add(nameKeeper, ms(percentile(jclean, 50)))
+		fig("9 · Curator 5.4 LeaderSelector: clean hand-over to the next leading p99", "ms").add(nameKeeper, ms(percentile(jclean, 99)))
+	}
 	fig("9 · Discovery: Register to another client's ServiceCache p50", "ms").add(nameKeeper, ms(percentile(seen, 50)))
 	fig("9 · Discovery: Register to another client's ServiceCache p99", "ms").add(nameKeeper, ms(percentile(seen, 99)))
 	return nil
