@@ -23,7 +23,8 @@ import (
 )
 
 // Main starts a standalone server into *srv, runs the tests, stops the
-// server, fails the run when goroutines of this module are left, and exits.
+// server, fails the run when goroutines of this module are left, names the
+// server's release when the run failed, and exits.
 // Call it from TestMain.
 func Main(m *testing.M, srv **zktest.Cluster, opts ...zktest.Option) {
 	s, err := zktest.New(opts...)
@@ -42,6 +43,10 @@ func Main(m *testing.M, srv **zktest.Cluster, opts ...zktest.Option) {
 			fmt.Fprintln(os.Stderr, "goroutines left after the tests:\n"+leaked)
 			code = 1
 		}
+	}
+	if code != 0 {
+		// A failure names the release, which make test's matrix varies.
+		fmt.Fprintf(os.Stderr, "these tests ran against ZooKeeper %s\n", s.Version())
 	}
 	os.Exit(code)
 }
