@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"sort"
 	"strings"
 
@@ -273,7 +274,7 @@ func (a *app) moveTxn(ctx context.Context, src, dst location) (bool, error) {
 	}
 	// Missing parents of the destination are created first; they are not
 	// part of the move.
-	if parent := parentOf(dst.path); parent != "/" {
+	if parent := path.Dir(dst.path); parent != "/" {
 		octx, cancel := a.op(ctx)
 		err := a.opErr(octx, c.EnsurePath(octx, parent))
 		cancel()

@@ -177,11 +177,11 @@ var treeCommand = &command{
 			err = a.walk(ctx, c, p, walkOpts{maxDepth: *depth}, func(n *node) error {
 				nodes++
 				bytes += int64(n.stat.DataLength)
-				t := &treeNode{Name: baseOf(n.path), Path: n.path, Size: n.stat.DataLength, NumChild: n.stat.NumChildren}
+				t := &treeNode{Name: path.Base(n.path), Path: n.path, Size: n.stat.DataLength, NumChild: n.stat.NumChildren}
 				byPath[n.path] = t
 				if n.depth == 0 {
 					root = t
-				} else if parent := byPath[parentOf(n.path)]; parent != nil {
+				} else if parent := byPath[path.Dir(n.path)]; parent != nil {
 					parent.Children = append(parent.Children, t)
 				}
 				if len(n.children) > 0 {
@@ -448,7 +448,7 @@ your shell does not expand it. Without a pattern every node is printed.`,
 			}
 			found := []string{}
 			err = a.walk(ctx, c, p, walkOpts{maxDepth: -1}, func(n *node) error {
-				if ok, _ := path.Match(pattern, baseOf(n.path)); ok && n.depth > 0 {
+				if ok, _ := path.Match(pattern, path.Base(n.path)); ok && n.depth > 0 {
 					found = append(found, n.path)
 					if !*asJSON {
 						fmt.Fprintln(a.stdout, n.path)

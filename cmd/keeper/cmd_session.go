@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"strconv"
 	"strings"
 
@@ -171,7 +172,7 @@ node meanwhile nothing is saved and the edited file is kept, its name said.`,
 			if err != nil {
 				return err
 			}
-			f, err := os.CreateTemp("", "keeper-edit-*-"+strings.ReplaceAll(baseOf(p), "/", "_"))
+			f, err := os.CreateTemp("", "keeper-edit-*-"+strings.ReplaceAll(path.Base(p), "/", "_"))
 			if err != nil {
 				return fmt.Errorf("keeper: edit: %w", err)
 			}
@@ -377,7 +378,7 @@ refused, as zkCli refuses it. Needs write access to /zookeeper/quota.`,
 				return a.opErr(octx, err)
 			}
 			// No quota on an ancestor, nor below the path.
-			for q := parentOf(p); q != "/"; q = parentOf(q) {
+			for q := path.Dir(p); q != "/"; q = path.Dir(q) {
 				if st, err := c.Exists(octx, quotaPath(q)+"/"+quotaLimit); err == nil && st != nil {
 					return fmt.Errorf("keeper: setquota %s: %s already has a quota", p, q)
 				}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/keeper-go/keeper"
 )
@@ -39,8 +38,8 @@ func resolve(cwd, p string) (string, error) {
 		}
 	}
 	out := "/" + strings.Join(parts, "/")
-	if err := checkChars(p, out); err != nil {
-		return "", err
+	if err := keeper.ValidatePath(out); err != nil {
+		return "", fmt.Errorf("%w (from %q)", err, p)
 	}
 	return out, nil
 }
@@ -48,41 +47,6 @@ func resolve(cwd, p string) (string, error) {
 // badPath returns the error for a malformed path.
 func badPath(p, why string) error {
 	return fmt.Errorf("%w %q: %s", keeper.ErrInvalidPath, p, why)
-}
-
-// checkChars rejects the characters ZooKeeper does not allow in a path.
-func checkChars(orig, p string) error {
-	if !utf8.ValidString(p) {
-		return badPath(orig, "not valid UTF-8")
-	}
-	for _, r := range p {
-		switch {
-		case r == 0:
-			return badPath(orig, "contains NUL")
-		case r < 0x20 || (r >= 0x7f && r <= 0x9f):
-			return badPath(orig, fmt.Sprintf("contains control character %U", r))
-		case (r >= 0xd800 && r <= 0xf8ff) || (r >= 0xfff0 && r <= 0xffff):
-			return badPath(orig, fmt.Sprintf("contains character %U", r))
-		}
-	}
-	return nil
-}
-
-// parentOf returns the parent of an absolute path ("/" for "/").
-func parentOf(p string) string {
-	i := strings.LastIndexByte(p, '/')
-	if i <= 0 {
-		return "/"
-	}
-	return p[:i]
-}
-
-// baseOf returns the last component of an absolute path ("/" for "/").
-func baseOf(p string) string {
-	if p == "/" {
-		return "/"
-	}
-	return p[strings.LastIndexByte(p, '/')+1:]
 }
 
 // relTo returns p relative to root as a path starting with "/" ("/" for root

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -94,7 +95,7 @@ func (a *app) writeTree(ctx context.Context, c *keeper.Client, dst string, nodes
 	hasChildren := map[string]bool{}
 	for _, n := range nodes {
 		if n.rel != "/" {
-			hasChildren[parentOf(n.rel)] = true
+			hasChildren[path.Dir(n.rel)] = true
 		}
 	}
 	type pendingACL struct {
@@ -197,7 +198,7 @@ func fromDump(d *dumpFile) ([]znode, error) {
 		if err != nil || p != dn.Path {
 			return nil, bad("bad path")
 		}
-		if p != "/" && !seen[parentOf(p)] {
+		if p != "/" && !seen[path.Dir(p)] {
 			return nil, bad("its parent comes later or is missing")
 		}
 		if seen[p] {
