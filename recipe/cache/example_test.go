@@ -4,16 +4,20 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 
 	"github.com/keeper-go/keeper"
-	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/cache"
 )
 
 func ExampleTreeCache() {
 	ctx := context.Background()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleTreeCache")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/services")
 	for _, p := range []string{"/services", "/services/api", "/services/db"} {
 		if _, err := c.Create(ctx, p, []byte("up")); err != nil {
 			log.Fatal(err)
@@ -51,8 +55,12 @@ func ExampleTreeCache() {
 
 func ExampleNewNodeCache() {
 	ctx := context.Background()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleNewNodeCache")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/config")
 
 	// The node need not exist yet.
 	nc, err := cache.NewNodeCache(c, "/config")
@@ -82,8 +90,12 @@ func ExampleNewNodeCache() {
 
 func ExampleNewPathChildrenCache() {
 	ctx := context.Background()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleNewPathChildrenCache")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/workers")
 	for _, p := range []string{"/workers", "/workers/w1", "/workers/w1/tasks"} {
 		if _, err := c.Create(ctx, p, nil); err != nil {
 			log.Fatal(err)
@@ -107,8 +119,12 @@ func ExampleNewPathChildrenCache() {
 
 func ExampleWithFilter() {
 	ctx := context.Background()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleWithFilter")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/app")
 	for _, p := range []string{"/app", "/app/config", "/app/tmp", "/app/tmp/scratch"} {
 		if _, err := c.Create(ctx, p, nil); err != nil {
 			log.Fatal(err)

@@ -4,17 +4,22 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
-	"github.com/keeper-go/keeper/internal/testutil"
+	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/recipe/counter"
 )
 
 func ExampleCounter() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := testutil.ExampleClient(ctx, counter.ServerForExamples(), "ExampleCounter")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/stats")
 
 	hits := counter.New[int64](c, "/stats/hits", 0)
 	defer hits.Close(ctx)
@@ -41,8 +46,12 @@ func ExampleCounter() {
 func ExampleSharedCount() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := testutil.ExampleClient(ctx, counter.ServerForExamples(), "ExampleSharedCount")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/config")
 
 	workers := counter.NewSharedCount(c, "/config/workers", 4) // 4 unless set
 	if err := workers.Start(ctx); err != nil {
@@ -65,8 +74,12 @@ func ExampleSharedCount() {
 func ExampleAtomicLong() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := testutil.ExampleClient(ctx, counter.ServerForExamples(), "ExampleAtomicLong")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/ids")
 
 	ids := counter.NewAtomicLong(c, "/ids/next", counter.WithPromotedLock("/ids/lock", 10*time.Second))
 	defer ids.Close(ctx)

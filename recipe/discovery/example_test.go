@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log"
+	"os"
 
-	"github.com/keeper-go/keeper/internal/testutil"
+	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/recipe/discovery"
 )
 
@@ -18,8 +19,12 @@ type Details struct {
 
 func ExampleDiscovery() {
 	ctx := context.Background()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleDiscovery")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/services")
 
 	d, err := discovery.New[Details](c, "/services", discovery.WithPayloadClass("com.example.Details"))
 	if err != nil {
@@ -47,8 +52,12 @@ func ExampleDiscovery() {
 
 func ExampleServiceCache() {
 	ctx := context.Background()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleServiceCache")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/services")
 
 	d, _ := discovery.New[json.RawMessage](c, "/services")
 	defer d.Close(ctx)
@@ -77,8 +86,12 @@ func ExampleServiceCache() {
 
 func ExampleServiceProvider() {
 	ctx := context.Background()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleServiceProvider")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/services")
 
 	d, _ := discovery.New[json.RawMessage](c, "/services")
 	defer d.Close(ctx)

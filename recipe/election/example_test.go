@@ -4,21 +4,25 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
 	"github.com/keeper-go/keeper"
-	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/election"
 )
 
 func ExampleElection() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleElection")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/app")
 
 	e := election.New(c, "/app/leader", "host-1")
-	err := e.Run(ctx, func(ctx context.Context) error {
+	err = e.Run(ctx, func(ctx context.Context) error {
 		// Lead here until done, or until ctx is cancelled (leadership
 		// lost, Cancel called, or Run's ctx ended).
 		ids, err := e.Contenders(ctx)
@@ -34,8 +38,12 @@ func ExampleElection() {
 func ExampleLeaderLatch() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleLeaderLatch")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/app")
 
 	first := election.NewLeaderLatch(c, "/app/latch", "host-1")
 	second := election.NewLeaderLatch(c, "/app/latch", "host-2")
@@ -68,8 +76,12 @@ func ExampleLeaderLatch() {
 func ExampleLeaderSelector() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleLeaderSelector")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/app")
 	if _, err := c.Create(ctx, "/app/config", []byte("v0"), keeper.MakeParents()); err != nil {
 		log.Fatal(err)
 	}

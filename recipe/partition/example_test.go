@@ -4,17 +4,22 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
-	"github.com/keeper-go/keeper/internal/testutil"
+	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/recipe/partition"
 )
 
 func ExampleSetPartitioner() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := testutil.ExampleClient(ctx, partition.ServerForExamples(), "ExampleSetPartitioner")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/work")
 
 	p := partition.New(c, "/work", []string{"queue-2", "queue-1", "queue-3"},
 		partition.WithIdentifier("worker-1"), partition.WithTimeBoundary(200*time.Millisecond))

@@ -4,17 +4,22 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
-	"github.com/keeper-go/keeper/internal/testutil"
+	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/recipe/party"
 )
 
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleParty")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/services")
 
 	web1 := party.New(c, "/services/web", "web-1:8080")
 	web2 := party.New(c, "/services/web", "web-2:8080")

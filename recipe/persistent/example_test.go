@@ -4,16 +4,21 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
-	"github.com/keeper-go/keeper/internal/testutil"
+	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/recipe/persistent"
 )
 
 func ExampleNode() {
 	ctx := context.Background()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleNode")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/workers")
 
 	// An ephemeral, sequential, protected node: present for as long as
 	// the Node runs, across reconnects and new sessions.
@@ -48,8 +53,12 @@ func ExampleNode() {
 
 func ExampleTTLNode() {
 	ctx := context.Background()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleTTLNode")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/jobs")
 
 	// A TTL node that outlives this process by at most about a minute.
 	n, err := persistent.NewTTLNode(c, "/jobs/job-1", time.Minute, []byte("running"))
@@ -70,8 +79,12 @@ func ExampleTTLNode() {
 
 func ExampleGroupMember() {
 	ctx := context.Background()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleGroupMember")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/members")
 
 	g, err := persistent.NewGroupMember(ctx, c, "/members", "node-1", []byte("10.0.0.1:8080"))
 	if err != nil {

@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
-	"github.com/keeper-go/keeper/internal/testutil"
+	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/recipe/queue"
 )
 
@@ -26,8 +27,12 @@ func consumeAll(ctx context.Context, n int, consume func(context.Context, queue.
 func ExampleSimpleDistributedQueue() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := testutil.ExampleClient(ctx, queue.ServerForExamples(), "ExampleSimpleDistributedQueue")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/inbox")
 
 	q := queue.NewSimple(c, "/inbox")
 	defer q.Close(ctx)
@@ -58,8 +63,13 @@ func ExampleSimpleDistributedQueue() {
 func ExampleDistributedQueue() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := testutil.ExampleClient(ctx, queue.ServerForExamples(), "ExampleDistributedQueue")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/jobs-lock")
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/jobs")
 
 	// Lock safety with Curator consumers that use lockPath "/jobs-lock".
 	q := queue.NewDistributed(c, "/jobs", queue.WithLockPath("/jobs-lock"))
@@ -80,8 +90,12 @@ func ExampleDistributedQueue() {
 func ExampleDistributedPriorityQueue() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := testutil.ExampleClient(ctx, queue.ServerForExamples(), "ExampleDistributedPriorityQueue")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/tasks")
 
 	q := queue.NewPriority(c, "/tasks")
 	defer q.Close(ctx)
@@ -103,8 +117,12 @@ func ExampleDistributedPriorityQueue() {
 func ExampleDistributedDelayQueue() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := testutil.ExampleClient(ctx, queue.ServerForExamples(), "ExampleDistributedDelayQueue")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/reminders")
 
 	q := queue.NewDelay(c, "/reminders")
 	defer q.Close(ctx)
@@ -124,8 +142,12 @@ func ExampleDistributedDelayQueue() {
 func ExampleDistributedIDQueue() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := testutil.ExampleClient(ctx, queue.ServerForExamples(), "ExampleDistributedIDQueue")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/orders")
 
 	q := queue.NewID(c, "/orders")
 	defer q.Close(ctx)

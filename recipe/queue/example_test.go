@@ -4,17 +4,22 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
-	"github.com/keeper-go/keeper/internal/testutil"
+	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/recipe/queue"
 )
 
 func ExampleQueue() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := testutil.ExampleClient(ctx, queue.ServerForExamples(), "ExampleQueue")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/mail")
 
 	q := queue.New(c, "/mail")
 	defer q.Close(ctx)
@@ -45,8 +50,12 @@ func ExampleQueue() {
 func ExampleLockingQueue() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, cleanup := testutil.ExampleClient(ctx, queue.ServerForExamples(), "ExampleLockingQueue")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/jobs")
 
 	jobs := queue.NewLocking(c, "/jobs")
 	defer jobs.Close(ctx)

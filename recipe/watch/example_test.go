@@ -4,16 +4,20 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 
 	"github.com/keeper-go/keeper"
-	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/watch"
 )
 
 func ExampleNewDataWatch() {
 	ctx := context.Background()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleNewDataWatch")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/config")
 
 	seen := make(chan string, 10)
 	w, err := watch.NewDataWatch(c, "/config", func(data []byte, st *keeper.Stat, ev *keeper.Event) bool {
@@ -45,8 +49,12 @@ func ExampleNewDataWatch() {
 
 func ExampleNewChildrenWatch() {
 	ctx := context.Background()
-	c, cleanup := testutil.ExampleClient(ctx, srv, "ExampleNewChildrenWatch")
-	defer cleanup()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/workers")
 	if _, err := c.Create(ctx, "/workers", nil); err != nil {
 		log.Fatal(err)
 	}

@@ -1,7 +1,0 @@
-package counter
-
-import "github.com/keeper-go/keeper/zktest"
-
-// ServerForExamples returns the test server, for the examples of package
-// counter_test.
-func ServerForExamples() *zktest.Cluster { return srv }
