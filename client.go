@@ -282,6 +282,7 @@ func (c *Client) setStateLocked(ev StateEvent) {
 	if c.state == Closed {
 		return
 	}
+	c.cfg.metrics.stateChanged(c.state, ev.State)
 	c.state = ev.State
 	close(c.stateCh)
 	c.stateCh = make(chan struct{})
@@ -404,7 +405,10 @@ func (c *Client) call(ctx context.Context, op wire.OpCode, opName, path string, 
 // roundTrip sends a request built with startRequest/endFrame (or
 // newRequest) and waits for its reply. On success the caller reads the
 // reply from r and then recycles it; on error r is no longer the caller's.
-func (c *Client) roundTrip(ctx context.Context, r *request, opName, path string) error {
+func (c *Client) roundTrip(ctx context.Context, r *request, opName, path string) (err error) {
+	if m := c.cfg.metrics; m != nil {
+		defer m.opEnd(opName, m.opBegin(), &err)
+	}
 	if err := ctx.Err(); err != nil {
 		r.recycle()
 		return ctxError(ctx, opName, path, false)

@@ -14,6 +14,7 @@ type listener struct {
 	fn   func(StateEvent)
 	stop chan struct{}
 	once sync.Once
+	m    *Metrics // nil without WithMetrics
 }
 
 func newListener(fn func(StateEvent)) *listener {
@@ -29,9 +30,11 @@ func (l *listener) push(ev StateEvent, max int) bool {
 	if !ok {
 		return false
 	}
+	l.m.backlog(ConsumerListener, n)
 	if max <= 0 || n <= max {
 		return true
 	}
+	l.m.slow(ConsumerListener)
 	last := ev
 	last.Err = fmt.Errorf("%w: a state listener more than %d events behind was ended", ErrSlowConsumer, max)
 	l.q.DropAndClose(last)
@@ -58,6 +61,7 @@ func (l *listener) run(wg *sync.WaitGroup) {
 // last event whose Err matches ErrSlowConsumer instead of those it missed.
 func (c *Client) Listen(fn func(StateEvent)) (stop func()) {
 	l := newListener(fn)
+	l.m = c.cfg.metrics
 	c.mu.Lock()
 	if c.state == Closed {
 		c.mu.Unlock()

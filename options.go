@@ -45,6 +45,7 @@ type config struct {
 	closeTimeout    time.Duration
 	sasl            *saslConfig
 	srv             srvConfig // dns-srv:// connect strings (connstr.go)
+	metrics         *Metrics  // WithMetrics (metrics.go); nil measures nothing
 	initialXid      int32     // tests only: where xids start
 	errs            []error
 }

@@ -64,7 +64,11 @@ func (c *Client) run() {
 		// before it served (see below): otherwise a server that accepts
 		// every handshake and then breaks the protocol would keep a
 		// session no server really holds from being presumed expired.
+		t0 := c.cfg.metrics.now()
 		cn, err := c.connect(hp, failures == 0)
+		if m := c.cfg.metrics; m != nil {
+			m.connected(hp.String(), t0, err)
+		}
 		if err != nil {
 			if errors.Is(err, errExpired) {
 				c.sessionLost(ErrSessionExpired, KeeperExpired)

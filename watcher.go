@@ -54,10 +54,14 @@ func (w *Watcher) isEnded() bool {
 // passes WithMaxQueued ends with ErrSlowConsumer at once (later events are
 // refused), and its server-side watch is removed in the background.
 func (w *Watcher) deliver(ev Event) {
-	n, _ := w.q.Push(ev)
+	n, ok := w.q.Push(ev)
+	if ok {
+		w.c.cfg.metrics.backlog(ConsumerWatcher, n)
+	}
 	if max := w.c.cfg.maxQueued; max > 0 && n > max && w.slow.CompareAndSwap(false, true) {
 		w.c.log.Warn("watcher too slow; ending it", slog.String("path", w.path), slog.Int("backlog", n))
 		w.end(ErrSlowConsumer)
+		w.c.cfg.metrics.slow(ConsumerWatcher)
 		// deliver runs on the reader, while the session loop is counted
 		// in wg, so this Add cannot race with Close's Wait.
 		w.c.wg.Add(1)
