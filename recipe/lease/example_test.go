@@ -33,3 +33,27 @@ func ExampleNonBlockingLease() {
 	// host-b: false <nil>
 	// holder: host-a
 }
+
+func ExampleObtain() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	defer c.DeleteAll(context.WithoutCancel(ctx), "/example/report")
+
+	g, err := lease.Obtain(ctx, c, "/example/report/lease", time.Hour, "host-a")
+	if err != nil || g == nil {
+		fmt.Println("not obtained:", err)
+		return
+	}
+	// The write is refused by the server once another host has taken the
+	// lease over.
+	_, err = g.Guard(c.Txn()).Create("/example/report/out", []byte("done")).Commit(ctx)
+	fmt.Println("holder:", g.Holder.Holder, "guarded write:", err)
+	// Output:
+	// holder: host-a guarded write: <nil>
+}

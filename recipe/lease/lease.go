@@ -67,34 +67,69 @@ type Holder struct {
 // for another process's decision in progress; ctx bounds that wait and
 // the whole call.
 func NonBlockingLease(ctx context.Context, c *keeper.Client, path string, duration time.Duration, identifier string) (bool, error) {
+	g, err := Obtain(ctx, c, path, duration, identifier)
+	return g != nil, err
+}
+
+// Grant is a lease obtained by Obtain: its record as written, and the
+// version of the holder node that write made.
+type Grant struct {
+	// Path is the lease's path.
+	Path string
+	// Holder is the record written: this identifier, and the end of the
+	// lease in the server's time.
+	Holder Holder
+
+	version int32 // the holder node's data version after our write
+	mzxid   int64 // the zxid of our write
+}
+
+// Guard adds to t the condition that this grant is still the lease's
+// latest record: a Check of path/lease_holder at the version our write
+// made. Another process taking the lease over (after End), or this one
+// renewing it (a new Grant), rewrites the record, and the server then
+// refuses the transaction (ErrBadVersion in a *keeper.TxnError). The server
+// does not compare End with its clock: the guard only says that nobody
+// took the lease over since; stop writing at End as well.
+func (g *Grant) Guard(t *keeper.Txn) *keeper.Txn {
+	return t.Check(keeper.JoinPath(g.Path, HolderNode), g.version)
+}
+
+// Token returns the grant's fencing token: the zxid of the write that
+// recorded it, larger for every later grant of the lease.
+func (g *Grant) Token() int64 { return g.mzxid }
+
+// Obtain is NonBlockingLease that returns the Grant when the lease was
+// obtained (nil when not), for fenced writes (Grant.Guard) and its token.
+func Obtain(ctx context.Context, c *keeper.Client, path string, duration time.Duration, identifier string) (*Grant, error) {
 	if identifier == "" {
 		h, err := os.Hostname()
 		if err != nil {
-			return false, fmt.Errorf("lease: %s: no identifier and no host name: %w", path, err)
+			return nil, fmt.Errorf("lease: %s: no identifier and no host name: %w", path, err)
 		}
 		identifier = h
 	}
 	if duration <= 0 {
-		return false, fmt.Errorf("lease: %s: duration %v is not positive", path, duration)
+		return nil, fmt.Errorf("lease: %s: duration %v is not positive", path, duration)
 	}
 	if err := c.EnsurePath(ctx, path); err != nil {
-		return false, fmt.Errorf("lease: %s: %w", path, err)
+		return nil, fmt.Errorf("lease: %s: %w", path, err)
 	}
 	l := lock.New(c, path, identifier)
 	if err := l.Acquire(ctx); err != nil {
-		return false, fmt.Errorf("lease: %s: %w", path, err)
+		return nil, fmt.Errorf("lease: %s: %w", path, err)
 	}
-	ok, err := decide(ctx, c, path, duration, identifier)
+	g, err := decide(ctx, c, path, duration, identifier)
 	rerr := node.Cleanup(ctx, c, l.Release)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	if rerr != nil && ok && errors.Is(rerr, lock.ErrLost) {
+	if rerr != nil && g != nil && errors.Is(rerr, lock.ErrLost) {
 		// The lock was lost during the decision: another process may
 		// have decided at the same time.
-		return false, fmt.Errorf("lease: %s: %w", path, rerr)
+		return nil, fmt.Errorf("lease: %s: %w", path, rerr)
 	}
-	return ok, nil
+	return g, nil
 }
 
 // MultiNonBlockingLease tries the leases path/0, path/1, … path/<count-1>
@@ -128,10 +163,10 @@ func Read(ctx context.Context, c *keeper.Client, path string) (*Holder, error) {
 }
 
 // decide runs while holding the lock on path.
-func decide(ctx context.Context, c *keeper.Client, path string, duration time.Duration, identifier string) (bool, error) {
+func decide(ctx context.Context, c *keeper.Client, path string, duration time.Duration, identifier string) (*Grant, error) {
 	now, err := serverNow(ctx, c, path)
 	if err != nil {
-		return false, fmt.Errorf("lease: %s: %w", path, err)
+		return nil, fmt.Errorf("lease: %s: %w", path, err)
 	}
 	hp := keeper.JoinPath(path, HolderNode)
 	raw, st, err := c.Get(ctx, hp)
@@ -139,37 +174,46 @@ func decide(ctx context.Context, c *keeper.Client, path string, duration time.Du
 	case errors.Is(err, keeper.ErrNoNode):
 		st = nil
 	case err != nil:
-		return false, fmt.Errorf("lease: %s: %w", path, err)
+		return nil, fmt.Errorf("lease: %s: %w", path, err)
 	default:
 		h, err := Decode(raw)
 		if err != nil {
-			return false, fmt.Errorf("lease: %s: %w", path, err)
+			return nil, fmt.Errorf("lease: %s: %w", path, err)
 		}
 		if h.Version != Version {
-			return false, nil // a newer format owns it
+			return nil, nil // a newer format owns it
 		}
 		if h.Holder != identifier && now.Before(h.End) {
-			return false, nil
+			return nil, nil
 		}
 	}
-	rec := Encode(Holder{Version: Version, Holder: identifier, End: now.Add(duration)})
+	rec := Holder{Version: Version, Holder: identifier, End: now.Add(duration).Truncate(time.Second)}
+	data := Encode(rec)
+	var nst keeper.Stat
 	if st != nil {
-		_, err = c.Set(ctx, hp, rec, st.Version)
+		var s *keeper.Stat
+		if s, err = c.Set(ctx, hp, data, st.Version); err == nil {
+			nst = *s
+		}
 	} else {
-		_, err = c.Create(ctx, hp, rec)
+		_, err = c.Create(ctx, hp, data, keeper.StoreStat(&nst))
 	}
 	if errors.Is(err, keeper.ErrConnectionLoss) {
 		// The outcome is unknown: see whether our record is there.
 		var got []byte
-		got, _, err = c.Get(ctx, hp)
-		if err == nil && string(got) != string(rec) {
-			return false, nil
+		var gst *keeper.Stat
+		got, gst, err = c.Get(ctx, hp)
+		if err == nil && string(got) != string(data) {
+			return nil, nil
+		}
+		if err == nil {
+			nst = *gst
 		}
 	}
 	if err != nil {
-		return false, fmt.Errorf("lease: %s: %w", path, err)
+		return nil, fmt.Errorf("lease: %s: %w", path, err)
 	}
-	return true, nil
+	return &Grant{Path: path, Holder: rec, version: nst.Version, mzxid: nst.Mzxid}, nil
 }
 
 // serverNow returns the server's current time: it rewrites path's data as
