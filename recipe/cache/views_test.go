@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/internal/testutil"
@@ -118,7 +119,20 @@ func TestNodeCache(t *testing.T) {
 	if _, err := direct.Create(ctx, "/n", []byte("v3")); err != nil {
 		t.Fatal(err)
 	}
-	rec.waitFor(t, n, cache.NodeAdded, "/n")
+	n = rec.waitFor(t, n, cache.NodeAdded, "/n")
+	// Changed while the client is cut off: the re-read after the
+	// reconnect reports it.
+	p.Pause()
+	p.Drop()
+	testutil.WaitFor(t, 20*time.Second, "Suspended", func() bool { return c.State() == keeper.Suspended })
+	if _, err := direct.Set(ctx, "/n", []byte("v4"), keeper.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	p.Resume()
+	rec.waitFor(t, n, cache.NodeUpdated, "/n")
+	if data, _, _ := tc.Get("/n"); string(data) != "v4" {
+		t.Fatalf("after the reconnect: %q", data)
+	}
 	for _, ev := range rec.events() {
 		if ev.Path != "" && ev.Path != "/n" {
 			t.Fatalf("event for %s", ev.Path)
