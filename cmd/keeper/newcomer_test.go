@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -396,4 +398,18 @@ func TestShellCommandsOfOtherTools(t *testing.T) {
 		t.Fatalf("reconfig on a standalone server: %v", r)
 	}
 	k.fails(2, []string{"--add, --remove or --members"}, "reconfig")
+}
+
+// TestTLSOnPlainPortSaysWhy: a TLS client on a plain port fails after
+// --timeout with the TLS handshake's error, not a bare timeout.
+func TestTLSOnPlainPortSaysWhy(t *testing.T) {
+	t.Parallel()
+	k := newCLI(t)
+	_, caPEM := newAuthority(t)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := k.run("--tls-ca", ca, "--timeout", "3s", "ls", "/")
+	k.checkFail(r, 1, []string{"no session within 3s (last attempt: ", "tls"}, []string{"ls"})
 }
