@@ -86,7 +86,10 @@ func TestNodeCache(t *testing.T) {
 	defer tc.Close()
 	rec := record(tc)
 	<-tc.Ready()
-	if reads, watches := reqs.reads(); reads != 1 || watches != 1 {
+	// Before 3.6 there are no persistent watches: the cache uses one-shot
+	// ones, at other costs, which these counts do not describe.
+	persistent := c.ServerVersion().AtLeast(3, 6, 0)
+	if reads, watches := reqs.reads(); persistent && (reads != 1 || watches != 1) {
 		t.Fatalf("loading cost %d reads and %d watches, want 1 and 1", reads, watches)
 	}
 	if data, _, ok := tc.Get("/n"); !ok || string(data) != "v1" {
@@ -109,7 +112,7 @@ func TestNodeCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.waitFor(t, 0, cache.NodeUpdated, "/n")
-	if reads, watches := reqs.reads(); reads != 2 || watches != 1 {
+	if reads, watches := reqs.reads(); persistent && (reads != 2 || watches != 1) {
 		t.Fatalf("after a change: %d reads and %d watches, want 2 and 1", reads, watches)
 	}
 	if err := direct.DeleteAll(ctx, "/n"); err != nil {
@@ -181,7 +184,8 @@ func TestPathChildrenCache(t *testing.T) {
 			if _, _, ok := tc.Get("/p/a/deep"); ok {
 				t.Fatal("a grandchild is cached")
 			}
-			if _, watches := reqs.reads(); mode.opts == nil && watches != 1 {
+			// Before 3.6 the persistent mode falls back to one-shot watches.
+			if _, watches := reqs.reads(); mode.opts == nil && c.ServerVersion().AtLeast(3, 6, 0) && watches != 1 {
 				t.Fatalf("%d watches added, want 1", watches)
 			}
 			if _, err := direct.Set(ctx, "/p/a/deep", []byte("x"), keeper.AnyVersion); err != nil {
