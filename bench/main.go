@@ -7,7 +7,8 @@
 //
 // The measurements are those of issue 8: 1 sequential Get, 2 concurrent Get,
 // 3 Create and Delete, 4 allocations, 5 watches, 6 lock handoff, 7 failover,
-// 8 bulk read; and of issues 14 and 15: 9 recipe latency (Keeper only). See
+// 8 bulk read; and of issues 14 and 15: 9 recipe latency (Keeper only), 10
+// data recipes beside Kazoo, 11 Curator's queues beside Curator. See
 // RESULTS.md for how each is taken.
 package main
 
@@ -53,6 +54,7 @@ var measurements = []measurement{
 		teardown: func(e *env) error { return e.rawDeleteTree(bulkRoot) }},
 	{id: 9, name: "recipe latency", clients: []string{nameKeeper}, run: (*env).recipeLatency},
 	{id: 10, name: "data recipes", clients: []string{nameRaw, nameKazoo, nameKeeper}, run: (*env).dataRecipes},
+	{id: 11, name: "Curator queues", clients: []string{nameCurator, nameKeeper}, run: (*env).curatorQueues},
 }
 
 func main() {
@@ -83,8 +85,8 @@ func run(quick bool, reps int, only, out string) error {
 			continue
 		}
 		n, err := strconv.Atoi(f)
-		if err != nil || n < 1 || n > 10 {
-			return fmt.Errorf("-only: bad measurement %q (1 to 10)", f)
+		if err != nil || n < 1 || n > 11 {
+			return fmt.Errorf("-only: bad measurement %q (1 to 11)", f)
 		}
 		want[n] = true
 	}
@@ -135,6 +137,7 @@ func run(quick bool, reps int, only, out string) error {
 	fmt.Println()
 	fmt.Println(table())
 	fmt.Println(dataTable())
+	fmt.Println(curatorTable())
 	for _, f := range failures {
 		fmt.Println("FAILED:", f)
 	}
@@ -311,6 +314,11 @@ func document(d docInfo) string {
 		b.WriteString(dt)
 		b.WriteString("\n")
 	}
+	if ct := curatorTable(); ct != "" {
+		b.WriteString("## Curator's queues beside Curator (measurement 11)\n\n")
+		b.WriteString(ct)
+		b.WriteString("\n")
+	}
 	b.WriteString(methodNotes)
 	if len(d.failures) > 0 {
 		b.WriteString("\n## Failures\n\n")
@@ -333,6 +341,7 @@ const methodNotes = `## How each figure is taken
 8. Bulk read: a tree of 10 top nodes with 100 middle nodes each, each with 100 leaves, every node holding 100 bytes, read into memory. The walk: 64 goroutines share a queue of paths, Get each node and list the children of those whose Stat says they have some (the raw client does the same level by level with a window of 256). Keeper's TreeCache (default options: 16 workers, multi-reads of up to 128 nodes under one persistent recursive watch) is timed from Start to Ready. The MultiGet row reads each level in batches of 100 from 64 goroutines.
 9. Recipe latency (Keeper only): a persistent.Node (ephemeral) on a client whose connection goes through a fault proxy, session timeout 4 s; its session is expired on the server while the proxy is paused (20 times; quick: 5), and the time runs from an observer's watch reporting the node deleted to its next watch reporting the node back (the client reconnects, learns of the expiry, opens a new session and re-creates the node). Discovery: 300 (quick: 50) instances registered one after another on one client; the time runs from Register's call to a ServiceCache on a second client reporting the instance. LeaderSelector failover: 30 terms each way (quick: 5), each on a fresh path with two clients (session timeout 4 s): the leader's client goes through a fault proxy; the time runs from pausing that proxy for good (the server expires the session) or from the leader's function returning, to the next selector's function starting. Curator 5.4's LeaderSelector (Debian's jars, a javac-compiled driver, its two clients in one JVM) is measured the same way in the same run; its rows are labelled Curator and its figures sit in the Keeper column.
 10. Data recipes: Counter increments (one counter; 1 goroutine, then 64 sharing one client; Kazoo: as many threads sharing one KazooClient, each with its own Counter) and Queue and LockingQueue put then get (one producer putting 100-byte items while 4 consumers take them; LockingQueue consumers Get then Consume), Keeper beside Kazoo driven by python3-kazoo on the same server; Kazoo's time and CPU exclude the interpreter's start. The raw row is the ceiling of the same requests pipelined: for the counter one getData and one versioned setData per increment (one at a time for 1 goroutine, a window of 64 otherwise, without contention), for the queues the creates (a window of 1), reads and deletes (a window of 4). Keeper's increments and puts are transactions that also create a marker node (recipe/counter's exactly-once writes); under 64 goroutines an increment retries its read and write while others win, counted in the "versioned writes tried" row.
+11. Curator's queues: DistributedQueue (with lock safety, a lockPath, as Keeper's default; and at most once, Curator's default) and SimpleDistributedQueue, one producer putting 10 000 100-byte items (Curator: putInBackground(false)) while 4 consumers take them (Curator: 4 consumer queues, or 4 threads polling, on one CuratorFramework; Keeper: 4 Consume or Take loops on one client), Keeper beside Curator 5.4 (Debian's jars, compiled with javac at run time) on the same server. Curator's time and CPU (the JVM's process CPU time) exclude the JVM's start and the connection, but include its JIT warm-up. Keeper's puts, takes and at-most-once deletes are transactions with a marker node (exactly once after a lost reply), Curator's are plain.
 `
 
 func orUnknown(s string) string {

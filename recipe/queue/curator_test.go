@@ -453,3 +453,46 @@ func TestCuratorVariants(t *testing.T) {
 		t.Fatal("empty id accepted")
 	}
 }
+
+// TestCuratorLockLostReply drops the reply of a consumer's lock create:
+// the consumer finds its own lock by its token (Curator's gives the item
+// up and leaves the lock orphaned), consumes the item once and deletes
+// the lock.
+func TestCuratorLockLostReply(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c, p := testutil.Proxied(t, srv)
+	q := NewDistributed(c, "/lq")
+	defer q.Close(ctx)
+	// The lock path exists, so that the first create is a lock's.
+	if _, err := c.Create(ctx, "/lq-lock", nil, keeper.Container()); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"a", "b"} {
+		if err := q.Put(ctx, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	dropped := false
+	p.Tap(func(fromServer bool, frame []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		if op := opcode(frame); !fromServer && !dropped && len(frame) >= 8 && (op == 1 || op == 15) {
+			dropped = true
+			p.DropNextReply()
+		}
+	})
+	got := consumeN(t, ctx, 2, q.Consume, nil)
+	p.Tap(nil)
+	mu.Lock()
+	defer mu.Unlock()
+	if !dropped || !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("consumed %q (a lock create's reply dropped: %v)", got, dropped)
+	}
+	for _, dir := range []string{"/lq", "/lq-lock"} {
+		if kids, err := c.Children(ctx, dir); len(kids) != 0 {
+			t.Fatalf("%s: %q left, %v", dir, kids, err)
+		}
+	}
+}
