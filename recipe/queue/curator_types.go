@@ -56,6 +56,11 @@ func (q *DistributedQueue) PutMulti(ctx context.Context, items [][]byte) error {
 // WithAtMostOnce a message is deleted before its items are delivered, as
 // Curator does without a lockPath.
 //
+// The lock is an ephemeral node: when the consumer's session ends while
+// fn runs, the lock goes with it and another consumer can take the message
+// while fn still runs (as with Curator's). Items are delivered again after
+// such a loss; fn should be idempotent, or check the client's session.
+//
 // A message that is not in Curator's format is deleted and reported to
 // WithErrorHandler's function, as a *CorruptError.
 func (q *DistributedQueue) Consume(ctx context.Context, fn ConsumeFunc) error {
