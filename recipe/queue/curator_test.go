@@ -307,6 +307,7 @@ func TestDistributedQueueModes(t *testing.T) {
 	if want := []string{"a", "b", "e", "c", "d"}; !slices.Equal(got, want) {
 		t.Fatalf("consumed %q, want %q", got, want)
 	}
+	testutil.NoChildWatches(t, c, "/jobs") // Consume took its watch off when ctx ended
 	var ce *CorruptError
 	if len(reported) != 1 || !errors.Is(reported[0], ErrCorrupt) || !errors.As(reported[0], &ce) || !bytes.Equal(ce.Data, []byte{0, 2, 0, 1, 2}) {
 		t.Fatalf("reported %v", reported)
