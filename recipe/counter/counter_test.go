@@ -198,3 +198,56 @@ func TestCounterLostReply(t *testing.T) {
 func opcode(frame []byte) int32 {
 	return int32(uint32(frame[4])<<24 | uint32(frame[5])<<16 | uint32(frame[6])<<8 | uint32(frame[7]))
 }
+
+// TestAtomicAndSharedBadInput: AtomicLong and SharedCount refuse a node of
+// the wrong size, a bad path and a closed client with a clear error, and
+// none of them writes anything.
+func TestAtomicAndSharedBadInput(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := srv.Client(t)
+	for _, p := range []string{"/al", "/sc"} {
+		if _, err := c.Create(ctx, p, []byte("seven"), keeper.MakeParents()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := NewAtomicLong(c, "/al")
+	for name, op := range map[string]func() error{
+		"Get":           func() error { _, err := a.Get(ctx); return err },
+		"Add":           func() error { _, err := a.Add(ctx, 1); return err },
+		"CompareAndSet": func() error { _, err := a.CompareAndSet(ctx, 0, 1); return err },
+		"TrySet":        func() error { _, err := a.TrySet(ctx, 1); return err },
+	} {
+		if err := op(); !errors.Is(err, ErrBadData) || !containsAll(err.Error(), "/al", "5 bytes") {
+			t.Fatalf("AtomicLong.%s on 5 bytes = %v; want ErrBadData naming the node and its size", name, err)
+		}
+	}
+	if err := NewSharedCount(c, "/sc", 0).Start(ctx); !errors.Is(err, ErrBadData) || !containsAll(err.Error(), "/sc", "5 bytes") {
+		t.Fatalf("SharedCount.Start on 5 bytes = %v; want ErrBadData naming the node and its size", err)
+	}
+	for _, p := range []string{"/al", "/sc"} {
+		if data, st, err := c.Get(ctx, p); err != nil || string(data) != "seven" || st.Version != 0 {
+			t.Fatalf("%s after refused operations: %q version %v, %v", p, data, st, err)
+		}
+	}
+	if _, err := NewAtomicLong(c, "al").Add(ctx, 1); !errors.Is(err, keeper.ErrInvalidPath) {
+		t.Fatalf("AtomicLong on a bad path: %v", err)
+	}
+	if err := NewSharedCount(c, "sc/", 0).Start(ctx); !errors.Is(err, keeper.ErrInvalidPath) {
+		t.Fatalf("SharedCount on a bad path: %v", err)
+	}
+	closed := testutil.Connect(t, srv, c)
+	closed.Close()
+	if _, err := NewAtomicLong(closed, "/x").Increment(ctx); !errors.Is(err, keeper.ErrClosed) {
+		t.Fatalf("AtomicLong on a closed client: %v", err)
+	}
+	if _, err := NewAtomicLong(closed, "/x").Initialize(ctx, 1); !errors.Is(err, keeper.ErrClosed) {
+		t.Fatalf("AtomicLong.Initialize on a closed client: %v", err)
+	}
+	if err := NewSharedCount(closed, "/y", 1).Start(ctx); !errors.Is(err, keeper.ErrClosed) {
+		t.Fatalf("SharedCount on a closed client: %v", err)
+	}
+	if kids, _ := c.Children(ctx, "/"); len(kids) != 2 {
+		t.Fatalf("nodes written: %q", kids)
+	}
+}
