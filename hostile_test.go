@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"runtime"
@@ -235,6 +236,35 @@ func TestHostileNegotiatedTimeout(t *testing.T) {
 				_, ok := evs.find(func(ev keeper.StateEvent) bool { return ev.State == keeper.Suspended })
 				return ok
 			})
+		})
+	}
+}
+
+// Issue 21 item 3, the rest: a negotiated timeout of 0 or below is a
+// refusal (the server's answer for an expired session), never a session.
+func TestHostileNonPositiveTimeoutRefused(t *testing.T) {
+	t.Parallel()
+	for _, answer := range []int32{0, -1, math.MinInt32} {
+		t.Run(fmt.Sprint(answer), func(t *testing.T) {
+			t.Parallel()
+			srv := hostile.Start(t, func(c *hostile.Conn, n int) {
+				if _, err := c.ReadConnect(); err != nil {
+					return
+				}
+				_ = c.SendConnect(wire.ConnectResponse{Timeout: answer, SessionID: 0x10, Passwd: hostile.Password})
+				c.Stall()
+			})
+			c := hostileClient(t, srv)
+			evs := listenAll(c)
+			waitFor(t, 30*time.Second, "three refused handshakes", func() bool { return srv.Accepted() >= 3 })
+			if ev, ok := evs.find(func(ev keeper.StateEvent) bool {
+				return ev.State == keeper.Connected || ev.State == keeper.ConnectedReadOnly
+			}); ok {
+				t.Fatalf("a %dms answer connected: %v", answer, ev)
+			}
+			if c.State() == keeper.Connected || c.SessionID() != 0 {
+				t.Fatalf("state %v, session 0x%x after %dms answers", c.State(), c.SessionID(), answer)
+			}
 		})
 	}
 }
@@ -477,6 +507,43 @@ func TestHostileCloseAfterDrop(t *testing.T) {
 				t.Fatal("Close returned without closing the session on the server")
 			}
 		})
+	}
+}
+
+// Issue 21 item 8, the other half: when no server takes the session back
+// after a drop, Close gives up within its timeout and says that the
+// session was not closed on the server.
+func TestHostileCloseCannotReach(t *testing.T) {
+	t.Parallel()
+	drop := make(chan struct{})
+	srv := hostile.Start(t, func(c *hostile.Conn, n int) {
+		if n > 1 {
+			_, _ = c.ReadConnect()
+			return // every later handshake refused
+		}
+		if _, err := c.Accept(0x42); err != nil {
+			return
+		}
+		if r, err := c.ReadRequest(); err == nil {
+			_ = c.Reply(r.Xid, 1, wire.ErrNoNode, nil)
+		}
+		<-drop
+	})
+	c := hostileClient(t, srv, keeper.WithReconnectBackoff(10*time.Millisecond, 50*time.Millisecond))
+	if _, err := c.Exists(ctxT(t), "/x"); err != nil { // the connection has served
+		t.Fatal(err)
+	}
+	close(drop)
+	waitFor(t, 20*time.Second, "refused reconnects", func() bool { return srv.Accepted() >= 3 })
+	done := make(chan error, 1)
+	go func() { done <- c.Close() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not closed on the server") || !strings.Contains(err.Error(), "0x42") {
+			t.Fatalf("Close = %v; want an error saying session 0x42 was not closed on the server", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close hangs when no server takes the session back")
 	}
 }
 
