@@ -357,7 +357,10 @@ func TestHostileEventsOutsideChroot(t *testing.T) {
 			return true
 		})
 	})
-	c, err := keeper.New(srv.Addr()+"/app", keeper.WithServerVersion("3.8.0"))
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil))
+	c, err := keeper.New(srv.Addr()+"/app", keeper.WithServerVersion("3.8.0"), keeper.WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +376,8 @@ func TestHostileEventsOutsideChroot(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := <-armed
-	for i, p := range []string{"/x", "/application/z", "", "/app/\xff\xfe", "/app//y"} {
+	bad := []string{"/x", "/application/z", "", "/app/\xff\xfe", "/app//y"}
+	for i, p := range bad {
 		_ = sc.Event(int64(10+i), wire.EventNodeDataChanged, p)
 	}
 	_ = sc.Event(99, wire.EventNodeDataChanged, "/app/x")
@@ -392,6 +396,18 @@ func TestHostileEventsOutsideChroot(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("the recursive watcher got nothing")
+	}
+	// Each dropped event is logged, with the path the server sent.
+	logMu.Lock()
+	out := logs.String()
+	logMu.Unlock()
+	if n := strings.Count(out, "dropping a watch event"); n != len(bad) {
+		t.Fatalf("%d dropped events logged, want %d:\n%s", n, len(bad), out)
+	}
+	for _, p := range bad[:2] {
+		if !strings.Contains(out, p) {
+			t.Fatalf("the log does not name %q:\n%s", p, out)
+		}
 	}
 }
 
