@@ -79,6 +79,10 @@ fuzz:
 	$(GO) test ./internal/wire -run='^$$' -fuzz='^FuzzDecodeRequest$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./internal/wire -run='^$$' -fuzz='^FuzzDecodeResponse$$' -fuzztime=$(FUZZTIME)
 	$(GO) test . -run='^$$' -fuzz='^FuzzParse4lw$$' -fuzztime=$(FUZZTIME)
+	$(GO) test . -run='^$$' -fuzz='^FuzzParseConnectString$$' -fuzztime=$(FUZZTIME)
+	$(GO) test . -run='^$$' -fuzz='^FuzzValidatePath$$' -fuzztime=$(FUZZTIME)
+	$(GO) test . -run='^$$' -fuzz='^FuzzParseDigestChallenge$$' -fuzztime=$(FUZZTIME)
+	cd cmd/keeper && $(GO) test . -run='^$$' -fuzz='^FuzzInput$$' -fuzztime=$(FUZZTIME)
 
 # chaos runs 6 clients on a 3-member ensemble under seeded faults for
 # DURATION and checks what they saw (chaos/README.md); SEED=n replays a run,
