@@ -31,6 +31,7 @@ func main() {
 	flag.DurationVar(&cfg.sessionTimeout, "session-timeout", 4*time.Second, "the clients' session timeout")
 	flag.BoolVar(&cfg.verbose, "v", false, "log every fault")
 	flag.Parse()
+	writeVisualizations = true
 	if cfg.seed == 0 {
 		cfg.seed = uint64(time.Now().UnixNano())%1_000_000 + 1
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"math"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -175,10 +177,31 @@ func (h *history) check(rep *report, current int, all bool) (keys []string) {
 		}
 		h.mu.Unlock()
 		if res == porcupine.Illegal {
-			rep.violation(checkLinear, "%s: %d operations are not linearizable: %s", key, len(ops), describeOps(ops))
+			rep.violation(checkLinear, "%s: %d operations are not linearizable (%s): %s", key, len(ops), visualize(key, ops, h.timeout), describeOps(ops))
 		}
 	}
 	return keys
+}
+
+// writeVisualizations is set by main; tests leave no files behind.
+var writeVisualizations bool
+
+// visualize writes porcupine's HTML view of a partition that failed (its
+// longest linearizable prefixes) to a temporary file and names it.
+func visualize(key string, ops []porcupine.Operation, timeout time.Duration) string {
+	if !writeVisualizations {
+		return "no visualization"
+	}
+	_, info := porcupine.CheckOperationsVerbose(registerModel, ops, timeout)
+	f, err := os.CreateTemp("", "chaos-"+strings.ReplaceAll(strings.Trim(key, "/"), "/", "-")+"-*.html")
+	if err != nil {
+		return "no visualization: " + err.Error()
+	}
+	defer f.Close()
+	if err := porcupine.Visualize(registerModel, info, f); err != nil {
+		return "no visualization: " + err.Error()
+	}
+	return "see " + f.Name()
 }
 
 // describeOps lists the first operations of a partition, in call order.

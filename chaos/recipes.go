@@ -180,9 +180,13 @@ func (w *worker) consume(ctx context.Context, q *queue.LockingQueue) {
 	}
 	ok, err := q.Consume(ctx)
 	o := recipeOutcome(err)
-	if err == nil && !ok || errors.Is(err, queue.ErrLost) {
+	if err == nil && !ok {
 		o = notApplied
 	}
+	// ErrLost after a lost reply on a session that ended meanwhile carries
+	// the connection loss: the item may have been consumed, and
+	// recipeOutcome says unknown. ErrLost for an item found gone, or before
+	// sending, says not applied.
 	rep.count("recipe: LockingQueue.Consume", o)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()

@@ -348,10 +348,12 @@ func (ch *chaos) watchLeader(ctx context.Context) {
 func (ch *chaos) epoch() int { return int(time.Since(ch.start) / epochLen) }
 
 // checkEphemerals fails for an ephemeral node owned by a session that ended
-// more than a session timeout (and the server's expiry tick) ago; with all,
-// for an ephemeral node of any session.
+// more than two session timeouts ago, and as long after the last leader
+// change; with all, for an ephemeral node of any session.
 func (ch *chaos) checkEphemerals(ctx context.Context, all bool) (left int) {
-	grace := ch.cfg.sessionTimeout + 3*time.Second
+	// Two session timeouts: a new leader gives every session a fresh
+	// timeout once it has taken over, which srvr shows only roughly.
+	grace := 2*ch.cfg.sessionTimeout + 2*time.Second
 	ch.mu.Lock()
 	dead := map[int64]endedSession{}
 	unsettled := ch.unsettled
