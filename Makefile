@@ -11,8 +11,9 @@ PKGS      := ./...
 # Every module of the tree (go.work ties them together): the library, the
 # CLI (its own module, so that the library's go.mod requires nothing), the
 # browser tests of keeper web (chromedp, kept out of both), bench and chaos
-# (porcupine, likewise).
-MODULES   := . cmd/keeper cmd/keeper/webtest bench chaos
+# (porcupine, likewise), the metrics adapters metrics/otel and metrics/prom
+# (OpenTelemetry, Prometheus).
+MODULES   := . cmd/keeper cmd/keeper/webtest bench chaos metrics/otel metrics/prom
 FUZZTIME  ?= 60s
 # CI's fuzzing is bounded by a count of inputs, not a duration: Go 1.26's
 # fuzz coordinator can fail a duration-bounded run with a bare "context
