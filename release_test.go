@@ -80,7 +80,7 @@ func TestWatchEventZxid(t *testing.T) {
 // 3.9 keeps both (ZOOKEEPER-4466), so the client neither re-adds the
 // persistent watch nor tells its watcher to resync; before 3.9 the one-shot
 // watch replaces the persistent one on the server, and the client re-adds it
-// and sends EventResync.
+// (with EventResync when a change may have slipped in before the re-add).
 func TestWatchModesKeptApart(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
@@ -130,12 +130,13 @@ func TestWatchModesKeptApart(t *testing.T) {
 		}
 		return n == 2
 	})
-	resynced := d.has(keeper.EventResync, "/both")
-	switch {
-	case apart && (resynced || addWatches.Load() != 1):
+	if !apart {
+		// Re-added (above) and still told of every change; EventResync
+		// comes only when a change slipped in before the re-add.
+		return
+	}
+	if resynced := d.has(keeper.EventResync, "/both"); resynced || addWatches.Load() != 1 {
 		t.Fatalf("on %s: %d addWatch requests, EventResync %v; want 1 and none (both watches kept)", c.ServerVersion(), addWatches.Load(), resynced)
-	case !apart && !resynced:
-		t.Fatalf("on %s the persistent watch was re-added without EventResync: %+v", c.ServerVersion(), d.events())
 	}
 }
 
