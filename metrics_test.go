@@ -301,3 +301,56 @@ func TestMetricsNoAllocs(t *testing.T) {
 		t.Fatalf("exists recorded %d times, %v in all, %d in flight", ops.Load(), time.Duration(nanos.Load()), inflight.Load())
 	}
 }
+
+func TestErrorCodeAndConnectResult(t *testing.T) {
+	codes := []struct {
+		err  error
+		want string
+	}{
+		{nil, "ok"},
+		{keeper.ErrNoNode, "NoNode"},
+		{&keeper.Error{Op: "set", Path: "/a", Code: keeper.CodeBadVersion}, "BadVersion"},
+		{&keeper.Error{Op: "get", Code: keeper.Code(-12345)}, "Other"},
+		{keeper.ErrConnectionLoss, "ConnectionLoss"},
+		{keeper.ErrSessionExpired, "SessionExpired"},
+		{keeper.ErrClosed, "Closed"},
+		{keeper.ErrRequestTooLarge, "RequestTooLarge"},
+		{keeper.ErrInvalidPath, "InvalidPath"},
+		{keeper.ErrUnimplemented, "Unimplemented"},
+		{context.Canceled, "Canceled"},
+		{context.DeadlineExceeded, "DeadlineExceeded"},
+		{errors.New("something"), "Other"},
+	}
+	for _, c := range codes {
+		if got := keeper.ErrorCode(c.err); got != c.want {
+			t.Errorf("ErrorCode(%v) = %q, want %q", c.err, got, c.want)
+		}
+	}
+
+	// A real refusal: a port where nothing listens.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, refused := net.Dial("tcp", addr)
+	_, unresolved := net.LookupHost("no-such-host.invalid")
+	results := []struct {
+		err  error
+		want string
+	}{
+		{nil, "ok"},
+		{refused, "refused"},
+		{unresolved, "dns"},
+		{keeper.ErrAuthFailed, "auth"},
+		{keeper.ErrClosed, "closed"},
+		{context.DeadlineExceeded, "timeout"},
+		{errors.New("something"), "other"},
+	}
+	for _, c := range results {
+		if got := keeper.ConnectResult(c.err); got != c.want {
+			t.Errorf("ConnectResult(%v) = %q, want %q", c.err, got, c.want)
+		}
+	}
+}
