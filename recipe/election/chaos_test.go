@@ -27,7 +27,10 @@ import (
 func TestElectionSingleLeaderUnderFaults(t *testing.T) {
 	t.Parallel()
 	zk := zktest.Start(t, zktest.Nodes(3))
-	ctx := testutil.Ctx(t, 0)
+	// Each step's progress has a limit of its own (progress below); the
+	// whole run, about 25s on an idle machine, has only an outer one, so a
+	// loaded machine makes it slower, not failed.
+	ctx := testutil.Ctx(t, 15*time.Minute)
 	base := zk.Client(t)
 	const timeout = 4 * time.Second
 
@@ -107,10 +110,7 @@ func TestElectionSingleLeaderUnderFaults(t *testing.T) {
 	hold(timeout / 4) // short of a disconnect
 	each(1, (*zktest.Proxy).Resume)
 	progress("stalling client 1")
-	leader := zk.Leader()
-	if leader < 0 {
-		t.Fatal("no ensemble leader")
-	}
+	leader := ensembleLeader(t, zk)
 	if err := zk.Kill(leader); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestElectionSingleLeaderUnderFaults(t *testing.T) {
 	hold(timeout * 3 / 2) // the session expires
 	each(2, (*zktest.Proxy).Resume)
 	progress("cutting client 2 off past its session timeout")
-	follower := (zk.Leader() + 1) % zk.Len()
+	follower := (ensembleLeader(t, zk) + 1) % zk.Len()
 	if err := zk.Kill(follower); err != nil {
 		t.Fatal(err)
 	}
@@ -149,4 +149,16 @@ func TestElectionSingleLeaderUnderFaults(t *testing.T) {
 	}
 	t.Logf("%d terms of leadership", x.terms.Load())
 	testutil.AssertClean(t, zk, "/elect", append(clients, base)...)
+}
+
+// ensembleLeader waits until a member of zk leads the ensemble (Leader is
+// -1 while an election runs) and returns it.
+func ensembleLeader(t *testing.T, zk *zktest.Cluster) int {
+	t.Helper()
+	leader := -1
+	testutil.WaitFor(t, 90*time.Second, "an ensemble leader", func() bool {
+		leader = zk.Leader()
+		return leader >= 0
+	})
+	return leader
 }

@@ -179,10 +179,16 @@ func (k counter) value(t *testing.T, ctx context.Context) int {
 	return n
 }
 
+// stall is how long the stress tests wait without one completed
+// acquisition before they give up: a progress limit, not a total one, so a
+// slow or shared machine only makes them longer.
+const stall = 60 * time.Second
+
 // watchdog logs the state of the lock queue when done has not moved for
-// 15s, to tell a stall from a slow machine.
-func watchdog(ctx context.Context, t *testing.T, zk *zktest.Cluster, clients []*keeper.Client, path string, done *atomic.Int64) {
-	last, since := done.Load(), time.Now()
+// 15s, to tell a stall from a slow machine, and calls giveUp when it has
+// not moved for stall.
+func watchdog(ctx context.Context, t *testing.T, zk *zktest.Cluster, clients []*keeper.Client, path string, done *atomic.Int64, giveUp func(error)) {
+	last, since, logged := done.Load(), time.Now(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -190,15 +196,19 @@ func watchdog(ctx context.Context, t *testing.T, zk *zktest.Cluster, clients []*
 		case <-time.After(time.Second):
 		}
 		if n := done.Load(); n != last {
-			last, since = n, time.Now()
+			last, since, logged = n, time.Now(), time.Now()
 			continue
 		}
-		if time.Since(since) < 15*time.Second {
+		if time.Since(since) >= stall {
+			giveUp(fmt.Errorf("no acquisition completed for %v (at %d)", stall, last))
+			return
+		}
+		if time.Since(logged) < 15*time.Second {
 			continue
 		}
-		since = time.Now()
+		logged = time.Now()
 		var b strings.Builder
-		fmt.Fprintf(&b, "no progress for 15s at %d:\n", last)
+		fmt.Fprintf(&b, "no progress for %v at %d:\n", time.Since(since).Round(time.Second), last)
 		for i, c := range clients {
 			fmt.Fprintf(&b, "  client %d: session 0x%x state %v server %s\n", i, c.SessionID(), c.State(), c.Server())
 		}
@@ -239,7 +249,10 @@ func TestStress(t *testing.T) {
 var stressTotal = flag.Int("lock.stress", 2000, "acquisitions in the Lock stress test")
 
 func stressLock(t *testing.T, zk *zktest.Cluster) {
-	ctx := testutil.Ctx(t, 120*time.Second)
+	// The watchdog ends ctx when no acquisition completes for stall; the
+	// outer limit only keeps a livelock from running into go test's.
+	ctx, giveUp := context.WithCancelCause(testutil.Ctx(t, 15*time.Minute))
+	defer giveUp(nil)
 	clients, proxies := faultyClients(t, zk, 3)
 	c0 := clients[0]
 	if _, err := c0.Create(ctx, "/counter", []byte("0")); err != nil {
@@ -249,7 +262,7 @@ func stressLock(t *testing.T, zk *zktest.Cluster) {
 	var fwg sync.WaitGroup
 	var inside, done atomic.Int64
 	fwg.Go(func() { faults(fctx, t, zk, proxies, true) })
-	fwg.Go(func() { watchdog(fctx, t, zk, clients, "/lock", &done) })
+	fwg.Go(func() { watchdog(fctx, t, zk, clients, "/lock", &done, giveUp) })
 	defer func() { stopFaults(); fwg.Wait() }()
 
 	start := time.Now()
@@ -296,6 +309,9 @@ func stressLock(t *testing.T, zk *zktest.Cluster) {
 	stopFaults()
 	fwg.Wait()
 	close(errs)
+	if err := context.Cause(ctx); err != nil {
+		t.Errorf("stopped: %v", err)
+	}
 	for err := range errs {
 		t.Error(err)
 	}
@@ -315,7 +331,8 @@ func stressLock(t *testing.T, zk *zktest.Cluster) {
 }
 
 func stressReadWrite(t *testing.T, zk *zktest.Cluster) {
-	ctx := testutil.Ctx(t, 90*time.Second)
+	ctx, giveUp := context.WithCancelCause(testutil.Ctx(t, 15*time.Minute))
+	defer giveUp(nil)
 	clients, proxies := faultyClients(t, zk, 3)
 	c0 := clients[0]
 	if _, err := c0.Create(ctx, "/counter", []byte("0")); err != nil {
@@ -324,6 +341,8 @@ func stressReadWrite(t *testing.T, zk *zktest.Cluster) {
 	fctx, stopFaults := context.WithCancel(ctx)
 	var fwg sync.WaitGroup
 	fwg.Go(func() { faults(fctx, t, zk, proxies, false) })
+	var done atomic.Int64
+	fwg.Go(func() { watchdog(fctx, t, zk, clients, "/rw", &done, giveUp) })
 	defer func() { stopFaults(); fwg.Wait() }()
 
 	const total = 300
@@ -373,12 +392,16 @@ func stressReadWrite(t *testing.T, zk *zktest.Cluster) {
 						errs <- fmt.Errorf("%s: release: %w", id, err)
 						return
 					}
+					done.Add(1)
 				}
 			})
 		}
 	}
 	wg.Wait()
 	close(errs)
+	if err := context.Cause(ctx); err != nil {
+		t.Errorf("stopped: %v", err)
+	}
 	for err := range errs {
 		t.Error(err)
 	}
@@ -395,12 +418,15 @@ func stressReadWrite(t *testing.T, zk *zktest.Cluster) {
 }
 
 func stressSemaphore(t *testing.T, zk *zktest.Cluster) {
-	ctx := testutil.Ctx(t, 90*time.Second)
+	ctx, giveUp := context.WithCancelCause(testutil.Ctx(t, 15*time.Minute))
+	defer giveUp(nil)
 	clients, proxies := faultyClients(t, zk, 3)
 	c0 := clients[0]
 	fctx, stopFaults := context.WithCancel(ctx)
 	var fwg sync.WaitGroup
 	fwg.Go(func() { faults(fctx, t, zk, proxies, false) })
+	var done atomic.Int64
+	fwg.Go(func() { watchdog(fctx, t, zk, clients, "/sem", &done, giveUp) })
 	defer func() { stopFaults(); fwg.Wait() }()
 
 	const total, maxLeases = 200, 3
@@ -434,12 +460,16 @@ func stressSemaphore(t *testing.T, zk *zktest.Cluster) {
 						errs <- fmt.Errorf("%s: release: %w", id, err)
 						return
 					}
+					done.Add(1)
 				}
 			})
 		}
 	}
 	wg.Wait()
 	close(errs)
+	if err := context.Cause(ctx); err != nil {
+		t.Errorf("stopped: %v", err)
+	}
 	for err := range errs {
 		t.Error(err)
 	}
