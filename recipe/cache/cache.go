@@ -173,9 +173,14 @@ type shot struct {
 
 // znode is a cached node.
 type znode struct {
-	data         []byte
-	stat         *keeper.Stat
-	kids         map[string]struct{}
+	data []byte
+	stat *keeper.Stat
+	kids map[string]struct{}
+	// listed is the Pzxid as of the last listing of kids (0: never
+	// listed). A read of the data alone moves stat's Pzxid without
+	// listing, so a re-read that lists children only when the Pzxid
+	// moved (kidsIfChanged) compares against this one, not stat's.
+	listed       int64
 	dataW, kidsW <-chan keeper.Event // one-shot mode
 }
 

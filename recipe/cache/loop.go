@@ -263,7 +263,7 @@ func (tc *TreeCache) schedule(j job) {
 	if n := tc.nodes[j.path]; n != nil {
 		j.size = int(n.stat.DataLength)
 		if j.kids == kidsIfChanged {
-			j.pzxid = n.stat.Pzxid
+			j.pzxid = n.listed
 		}
 	} else if j.kids == kidsIfChanged {
 		j.kids = kidsAlways
@@ -358,6 +358,7 @@ func (tc *TreeCache) apply(r *result) error {
 			return err
 		}
 		if r.kidsRead {
+			n.listed = r.stat.Pzxid
 			tc.diffKids(p, n, r.kids)
 		} else if tc.listsKids(p) {
 			tc.schedule(job{path: p, kids: kidsAlways})
@@ -375,6 +376,9 @@ func (tc *TreeCache) apply(r *result) error {
 	}
 	tc.adopt(p, old, r)
 	if r.kidsRead {
+		if r.stat != nil {
+			old.listed = r.stat.Pzxid
+		}
 		tc.diffKids(p, old, r.kids)
 	}
 	return nil
