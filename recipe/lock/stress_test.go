@@ -325,6 +325,10 @@ func stressLock(t *testing.T, zk *zktest.Cluster) {
 	if n := (counter{c0, "/counter"}).value(t, ctx); n != *stressTotal {
 		t.Fatalf("znode counter %d, want %d", n, *stressTotal)
 	}
+	// c0's server may be a follower behind the others' deletes.
+	if err := c0.Sync(ctx, "/lock"); err != nil {
+		t.Fatal(err)
+	}
 	if kids := children(t, c0, "/lock"); len(kids) != 0 {
 		t.Fatalf("nodes left: %q", kids)
 	}
@@ -412,6 +416,10 @@ func stressReadWrite(t *testing.T, zk *zktest.Cluster) {
 		t.Fatalf("znode counter %d, want %d", n, writes.Load())
 	}
 	t.Logf("%d writes; up to %d readers at once", writes.Load(), maxReaders.Load())
+	// c0's server may be a follower behind the others' deletes.
+	if err := c0.Sync(ctx, "/rw"); err != nil {
+		t.Fatal(err)
+	}
 	if kids := children(t, c0, "/rw"); len(kids) != 0 {
 		t.Fatalf("nodes left: %q", kids)
 	}
@@ -477,6 +485,10 @@ func stressSemaphore(t *testing.T, zk *zktest.Cluster) {
 		return
 	}
 	t.Logf("up to %d holders at once", most.Load())
+	// c0's server may be a follower behind the others' deletes.
+	if err := c0.Sync(ctx, "/sem"); err != nil {
+		t.Fatal(err)
+	}
 	if kids := children(t, c0, "/sem"); len(kids) != 0 {
 		t.Fatalf("lease nodes left: %q", kids)
 	}
