@@ -33,6 +33,7 @@ type Client struct {
 	// defaultACL is cfg.defaultACL in wire form, converted once.
 	defaultACL []wire.ACL
 	watches    watchRegistry
+	async      asyncQueue // the asynchronous calls' callbacks (async.go)
 
 	lastZxid atomic.Int64
 	// lastHeard is when (unix nanos) the client sent the last request a

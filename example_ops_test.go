@@ -163,3 +163,44 @@ func ExampleOutcomeOf() {
 	// not applied: safe to decide again
 	// unknown: read back before retrying
 }
+
+func ExampleClient_GetAsync() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := keeper.Connect(ctx, os.Getenv("ZK_SERVERS"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	defer c.DeleteAll(ctx, "/example-async")
+
+	if _, err := c.Create(ctx, "/example-async", nil); err != nil {
+		log.Fatal(err)
+	}
+	// Many requests in flight from one goroutine; the callbacks run in
+	// order, one at a time, on the client's delivery goroutine.
+	for _, name := range []string{"a", "b", "c"} {
+		c.CreateAsync(ctx, "/example-async/"+name, []byte("data of "+name), func(p string, err error) {
+			if err != nil {
+				log.Print(err)
+			}
+		})
+	}
+	for _, name := range []string{"a", "missing", "c"} {
+		c.GetAsync(ctx, "/example-async/"+name, func(data []byte, st *keeper.Stat, err error) {
+			if err != nil {
+				fmt.Println(name, "->", errors.Is(err, keeper.ErrNoNode))
+				return
+			}
+			fmt.Println(name, "->", string(data))
+		})
+	}
+	// Wait for every callback.
+	if err := c.Flush(ctx); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// a -> data of a
+	// missing -> true
+	// c -> data of c
+}

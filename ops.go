@@ -135,15 +135,9 @@ func (c *Client) Create(ctx context.Context, path string, data []byte, opts ...C
 	if op == wire.OpCreate2 && o.stat == nil {
 		op = wire.OpCreate // no Stat wanted: the shorter reply will do
 	}
-	req := wire.CreateRequest{Path: c.root.add(path), Data: data, ACL: wacl, Flags: flags}
-	ttlReq := wire.CreateTTLRequest{Path: req.Path, Data: data, ACL: wacl, Flags: flags, TTL: o.ttl.Milliseconds()}
 	for attempt := 0; ; attempt++ {
 		r := startRequest(op)
-		if op == wire.OpCreateTTL {
-			r.frame = ttlReq.Append(r.frame)
-		} else {
-			r.frame = req.Append(r.frame)
-		}
+		r.frame = c.root.appendCreate(r.frame, op, path, data, wacl, flags, o.ttl)
 		r.endFrame()
 		if op == wire.OpCreate {
 			r.resp = &r.cr
@@ -255,8 +249,7 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, *Stat, error) {
 // getOnce sends one getData request.
 func (c *Client) getOnce(ctx context.Context, path string, w *watchReg) ([]byte, *Stat, error) {
 	r := startRequest(wire.OpGetData)
-	req := wire.GetDataRequest{Path: c.root.add(path), Watch: w != nil}
-	r.frame = req.Append(r.frame)
+	r.frame = wire.AppendBool(c.root.appendPath(r.frame, path), w != nil)
 	r.endFrame()
 	r.resp, r.watch = &r.gd, w
 	if err := c.roundTrip(ctx, r, "get", path); err != nil {
@@ -309,8 +302,7 @@ func (c *Client) Exists(ctx context.Context, path string) (*Stat, error) {
 // existsOnce sends one exists request; a missing node gives nil, nil.
 func (c *Client) existsOnce(ctx context.Context, path string, w *watchReg) (*Stat, error) {
 	r := startRequest(wire.OpExists)
-	req := wire.ExistsRequest{Path: c.root.add(path), Watch: w != nil}
-	r.frame = req.Append(r.frame)
+	r.frame = wire.AppendBool(c.root.appendPath(r.frame, path), w != nil)
 	r.endFrame()
 	r.resp, r.watch = &r.ex, w
 	if err := c.roundTrip(ctx, r, "exists", path); err != nil {
@@ -407,8 +399,7 @@ func (c *Client) Set(ctx context.Context, path string, data []byte, version int3
 		return nil, err
 	}
 	r := startRequest(wire.OpSetData)
-	req := wire.SetDataRequest{Path: c.root.add(path), Data: data, Version: version}
-	r.frame = req.Append(r.frame)
+	r.frame = wire.AppendInt32(wire.AppendBuffer(c.root.appendPath(r.frame, path), data), version)
 	r.endFrame()
 	r.resp = &r.sd
 	if err := c.roundTrip(ctx, r, "set", path); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/keeper-go/keeper/internal/wire"
 )
@@ -48,12 +49,26 @@ type request struct {
 	// (failOutboxLocked). It must not block nor take c.mu.
 	onDone func(*request)
 
+	// Set for an asynchronous call (async.go): its client, kind, path and
+	// callback; atxn and astat receive a Txn's results and a create's
+	// Stat; aerr is a failure found before the request was queued; adone
+	// is set once the outcome is in and the callback may run.
+	ac    *Client
+	akind asyncKind
+	apath string
+	acb   any
+	atxn  *Txn
+	astat *Stat
+	aerr  error
+	adone atomic.Bool
+
 	// Storage for the hot paths' replies, so they need no allocation.
 	gd wire.GetDataResponse
 	ex wire.ExistsResponse
 	cr wire.CreateResponse
 	c2 wire.Create2Response
 	sd wire.SetDataResponse
+	gc wire.GetChildren2Response
 }
 
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
@@ -171,4 +186,28 @@ func (c *Client) wait(ctx context.Context, r *request, op, path string) error {
 			// Moved between queued and written meanwhile: look again.
 		}
 	}
+}
+
+// appendPath appends p under the chroot as a wire string, without
+// building the joined string (an allocation per call otherwise).
+func (c chroot) appendPath(b []byte, p string) []byte {
+	if p == "/" && c != "" {
+		p = ""
+	}
+	b = wire.AppendInt32(b, int32(len(c)+len(p)))
+	b = append(b, c...)
+	return append(b, p...)
+}
+
+// appendCreate appends the body of a create, create2, createContainer
+// or createTTL request for path under the chroot.
+func (c chroot) appendCreate(b []byte, op wire.OpCode, path string, data []byte, acl []wire.ACL, flags int32, ttl time.Duration) []byte {
+	b = c.appendPath(b, path)
+	b = wire.AppendBuffer(b, data)
+	b = wire.AppendACLs(b, acl)
+	b = wire.AppendInt32(b, flags)
+	if op == wire.OpCreateTTL {
+		b = wire.AppendInt64(b, ttl.Milliseconds())
+	}
+	return b
 }

@@ -764,6 +764,7 @@ func (c *Client) Close() error {
 			l.close()
 		}
 		c.wg.Wait()
+		c.closeAsync()
 	})
 	return c.closeErr
 }

@@ -194,6 +194,12 @@ func (t *Txn) Commit(ctx context.Context) ([]TxnResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	return t.results(&resp)
+}
+
+// results turns a multi reply into the transaction's results, or its
+// error.
+func (t *Txn) results(resp *wire.MultiResponse) ([]TxnResult, error) {
 	if len(resp.Results) != len(t.ops) {
 		return nil, fmt.Errorf("%w: multi reply has %d results for %d ops", ErrProtocol, len(resp.Results), len(t.ops))
 	}

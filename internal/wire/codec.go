@@ -256,8 +256,17 @@ func ReadFrame(r io.Reader, buf []byte, maxLen int) ([]byte, error) {
 	if maxLen <= 0 {
 		maxLen = DefaultMaxFrame
 	}
+	// The length is read into buf's own storage when it has room: a local
+	// array handed to r would escape, an allocation per frame.
 	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	var err error
+	if cap(buf) >= 4 {
+		_, err = io.ReadFull(r, buf[:4])
+		copy(hdr[:], buf[:4])
+	} else {
+		hdr, err = readLength(r)
+	}
+	if err != nil {
 		if err == io.EOF {
 			return nil, io.EOF
 		}
@@ -265,7 +274,7 @@ func ReadFrame(r io.Reader, buf []byte, maxLen int) ([]byte, error) {
 	}
 	n := int64(int32(binary.BigEndian.Uint32(hdr[:])))
 	if hint := frameHint(hdr); hint != "" {
-		return nil, fmt.Errorf("%w: length %d, limit %d: the length bytes % x %s", ErrFrameTooLarge, n, maxLen, hdr[:], hint)
+		return nil, fmt.Errorf("%w: length %d, limit %d: the length bytes % x %s", ErrFrameTooLarge, n, maxLen, hdr, hint)
 	}
 	if n < 0 || n > int64(maxLen) {
 		return nil, fmt.Errorf("%w: length %d, limit %d", ErrFrameTooLarge, n, maxLen)
@@ -291,6 +300,13 @@ func ReadFrame(r io.Reader, buf []byte, maxLen int) ([]byte, error) {
 		}
 	}
 	return buf, nil
+}
+
+// readLength reads a frame's 4 length bytes.
+func readLength(r io.Reader) (hdr [4]byte, err error) {
+	var b [4]byte
+	_, err = io.ReadFull(r, b[:])
+	return b, err
 }
 
 // growStep is the first allocation for a frame larger than the buffer
