@@ -16,6 +16,9 @@ func TestAllocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("counts allocations over many round trips")
 	}
+	if raceEnabled {
+		t.Skip("the race detector adds allocations")
+	}
 	c := srv.Client(t)
 	ctx := testutil.Ctx(t, 60*time.Second)
 	if _, err := c.Create(ctx, "/n", make([]byte, 100)); err != nil {

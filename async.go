@@ -84,6 +84,9 @@ func (c *Client) startAsync(op wire.OpCode, k asyncKind, path string, cb any) *r
 	r := startRequest(op)
 	r.ac, r.akind, r.apath, r.acb = c, k, path, cb
 	r.onDone = asyncDone
+	if m := c.cfg.metrics; m != nil {
+		r.at0 = m.opBegin()
+	}
 	return r
 }
 
@@ -268,6 +271,9 @@ func (c *Client) deliver(r *request) {
 		err = wrapOpErr(asyncOpName(r.akind), r.apath, r.err)
 	case r.code != CodeOK:
 		err = opError(asyncOpName(r.akind), r.apath, r.code)
+	}
+	if m := c.cfg.metrics; m != nil {
+		m.opEnd(asyncOpName(r.akind), r.at0, &err)
 	}
 	cb := r.acb
 	switch r.akind {

@@ -61,6 +61,7 @@ type request struct {
 	astat *Stat
 	aerr  error
 	adone atomic.Bool
+	at0   time.Time // when the call was made, with WithMetrics
 
 	// Storage for the hot paths' replies, so they need no allocation.
 	gd wire.GetDataResponse

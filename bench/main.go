@@ -55,6 +55,7 @@ var measurements = []measurement{
 	{id: 9, name: "recipe latency", clients: []string{nameKeeper}, run: (*env).recipeLatency},
 	{id: 10, name: "data recipes", clients: []string{nameRaw, nameKazoo, nameKeeper}, run: (*env).dataRecipes},
 	{id: 11, name: "Curator queues", clients: []string{nameCurator, nameKeeper}, run: (*env).curatorQueues},
+	{id: 12, name: "async pipelining", clients: []string{nameRaw, nameKeeper}, run: (*env).asyncPipeline},
 }
 
 func main() {
