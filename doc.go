@@ -35,6 +35,16 @@
 // errors.Is against ErrNoNode, ErrNodeExists, ErrBadVersion and the other
 // sentinels.
 //
+// # Asynchronous calls
+//
+// GetAsync, ExistsAsync, ChildrenAsync, CreateAsync, SetAsync, DeleteAsync
+// and Txn.CommitAsync queue a request and return at once, so one goroutine
+// can keep many requests in flight; each result goes to a callback. The
+// callbacks run one at a time, in the order the calls were made, on a
+// delivery goroutine of the client (never on the reader), and Flush waits
+// for them. ctx bounds only the wait for room under WithMaxInflight; the
+// asynchronous calls are not retried.
+//
 // # Watches
 //
 // GetW, ExistsW and ChildrenW set one-shot watches: each returns a channel
