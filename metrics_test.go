@@ -244,9 +244,6 @@ func TestMetricsSlowWatcher(t *testing.T) {
 // TestMetricsNoAllocs: the hooks, set with functions that allocate
 // nothing, add no allocation to a call; unset, they are a nil check.
 func TestMetricsNoAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector adds allocations of its own")
-	}
 	bare := srv.Client(t)
 	var ops, inflight, nanos atomic.Int64
 	measured := testutil.Connect(t, srv, bare, keeper.WithMetrics(&keeper.Metrics{
