@@ -209,6 +209,10 @@ func (q *curatorQueue) waitRoom(ctx context.Context) error {
 }
 
 // consume runs the consumer loop until ctx ends or a permanent error.
+// heldRecheck is how soon a consumer looks again at an item another
+// consumer holds when it could not set a watch on that consumer's lock.
+const heldRecheck = 200 * time.Millisecond
+
 func (q *curatorQueue) consume(ctx context.Context, fn ConsumeFunc) error {
 	if err := q.check(); err != nil {
 		return err
@@ -236,10 +240,37 @@ func (q *curatorQueue) consume(ctx context.Context, fn ConsumeFunc) error {
 			return fmt.Errorf("queue: consume %s: %w", q.path, err)
 		}
 		b.Reset()
-		wake, err := q.round(ctx, kids, fn)
+		wake, held, err := q.round(ctx, kids, fn)
 		if err != nil {
 			node.DropWatch(ctx, q.c, q.path, keeper.WatchChildren, ch)
 			return fmt.Errorf("queue: consume %s: %w", q.path, err)
+		}
+		// An item locked by another consumer stays in the list when that
+		// consumer's lock goes without it taking the item (its session
+		// ended, or it gave the item up): no children change tells us, so
+		// wait for the first such lock to go as well.
+		var heldCh <-chan keeper.Event
+		if held != "" {
+			st, hch, err := q.c.ExistsW(ctx, held)
+			switch {
+			case err != nil && !node.IsTransient(err):
+				node.DropWatch(ctx, q.c, q.path, keeper.WatchChildren, ch)
+				node.Abandoned(ctx, q.c, held, keeper.WatchData, err)
+				return fmt.Errorf("queue: consume %s: %w", q.path, err)
+			case err != nil:
+				// Transient: look again after a short pause.
+				if wake == 0 || wake > heldRecheck {
+					wake = heldRecheck
+				}
+			case st == nil:
+				// Gone already: the exists watch waits for a create; drop
+				// it and look again at once.
+				node.DropWatch(ctx, q.c, held, keeper.WatchData, hch)
+				node.DropWatch(ctx, q.c, q.path, keeper.WatchChildren, ch)
+				continue
+			default:
+				heldCh = hch
+			}
 		}
 		var timer *time.Timer
 		var due <-chan time.Time
@@ -249,10 +280,21 @@ func (q *curatorQueue) consume(ctx context.Context, fn ConsumeFunc) error {
 		}
 		select {
 		case <-ch:
+			if heldCh != nil {
+				node.DropWatch(ctx, q.c, held, keeper.WatchData, heldCh)
+			}
+		case <-heldCh:
+			node.DropWatch(ctx, q.c, q.path, keeper.WatchChildren, ch)
 		case <-due:
 			node.DropWatch(ctx, q.c, q.path, keeper.WatchChildren, ch)
+			if heldCh != nil {
+				node.DropWatch(ctx, q.c, held, keeper.WatchData, heldCh)
+			}
 		case <-ctx.Done():
 			node.DropWatch(ctx, q.c, q.path, keeper.WatchChildren, ch)
+			if heldCh != nil {
+				node.DropWatch(ctx, q.c, held, keeper.WatchData, heldCh)
+			}
 			return fmt.Errorf("queue: consume %s: %w", q.path, node.CtxErr(ctx))
 		}
 		if timer != nil {
@@ -263,8 +305,9 @@ func (q *curatorQueue) consume(ctx context.Context, fn ConsumeFunc) error {
 
 // round processes the items of one children list in queue order. For a
 // delay queue it stops at the first item not yet due and returns how long
-// until it is.
-func (q *curatorQueue) round(ctx context.Context, kids []string, fn ConsumeFunc) (time.Duration, error) {
+// until it is. held is the lock of the first item it left because another
+// consumer held it ("" if none).
+func (q *curatorQueue) round(ctx context.Context, kids []string, fn ConsumeFunc) (wake time.Duration, held string, err error) {
 	items := kids[:0]
 	for _, k := range kids {
 		if strings.HasPrefix(k, curatorItemName) {
@@ -275,20 +318,24 @@ func (q *curatorQueue) round(ctx context.Context, kids []string, fn ConsumeFunc)
 	for _, name := range items {
 		if q.kind == sortDelay {
 			if d := time.Until(time.UnixMilli(delayOf(name))); d > 0 {
-				return d, nil
+				return d, held, nil
 			}
 		}
-		var err error
 		if q.cfg.atMostOnce {
-			err = q.processNormally(ctx, name, fn)
-		} else {
-			_, err = q.processLocked(ctx, name, fn, false)
+			if err := q.processNormally(ctx, name, fn); err != nil {
+				return 0, "", err
+			}
+			continue
 		}
+		done, err := q.processLocked(ctx, name, fn, false)
 		if err != nil {
-			return 0, err
+			return 0, "", err
+		}
+		if !done && held == "" {
+			held = keeper.JoinPath(q.cfg.lockPath, name)
 		}
 	}
-	return 0, nil
+	return 0, held, nil
 }
 
 func (q *curatorQueue) report(err error) {

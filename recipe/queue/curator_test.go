@@ -497,3 +497,54 @@ func TestCuratorLockLostReply(t *testing.T) {
 		}
 	}
 }
+
+// A consumer that finds an item locked by another consumer must take it
+// once that consumer's lock goes without the item being taken (its session
+// ended): no children change of the queue says so.
+func TestDistributedQueueLockReleased(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := srv.Client(t)
+	other := testutil.Connect(t, srv, c)
+	q := NewDistributed(c, "/held")
+	defer q.Close(ctx)
+	if err := q.Put(ctx, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	kids, err := c.Children(ctx, "/held")
+	if err != nil || len(kids) != 1 {
+		t.Fatalf("children %q, %v", kids, err)
+	}
+	// Another consumer's lock, as Curator writes it (<path>-lock/<item>).
+	if _, err := other.Create(ctx, "/held-lock/"+kids[0], nil, keeper.Ephemeral(), keeper.MakeParents()); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 1)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- q.Consume(cctx, func(_ context.Context, item []byte) error {
+			got <- item
+			return nil
+		})
+	}()
+	// Once the consumer waits on the other's lock, that consumer goes.
+	testutil.WaitWatch(t, srv.Addr(0), c, "/held-lock/"+kids[0])
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case item := <-got:
+		if string(item) != "x" {
+			t.Fatalf("consumed %q", item)
+		}
+	case <-ctx.Done():
+		t.Fatal("the item was never consumed after the other consumer's lock went")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Consume: %v", err)
+	}
+	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
+}
