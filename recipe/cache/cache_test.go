@@ -616,7 +616,8 @@ func noLiveWatches(t *testing.T, c *keeper.Client) {
 
 // TestTreeCacheRootCreatedLater starts a cache on a root that does not
 // exist, then creates the root and children from another client: the
-// cache must load them, and keep following changes below them.
+// cache must load them, and keep following changes below them (the path
+// of a ServiceCache started before the first instance registers).
 func TestTreeCacheRootCreatedLater(t *testing.T) {
 	t.Parallel()
 	for _, mode := range modes {
@@ -631,8 +632,15 @@ func TestTreeCacheRootCreatedLater(t *testing.T) {
 			case <-ctx.Done():
 				t.Fatal("not ready")
 			}
-			for _, p := range []string{"/svc", "/svc/a", "/svc/a/x", "/svc/a/y"} {
-				if _, err := other.Create(ctx, p, []byte(p)); err != nil {
+			// As Curator registers a service instance: the parents as
+			// containers, then the instances, ephemeral.
+			for _, p := range []string{"/svc", "/svc/a"} {
+				if _, err := other.Create(ctx, p, nil, keeper.Container()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, p := range []string{"/svc/a/x", "/svc/a/y"} {
+				if _, err := other.Create(ctx, p, []byte(p), keeper.Ephemeral()); err != nil {
 					t.Fatal(err)
 				}
 			}
