@@ -217,6 +217,7 @@ func TestMetricsSlowWatcher(t *testing.T) {
 	rec := newRecorder()
 	c := srv.Client(t, keeper.WithMetrics(rec.metrics()), keeper.WithMaxQueued(5))
 	ctx := testutil.Ctx(t, 0)
+	needsAddWatch(t, ctx, c)
 	if _, err := c.Create(ctx, "/w", nil); err != nil {
 		t.Fatal(err)
 	}
