@@ -70,6 +70,7 @@ func (w *worker) counter(ctx context.Context) {
 				cancel()
 				continue
 			}
+			sid := w.c.SessionID()
 			err := w.c.Sync(octx, key)
 			var data []byte
 			var st *keeper.Stat
@@ -82,8 +83,12 @@ func (w *worker) counter(ctx context.Context) {
 				out.state = regState{val: n, ver: int(st.Version)}
 				w.monotonic(seen, key, st.Mzxid, "synced read")
 			}
-			h.end(key, w.slot, call, regInput{read: true}, out, err == nil)
+			linear := syncedReadLinear(err, sid, w.c.SessionID())
+			h.end(key, w.slot, call, regInput{read: true}, out, linear)
 			rep.count("counter: synced read", classify(err))
+			if err == nil && !linear {
+				rep.count("counter: synced read across sessions (not checked)", applied)
+			}
 		} else {
 			data, st, err := w.c.Get(octx, key)
 			rep.count("counter: plain read", classify(err))
@@ -118,6 +123,19 @@ func (w *worker) counter(ctx context.Context) {
 			clear(seen)
 		}
 	}
+}
+
+// syncedReadLinear reports whether a Get that ended with err after a Sync
+// is a linearizable read: only when both ran in one session, the one
+// current before the Sync (sid) and still after the Get (after). A new
+// session starts from zxid 0 (as a new Java client does), so its first
+// connection may be to a member that has not applied what the Sync waited
+// for: a Get that the read policy retried into the next session, or that
+// was queued while the session was being replaced, may return an older
+// state than the Sync promised. Session ids are never reused, so equal ids
+// on both sides mean the session was current throughout.
+func syncedReadLinear(err error, sid, after int64) bool {
+	return err == nil && sid != 0 && sid == after
 }
 
 // monotonic fails when this client sees an older state of key than it saw
