@@ -74,6 +74,7 @@ func (w *worker) counter(ctx context.Context) {
 			err := w.c.Sync(octx, key)
 			var data []byte
 			var st *keeper.Stat
+			synced := w.c.LastZxid() // no older than what the Sync waited for
 			if err == nil {
 				data, st, err = w.c.Get(octx, key)
 			}
@@ -88,6 +89,10 @@ func (w *worker) counter(ctx context.Context) {
 			rep.count("counter: synced read", classify(err))
 			if err == nil && !linear {
 				rep.count("counter: synced read across sessions (not checked)", applied)
+				if w.c.LastZxid() < synced {
+					// The new session's member had not reached the Sync.
+					rep.count("counter: ... of which served behind the Sync", applied)
+				}
 			}
 		} else {
 			data, st, err := w.c.Get(octx, key)
