@@ -467,6 +467,12 @@ func (c *Client) DeleteAll(ctx context.Context, path string) error {
 // Sync makes the connected server catch up with the leader for path, so a
 // read after it sees every write committed before it. It fails with
 // ErrNotReadOnly on a read-only server.
+//
+// The promise holds within one session: a reconnect carries the last zxid
+// seen, so the next server is no further behind, but a new session starts
+// from zero (as a new Java client does) and may reach a server that is. A
+// read retried on connection loss can cross into a new session; compare
+// SessionID before the Sync and after the read when that matters.
 func (c *Client) Sync(ctx context.Context, path string) error {
 	if err := validatePath(path, false); err != nil {
 		return err

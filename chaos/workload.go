@@ -46,8 +46,8 @@ func (w *worker) counter(ctx context.Context) {
 	rng := rand.New(rand.NewPCG(w.seed, 1))
 	h := w.ch.hist
 	rep := w.ch.rep
-	seen := map[string]int64{}   // the newest mzxid of each node this client saw
-	created := map[string]bool{} // nodes known to exist
+	seen := &seenZxids{m: map[string]int64{}} // the newest mzxid of each node this session saw
+	created := map[string]bool{}              // nodes known to exist
 	for ctx.Err() == nil {
 		if !pause(ctx, time.Duration(rng.IntN(20))*time.Millisecond) {
 			return
@@ -82,7 +82,7 @@ func (w *worker) counter(ctx context.Context) {
 			if err == nil {
 				n, _ := strconv.Atoi(string(data))
 				out.state = regState{val: n, ver: int(st.Version)}
-				w.monotonic(seen, key, st.Mzxid, "synced read")
+				w.monotonic(seen, sid, key, st.Mzxid, "synced read")
 			}
 			linear := syncedReadLinear(err, sid, w.c.SessionID())
 			h.end(key, w.slot, call, regInput{read: true}, out, linear)
@@ -95,13 +95,14 @@ func (w *worker) counter(ctx context.Context) {
 				}
 			}
 		} else {
+			sid := w.c.SessionID()
 			data, st, err := w.c.Get(octx, key)
 			rep.count("counter: plain read", classify(err))
 			if err != nil {
 				cancel()
 				continue
 			}
-			w.monotonic(seen, key, st.Mzxid, "read")
+			w.monotonic(seen, sid, key, st.Mzxid, "read")
 			n, _ := strconv.Atoi(string(data))
 			in := regInput{expVer: int(st.Version), newVal: n + 1}
 			call, ok := h.begin(key, epoch)
@@ -119,13 +120,13 @@ func (w *worker) counter(ctx context.Context) {
 				h.end(key, w.slot, call, in, regOutput{outcome: o}, true)
 			}
 			if o == applied {
-				w.monotonic(seen, key, st2.Mzxid, "write")
+				w.monotonic(seen, sid, key, st2.Mzxid, "write")
 			}
 			rep.count("counter: versioned set", o)
 		}
 		cancel()
-		if len(seen) > 4*keysPerEpoch {
-			clear(seen)
+		if len(seen.m) > 4*keysPerEpoch {
+			clear(seen.m)
 		}
 	}
 }
@@ -143,15 +144,33 @@ func syncedReadLinear(err error, sid, after int64) bool {
 	return err == nil && sid != 0 && sid == after
 }
 
+// seenZxids is what one session of a client saw: the newest mzxid of each
+// node, and the session it belongs to.
+type seenZxids struct {
+	sid int64
+	m   map[string]int64
+}
+
 // monotonic fails when this client sees an older state of key than it saw
-// before, by the zxid of its last change (ZooKeeper promises each client a
-// view that never goes back, across reconnects: the client sends the last
-// zxid it saw; a node deleted and created again has a newer zxid).
-func (w *worker) monotonic(seen map[string]int64, key string, mzxid int64, what string) {
-	if last, ok := seen[key]; ok && mzxid < last {
+// before in the same session, by the zxid of its last change (ZooKeeper
+// promises a session a view that never goes back, across reconnects: the
+// client sends the last zxid it saw; a node deleted and created again has a
+// newer zxid). A new session starts from zxid 0, as a new Java client does,
+// and may first reach a member that is behind: what an older session saw
+// promises nothing then. sid is the session current when the operation
+// began; an operation that ended in another session is not compared.
+func (w *worker) monotonic(seen *seenZxids, sid int64, key string, mzxid int64, what string) {
+	if sid == 0 || w.c.SessionID() != sid {
+		return
+	}
+	if seen.sid != sid {
+		clear(seen.m)
+		seen.sid = sid
+	}
+	if last, ok := seen.m[key]; ok && mzxid < last {
 		w.ch.rep.violation(checkMonotonic, "client %d: %s of %s got mzxid 0x%x after it saw 0x%x", w.slot, what, key, mzxid, last)
 	}
-	seen[key] = max(seen[key], mzxid)
+	seen.m[key] = max(seen.m[key], mzxid)
 }
 
 // ensure creates key with value 0 unless it exists; false when ctx ended.
