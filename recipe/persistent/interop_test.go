@@ -266,14 +266,19 @@ func testCuratorGroupMember(t *testing.T, curator interop.Peer) {
 		t.Fatal(err)
 	}
 	defer g.Close(ctx)
+	testutil.WaitFor(t, time.Minute, "we see both", func() bool {
+		m := g.CurrentMembers()
+		return len(m) == 2 && string(m["java"]) == "jp" && string(m["go"]) == node.LocalAddress()
+	})
+	// Curator's GroupMember keeps its members with a CuratorCache, which
+	// needs persistent watches.
+	if !c.ServerVersion().AtLeast(3, 6, 0) {
+		t.Skipf("Curator's GroupMember view needs persistent watches (3.6); the server is %s", c.ServerVersion())
+	}
 	want := "members jm go=" + node.LocalAddress() + ",java=jp"
 	testutil.WaitFor(t, time.Minute, "Java sees both", func() bool {
 		j.Send(t, "members jm")
 		return j.Await(t, "members jm") == want
-	})
-	testutil.WaitFor(t, time.Minute, "we see both", func() bool {
-		m := g.CurrentMembers()
-		return len(m) == 2 && string(m["java"]) == "jp" && string(m["go"]) == node.LocalAddress()
 	})
 	if err := g.SetData(ctx, []byte("gp")); err != nil {
 		t.Fatal(err)
