@@ -233,6 +233,20 @@ func checkPath(p string) (string, error) {
 	return p, nil
 }
 
+// nodeCall is the start of a handler that reads one node: the request's
+// validated path, a context bounded by the request timeout and the
+// ensemble's client. cancel is never nil; the caller defers it.
+func (s *Server) nodeCall(r *http.Request) (ctx context.Context, cancel context.CancelFunc, c *keeper.Client, p string, err error) {
+	if p, err = pathParam(r, "path"); err != nil {
+		return nil, func() {}, nil, "", err
+	}
+	ctx, cancel = s.op(r)
+	if _, c, err = s.clientOf(ctx, r); err != nil {
+		return nil, cancel, nil, "", err
+	}
+	return ctx, cancel, c, p, nil
+}
+
 // op returns a context bounded by the request timeout.
 func (s *Server) op(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), s.cfg.Timeout)
@@ -303,13 +317,8 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
-	p, err := pathParam(r, "path")
-	if err != nil {
-		return err
-	}
-	ctx, cancel := s.op(r)
+	ctx, cancel, c, p, err := s.nodeCall(r)
 	defer cancel()
-	_, c, err := s.clientOf(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -631,13 +640,8 @@ func (e *ensemble) listChildren(ctx context.Context, c *keeper.Client, p string)
 
 // count says how many nodes a recursive delete of path would remove.
 func (s *Server) count(w http.ResponseWriter, r *http.Request) error {
-	p, err := pathParam(r, "path")
-	if err != nil {
-		return err
-	}
-	ctx, cancel := s.op(r)
+	ctx, cancel, c, p, err := s.nodeCall(r)
 	defer cancel()
-	_, c, err := s.clientOf(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -658,13 +662,8 @@ type aclEntry struct {
 }
 
 func (s *Server) getACL(w http.ResponseWriter, r *http.Request) error {
-	p, err := pathParam(r, "path")
-	if err != nil {
-		return err
-	}
-	ctx, cancel := s.op(r)
+	ctx, cancel, c, p, err := s.nodeCall(r)
 	defer cancel()
-	_, c, err := s.clientOf(ctx, r)
 	if err != nil {
 		return err
 	}
