@@ -175,6 +175,13 @@ func (c *Client) State() State {
 	return c.state
 }
 
+// Done returns a channel that is closed when Close starts. From then on
+// every call returns ErrClosed, and what the server does while the session
+// is being closed (deleting its ephemeral nodes, firing watches on them) is
+// the effect of Close, not of a fault: a recipe that sees its node deleted
+// after Done was closed reports ErrClosed.
+func (c *Client) Done() <-chan struct{} { return c.closeStart }
+
 // SessionID returns the current session's id (0 before the first session).
 func (c *Client) SessionID() int64 {
 	c.mu.Lock()

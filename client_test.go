@@ -624,3 +624,26 @@ func TestRequestTooLarge(t *testing.T) {
 		t.Fatalf("Set of 2 MiB with WithMaxRequestSize(4 MiB) = %v; want the server's refusal", err)
 	}
 }
+
+// TestDone: Done is open while the client runs and closed once Close
+// starts, and calls made after it fail with ErrClosed.
+func TestDone(t *testing.T) {
+	t.Parallel()
+	c := srv.Client(t)
+	select {
+	case <-c.Done():
+		t.Fatal("Done closed before Close")
+	default:
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	default:
+		t.Fatal("Done open after Close")
+	}
+	if _, err := c.Exists(context.Background(), "/"); !errors.Is(err, keeper.ErrClosed) {
+		t.Fatalf("Exists after Close = %v", err)
+	}
+}

@@ -272,6 +272,17 @@ func (f *Fence) event(ev keeper.StateEvent) {
 	}
 }
 
+// gone ends the fence because the node was deleted: by Close's closing of
+// the session (ErrClosed) or by anything else (ErrGone).
+func (f *Fence) gone() {
+	select {
+	case <-f.c.Done():
+		f.lose(keeper.ErrClosed)
+	default:
+		f.lose(fmt.Errorf("%w: %s", ErrGone, f.path))
+	}
+}
+
 // watch keeps a data watch on the node and ends the fence when the node is
 // deleted or belongs to another session.
 func (f *Fence) watch() {
@@ -283,7 +294,7 @@ func (f *Fence) watch() {
 		case f.ctx.Err() != nil:
 			return
 		case errors.Is(err, keeper.ErrNoNode):
-			f.lose(fmt.Errorf("%w: %s", ErrGone, f.path))
+			f.gone()
 			return
 		case errors.Is(err, keeper.ErrClosed), errors.Is(err, keeper.ErrSessionExpired):
 			f.lose(err)
@@ -311,7 +322,7 @@ func (f *Fence) watch() {
 		case ev := <-ch:
 			switch ev.Type {
 			case keeper.EventNodeDeleted:
-				f.lose(fmt.Errorf("%w: %s", ErrGone, f.path))
+				f.gone()
 				return
 			case keeper.EventNotWatching:
 				cause := ev.Err
