@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -120,88 +117,4 @@ func toDataJSON(b []byte) dataJSON {
 		d.Text = &s
 	}
 	return d
-}
-
-// node is one znode met by walk.
-type node struct {
-	path     string // absolute path
-	depth    int    // 0 for the root of the walk
-	stat     *keeper.Stat
-	data     []byte   // with walkOpts.data
-	children []string // sorted names; nil beyond walkOpts.maxDepth
-}
-
-// walkOpts tunes walk.
-type walkOpts struct {
-	data     bool // read each node's data
-	maxDepth int  // stop listing children below this depth; <0 for no limit
-	// skipSystem leaves out /zookeeper when walking the real root.
-	skipSystem bool
-}
-
-// walk visits root and its descendants depth-first, children in name order,
-// parents before their children. Nodes that vanish during the walk are
-// skipped; a missing root is an error. fn may return errSkip to leave out a
-// node's children.
-func (a *app) walk(ctx context.Context, c *keeper.Client, root string, o walkOpts, fn func(n *node) error) error {
-	var visit func(p string, depth int) error
-	visit = func(p string, depth int) error {
-		n := &node{path: p, depth: depth}
-		octx, cancel := a.op(ctx)
-		defer cancel()
-		var err error
-		if o.data {
-			n.data, n.stat, err = c.Get(octx, p)
-		}
-		if err == nil && (o.maxDepth < 0 || depth < o.maxDepth) {
-			var st *keeper.Stat
-			n.children, st, err = c.ChildrenStat(octx, p)
-			if !o.data {
-				n.stat = st
-			}
-		} else if err == nil && !o.data {
-			n.stat, err = c.Exists(octx, p)
-			if err == nil && n.stat == nil {
-				err = &keeper.Error{Op: "exists", Path: p, Code: keeper.CodeNoNode}
-			}
-		}
-		if err != nil {
-			if depth > 0 && errors.Is(err, keeper.ErrNoNode) {
-				return nil
-			}
-			return a.opErr(octx, err)
-		}
-		cancel()
-		sort.Strings(n.children)
-		if o.skipSystem && p == "/" && c.Chroot() == "" {
-			n.children = deleteString(n.children, "zookeeper")
-		}
-		if err := fn(n); err != nil {
-			if err == errSkip {
-				return nil
-			}
-			return err
-		}
-		for _, ch := range n.children {
-			if err := visit(keeper.JoinPath(p, ch), depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return visit(root, 0)
-}
-
-// errSkip tells walk not to visit a node's children.
-var errSkip = errors.New("skip")
-
-// deleteString returns s without the elements equal to v.
-func deleteString(s []string, v string) []string {
-	out := s[:0]
-	for _, x := range s {
-		if x != v {
-			out = append(out, x)
-		}
-	}
-	return out
 }

@@ -55,23 +55,9 @@ func (a *app) readTree(ctx context.Context, c *keeper.Client, root string, recur
 		depth = -1
 	}
 	var nodes []znode
-	err := a.walk(ctx, c, root, walkOpts{data: true, maxDepth: depth, skipSystem: true}, func(n *node) error {
-		z := znode{rel: relTo(root, n.path), data: n.data, version: n.stat.Version,
-			ephemeral: n.stat.EphemeralOwner != 0, owner: n.stat.EphemeralOwner}
-		if acls {
-			octx, cancel := a.op(ctx)
-			acl, _, err := c.ACL(octx, n.path)
-			err = a.opErr(octx, err)
-			cancel()
-			if err != nil {
-				if n.depth > 0 && isNoNode(err) {
-					return errSkip
-				}
-				return err
-			}
-			z.acl = acl
-		}
-		nodes = append(nodes, z)
+	err := a.walk(ctx, c, root, walkOpts{data: true, acl: acls, maxDepth: depth, skipSystem: true}, func(n *node) error {
+		nodes = append(nodes, znode{rel: relTo(root, n.path), data: n.data, acl: n.acl, version: n.stat.Version,
+			ephemeral: n.stat.EphemeralOwner != 0, owner: n.stat.EphemeralOwner})
 		return nil
 	})
 	return nodes, err
