@@ -25,12 +25,17 @@ import (
 // up to 128 paths, then MultiChildren of those with children); asyncN
 // walks with GetAsync and ChildrenAsync, N requests in flight; cache is a
 // TreeCache from Start to Ready. One run on ZooKeeper 3.9.5, 2 shared
-// cores, median (min–max) of 5, against multi:
+// cores (load 2 to 3), median (min–max) of 5, and the ratios of the
+// medians to multi's:
 //
-//	10k   async256   wall 8.98× (220–357 ms against 20–35), client CPU 4.71×
-//	10k   async1024  wall 12.9× (324–357 ms),                client CPU 5.83×
-//	100k  async256   wall 13.6× (2.14–3.53 s against 0.18–0.26), CPU 7.29×
-//	100k  async1024  wall 10.1× (2.01–2.40 s),               client CPU 6.21×
+//	10k   multi      27 ms (23–44)           client CPU 16.9 ms
+//	10k   async256   323 ms (173–370)  12.0×, client CPU 6.25×
+//	10k   async1024  327 ms (127–395)  12.1×, client CPU 6.43×
+//	10k   cache      39 ms (37–44)     1.45×, client CPU 2.13×
+//	100k  multi      190 ms (184–539)        client CPU 124 ms
+//	100k  async256   1.94 s (1.90–3.53) 10.2×, client CPU 5.95×
+//	100k  async1024  2.32 s (1.49–3.28) 12.2×, client CPU 5.34×
+//	100k  cache      315 ms (293–448)  1.66×, client CPU 2.91×
 //
 // A multi-read answers 128 reads with one request and one reply; the
 // asynchronous calls pay the per-request cost of the client and of the

@@ -609,8 +609,8 @@ func (tc *TreeCache) readOnce(io context.Context, r *result) error {
 // readBatch reads nodes with multi-reads (the persistent watch covers
 // them): MultiGet for data and Stat, then MultiChildren where needed. A
 // multi-read costs one request for up to batchPaths nodes: a walk with
-// GetAsync and ChildrenAsync loads a tree 9 to 14 times slower, with 5 to
-// 7 times the client's CPU (BenchmarkTreeLoad).
+// GetAsync and ChildrenAsync loads a tree 10 to 12 times slower, with 5 to
+// 6.5 times the client's CPU (BenchmarkTreeLoad).
 func (tc *TreeCache) readBatch(io context.Context, batch []job) []*result {
 	rs := make([]*result, len(batch))
 	for i, j := range batch {
