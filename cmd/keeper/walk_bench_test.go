@@ -24,19 +24,20 @@ import (
 //
 //	go test -run '^$' -bench Walk -benchtime 1x .
 //
-// One run on ZooKeeper 3.9.5, 2 cores shared with other work (load 12 to
-// 18), wall time median (min–max) of 5, and the ratio of medians to multi:
+// One run on ZooKeeper 3.9.5, 2 cores shared with other work (load 2 to
+// 8), wall time median (min–max) of 5, and the ratios of the medians to
+// multi's:
 //
-//	10k   data  seq    2.90 s (2.01–7.31)  74.7×, client CPU 20.2×
-//	10k   data  multi  39 ms (32–270)
-//	10k   data  async  657 ms (576–1 493)  16.9×, client CPU 6.19×
-//	10k   stat  seq    958 ms (501–1 704)  8.43×, client CPU 7.64×
-//	10k   stat  multi  114 ms (91–150)
-//	10k   stat  async  493 ms (256–644)    4.34×, client CPU 3.74×
-//	100k  data  multi  439 ms (256–690)
-//	100k  data  async  6.24 s (5.81–8.32)  14.2×, client CPU 6.6×
-//	100k  stat  multi  630 ms (326–1 352)
-//	100k  stat  async  4.28 s (3.34–4.95)  6.8×,  client CPU 3.3×
+//	10k   data  seq    1.04 s (0.86–1.20)  27.2×, client CPU 13.0×
+//	10k   data  multi  39 ms (31–50)
+//	10k   data  async  447 ms (355–561)    11.6×, client CPU 5.19×
+//	10k   stat  seq    677 ms (488–900)    19.3×, client CPU 10.4×
+//	10k   stat  multi  35 ms (23–185)
+//	10k   stat  async  234 ms (210–606)    6.68×, client CPU 2.82×
+//	100k  data  multi  559 ms (361–905)
+//	100k  data  async  5.90 s (4.49–6.56)  10.5×, client CPU 6.23×
+//	100k  stat  multi  359 ms (307–951)
+//	100k  stat  async  2.50 s (1.89–2.64)  6.97×, client CPU 2.46×
 func BenchmarkWalk(b *testing.B) {
 	for _, t := range []struct {
 		name string
