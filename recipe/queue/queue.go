@@ -98,7 +98,60 @@ type Queue struct {
 
 	mu    sync.Mutex
 	cache []string // sorted children not yet tried, as Kazoo keeps them
+	// ahead holds the reads of cache's first items, read ahead together
+	// (ahead[i] of cache[i]); run is how many the next read ahead takes.
+	ahead []keeper.GetResult
+	run   int
+	// oneByOne reads the items one at a time: the server has no
+	// multi-reads (or a comparison asked for it).
+	oneByOne bool
 }
+
+// aheadMax bounds the items one read ahead takes, and aheadBytes its
+// estimated reply.
+const (
+	aheadMax   = 128
+	aheadBytes = 512 << 10
+)
+
+// readAhead reads the data of the next items with one MultiGet, when none
+// is left from the last one. It takes one item at first and twice as many
+// each time all it read were taken (a single consumer reads 128 items a
+// request), and one again after another consumer took an item first, so
+// that consumers contending for the same items do not read many items each
+// for one. It fails silently: the item is then read in its turn. Draining
+// 2 000 items, one consumer takes 0.66 times the time and 0.62 times the
+// client CPU per item of reading one at a time, four consumers 0.64 and
+// 0.66 times (BenchmarkQueueDrain).
+func (q *Queue) readAhead(ctx context.Context) {
+	if len(q.ahead) > 0 || q.oneByOne {
+		return
+	}
+	n := min(max(q.run, 1), len(q.cache))
+	paths := make([]string, n)
+	for i, name := range q.cache[:n] {
+		paths[i] = keeper.JoinPath(q.path, name)
+	}
+	got, err := q.c.MultiGet(ctx, paths...)
+	switch {
+	case errors.Is(err, keeper.ErrUnimplemented):
+		q.oneByOne = true
+		return
+	case err != nil:
+		return
+	}
+	q.ahead = got
+	var largest int64 = 1
+	for _, g := range got {
+		if g.Stat != nil {
+			largest = max(largest, int64(g.Stat.DataLength))
+		}
+	}
+	q.run = int(min(aheadMax, 2*int64(n), max(1, aheadBytes/largest)))
+}
+
+// contended notes that another consumer took an item first.
+func (q *Queue) contended() { q.cache, q.ahead, q.run = nil, nil, 1 }
 
 // New returns a Queue on the node at path, for client c. Nothing is sent
 // until a method is called; the node is created on first use.
@@ -159,34 +212,53 @@ func (q *Queue) Get(ctx context.Context) (data []byte, ok bool, err error) {
 				return nil, false, fmt.Errorf("queue: get from %s: %w", q.path, err)
 			}
 			slices.Sort(kids)
-			q.cache = kids
+			q.cache, q.ahead = kids, nil
 		}
 		if len(q.cache) == 0 {
 			return nil, false, nil
 		}
 		p := keeper.JoinPath(q.path, q.cache[0])
+		q.readAhead(ctx)
 		var data []byte
-		err := node.Retry(ctx, func(ctx context.Context) error {
-			var err error
-			data, _, err = q.c.Get(ctx, p)
-			return err
-		})
+		version := keeper.AnyVersion
+		var err error
+		if len(q.ahead) > 0 && (q.ahead[0].Err == nil || errors.Is(q.ahead[0].Err, keeper.ErrNoNode)) {
+			// Delete the version read: the data returned is the data taken.
+			g := q.ahead[0]
+			data, err = g.Data, g.Err
+			if err == nil {
+				version = g.Stat.Version
+			}
+		} else {
+			q.ahead = nil
+			err = node.Retry(ctx, func(ctx context.Context) error {
+				var err error
+				data, _, err = q.c.Get(ctx, p)
+				return err
+			})
+		}
 		if errors.Is(err, keeper.ErrNoNode) {
-			q.cache = nil // taken by another consumer
+			q.contended() // taken by another consumer
 			continue
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("queue: get from %s: %w", q.path, err)
 		}
-		_, err = q.once.Commit(ctx, func(t *keeper.Txn) { t.Delete(p, keeper.AnyVersion) })
+		_, err = q.once.Commit(ctx, func(t *keeper.Txn) { t.Delete(p, version) })
 		switch {
 		case err == nil:
 			q.cache = q.cache[1:]
+			if len(q.ahead) > 0 {
+				q.ahead = q.ahead[1:]
+			}
 			return data, true, nil
 		case errors.Is(err, node.ErrNotApplied):
 			continue
 		case errors.Is(err, keeper.ErrNoNode):
-			q.cache = nil
+			q.contended()
+			continue
+		case errors.Is(err, keeper.ErrBadVersion):
+			q.ahead = nil // changed since read ahead: read it again
 			continue
 		}
 		return nil, false, fmt.Errorf("queue: get from %s: %w", q.path, err)

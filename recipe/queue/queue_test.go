@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -219,4 +220,60 @@ func TestQueueConcurrentGet(t *testing.T) {
 		}
 	}
 	testutil.AssertClean(t, srv, "/q", c)
+}
+
+// TestQueueReadAhead: Get reads the next items ahead (one, then two, then
+// four...), in order across many reads ahead; an item changed after it was
+// read ahead is read again (its delete of the version read fails), so Get
+// returns the data it deletes; and on a server without multi-reads Get
+// reads one item at a time.
+func TestQueueReadAhead(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := srv.Client(t)
+	q := New(c, "/q")
+	defer q.Close(ctx)
+	var want []string
+	for i := 0; i < 300; i += 100 {
+		var items [][]byte
+		for j := range 100 {
+			items = append(items, []byte(fmt.Sprint(i+j)))
+			want = append(want, fmt.Sprint(i+j))
+		}
+		if err := q.PutAll(ctx, items, DefaultPriority); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 0 is read alone, 1 and 2 together (with multi-reads): change 2
+	// before its turn.
+	if got := mustGet(t, ctx, q); got != "0" {
+		t.Fatalf("first Get = %q", got)
+	}
+	multi := c.ServerVersion().AtLeast(3, 6, 0)
+	if got := mustGet(t, ctx, q); got != "1" || multi && len(q.ahead) != 1 || q.oneByOne == multi {
+		t.Fatalf("second Get = %q, %d left read ahead (one by one: %v), want 1 and 1", got, len(q.ahead), q.oneByOne)
+	}
+	if _, err := c.Set(ctx, keeper.JoinPath("/q", q.cache[0]), []byte("2 changed"), keeper.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	want[2] = "2 changed"
+	got := []string{"0", "1"}
+	for range 298 {
+		got = append(got, mustGet(t, ctx, q))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	if _, ok, err := q.Get(ctx); ok || err != nil {
+		t.Fatalf("Get on an empty queue = %v, %v", ok, err)
+	}
+
+	old := New(testutil.Connect(t, srv, c, keeper.WithServerVersion("3.5.9")), "/q")
+	defer old.Close(ctx)
+	if err := q.PutAll(ctx, [][]byte{[]byte("a"), []byte("b")}, DefaultPriority); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := mustGet(t, ctx, old), mustGet(t, ctx, old); a != "a" || b != "b" || !old.oneByOne {
+		t.Fatalf("without multi-reads: %q, %q (one by one: %v)", a, b, old.oneByOne)
+	}
 }
