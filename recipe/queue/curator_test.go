@@ -548,3 +548,41 @@ func TestDistributedQueueLockReleased(t *testing.T) {
 	}
 	testutil.NoWatches(t, srv.Addr(0), c.SessionID())
 }
+
+// TestAtMostOnceReadAhead: an at-most-once consumer reads a round's
+// messages ahead; one taken by another consumer after it was read ahead is
+// not delivered (the delete of the version read fails), the others are, in
+// order.
+func TestAtMostOnceReadAhead(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := srv.Client(t)
+	q := NewDistributed(c, "/amo", WithAtMostOnce())
+	defer q.Close(ctx)
+	var want []string
+	for i := range 200 {
+		if err := q.Put(ctx, []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		if i != 50 {
+			want = append(want, fmt.Sprint(i))
+		}
+	}
+	kids, err := c.Children(ctx, "/amo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(kids)
+	got := consumeN(t, ctx, 199, q.Consume, func(_ context.Context, item []byte) error {
+		if string(item) == "2" {
+			// 0 was read alone, 1 to 128 together: take 50 meanwhile.
+			if err := c.Delete(ctx, keeper.JoinPath("/amo", kids[50]), -1); err != nil {
+				t.Error(err)
+			}
+		}
+		return nil
+	})
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+}
