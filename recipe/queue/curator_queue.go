@@ -65,8 +65,11 @@ func WithLockPath(p string) CuratorOption {
 // WithAtMostOnce makes a DistributedQueue consumer work as Curator's does
 // without a lockPath: it deletes a message before it delivers its items,
 // so a consumer that fails or stops while delivering loses them (at most
-// once), but takes no lock (two requests fewer per message). The default
-// is lock safety: at least once.
+// once), but takes no lock (two requests fewer per message). On ZooKeeper
+// 3.6 and later it reads the messages of each round ahead, several with
+// one request, and deletes the version it read, which leaves a message
+// another consumer took (or changed) meanwhile. The default is lock
+// safety: at least once.
 func WithAtMostOnce() CuratorOption { return func(c *curatorConfig) { c.atMostOnce = true } }
 
 // WithErrorMode sets what a consumer with lock safety does when the

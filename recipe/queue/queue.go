@@ -190,7 +190,9 @@ func (q *Queue) PutAll(ctx context.Context, items [][]byte, priority int) error 
 //
 // Like Kazoo's, Get lists the queue once and takes from that list until
 // it is used up, so an item put meanwhile with a lower priority number
-// waits until then.
+// waits until then. On ZooKeeper 3.6 and later it also reads the data of
+// the next items of that list ahead, several with one request, and
+// deletes the version it read: an item changed meanwhile is read again.
 func (q *Queue) Get(ctx context.Context) (data []byte, ok bool, err error) {
 	if err := keeper.ValidatePath(q.path); err != nil {
 		return nil, false, fmt.Errorf("queue: %w", err)
