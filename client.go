@@ -306,15 +306,24 @@ func (c *Client) setStateLocked(ev StateEvent) {
 // enqueue puts a request in the outbox for the writer of the live (or next)
 // connection.
 func (c *Client) enqueue(r *request) error {
+	_, err := c.enqueueSelf(r, false)
+	return err
+}
+
+// enqueueSelf is enqueue for a caller that waits for r's reply (self):
+// when it finds the connection idle it writes r itself and may get the
+// socket to read the reply too; then it returns the connection, and the
+// caller must call its readOwn.
+func (c *Client) enqueueSelf(r *request, self bool) (*conn, error) {
 	c.mu.Lock()
 	switch {
 	case c.state == Closed, c.closeStarted && r.op != wire.OpCloseSession:
 		c.mu.Unlock()
-		return &requestError{err: ErrClosed}
+		return nil, &requestError{err: ErrClosed}
 	case c.state == Lost && c.cfg.noAutoResession:
 		err := c.lostErr
 		c.mu.Unlock()
-		return &requestError{err: err}
+		return nil, &requestError{err: err}
 	}
 	alone := len(c.outbox) == 0
 	c.outbox = append(c.outbox, r)
@@ -330,11 +339,17 @@ func (c *Client) enqueue(r *request) error {
 		}
 	case alone && cn.idle():
 		// Nothing else in flight: write from here, saving a hand-off.
-		cn.tryWrite()
+		if self {
+			if cn.tryWriteSelf(r) {
+				return cn, nil
+			}
+		} else {
+			cn.tryWrite()
+		}
 	default:
 		cn.kickWriter()
 	}
-	return nil
+	return nil, nil
 }
 
 // takeOutbox moves every queued request to batch.
@@ -430,10 +445,14 @@ func (c *Client) roundTrip(ctx context.Context, r *request, opName, path string)
 		r.recycle()
 		return err
 	}
-	if err := c.enqueue(r); err != nil {
+	cn, err := c.enqueueSelf(r, true)
+	if err != nil {
 		c.releaseSlot()
 		r.recycle()
 		return wrapOpErr(opName, path, err)
+	}
+	if cn != nil {
+		cn.readOwn(ctx, r)
 	}
 	if err := c.wait(ctx, r, opName, path); err != nil {
 		return err // r now belongs to the reader; never recycled

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/zktest"
 )
 
@@ -645,5 +646,102 @@ func TestDone(t *testing.T) {
 	}
 	if _, err := c.Exists(context.Background(), "/"); !errors.Is(err, keeper.ErrClosed) {
 		t.Fatalf("Exists after Close = %v", err)
+	}
+}
+
+// TestOwnReadCancelled: a call made on an idle connection reads its own
+// reply; when the server goes silent its context still ends it at once,
+// and the connection goes on working (the late reply is discarded, the
+// next calls get their own replies, events are delivered).
+func TestOwnReadCancelled(t *testing.T) {
+	t.Parallel()
+	c, p := testutil.Proxied(t, srv)
+	ctx := ctxT(t)
+	if _, err := c.Create(ctx, "/x", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, _, err := c.Get(ctx, "/x"); err != nil {
+			t.Fatal(err)
+		}
+		p.Pause()
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		_, _, err := c.Get(short, "/x")
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("round %d: Get on a silent server = %v", i, err)
+		}
+		gone, cancel2 := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { _, err := c.Exists(gone, "/x"); done <- err }()
+		cancel2()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("round %d: cancelled Exists on a silent server = %v", i, err)
+		}
+		p.Resume()
+		d, _, err := c.Get(ctx, "/x")
+		if err != nil || string(d) != "v" {
+			t.Fatalf("round %d: Get after the stall = %q, %v", i, d, err)
+		}
+	}
+	_, ch, err := c.ExistsW(ctx, "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testutil.Connect(t, srv, c).Set(ctx, "/x", []byte("w"), -1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-ch:
+		if ev.Type != keeper.EventNodeDataChanged {
+			t.Fatalf("event %v", ev)
+		}
+	case <-ctx.Done():
+		t.Fatal("no event on the idle connection")
+	}
+}
+
+// TestSilenceWhileReadingOwnReply: a server that goes silent while a call
+// reads its own reply is noticed within the read timeout, as when the
+// reader goroutine waits: the client is Suspended before the session can
+// be presumed lost.
+func TestSilenceWhileReadingOwnReply(t *testing.T) {
+	t.Parallel()
+	c, p := testutil.Proxied(t, srv, keeper.WithSessionTimeout(4*time.Second))
+	ctx := ctxT(t)
+	states := make(chan keeper.State, 16)
+	stop := c.Listen(func(ev keeper.StateEvent) {
+		if ev.State == keeper.Suspended || ev.State == keeper.Lost {
+			select {
+			case states <- ev.State:
+			default:
+			}
+		}
+	})
+	defer stop()
+	if _, _, err := c.Get(ctx, "/"); err != nil {
+		t.Fatal(err)
+	}
+	p.Pause()
+	defer p.Resume()
+	done := make(chan error, 1)
+	go func() { _, _, err := c.Get(context.Background(), "/"); done <- err }()
+	select {
+	case st := <-states:
+		if st != keeper.Suspended {
+			t.Fatalf("first state after the server went silent: %v, want Suspended", st)
+		}
+	case <-ctx.Done():
+		t.Fatal("the silence was never noticed")
+	}
+	// Reads are retried on a new connection: the session is presumed lost
+	// meanwhile.
+	select {
+	case err := <-done:
+		if !errors.Is(err, keeper.ErrConnectionLoss) && !errors.Is(err, keeper.ErrSessionExpired) {
+			t.Fatalf("Get on the silent server = %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Get on the silent server never returned")
 	}
 }

@@ -42,7 +42,28 @@ type conn struct {
 	dead     bool
 	deadErr  error
 
-	rd wire.Reader // reused by the reader goroutine
+	rd wire.Reader // reused by the socket's reader (see rstate)
+
+	// Reading: one goroutine at a time reads the socket and handles what
+	// it reads: the reader goroutine, or a caller that wrote its request
+	// onto an idle connection and reads its own reply (a sequential call
+	// then crosses no goroutine, as a raw client's does). rstate says
+	// who, under mu. A connection left idle by a reply is unowned for a
+	// short while (readIdle), so that the next caller can claim it;
+	// then the reader goroutine takes it back, so that watch events and
+	// ping replies on an idle connection are read at once.
+	rstate   readOwner
+	rturn    chan struct{} // 1-buffered: the reader goroutine's turn
+	ridle    *time.Timer   // hands an unowned socket back to the reader
+	kicked   bool          // under mu: a kick moved the read deadline to the past
+	selfReq  *request      // under wmu: the request its caller writes and would read
+	selfRead bool          // under wmu: push gave selfReq's caller the socket
+	kickFn   func()        // cn.kickOwner, bound once
+	// The owner's read state.
+	br          *bufio.Reader
+	rbuf        []byte
+	readTimeout time.Duration
+	deadlineSet time.Time
 
 	// Writing: whoever holds wmu assigns xids, fills the FIFO and writes,
 	// so the three stay in the same order.
@@ -97,10 +118,46 @@ func (cn *conn) push(r *request) bool {
 	}
 	if r.op == wire.OpAuth {
 		cn.authWait = append(cn.authWait, r)
+		cn.wakeReaderLocked()
 		return true
 	}
+	if r == cn.selfReq && cn.rstate == readUnowned && cn.head >= len(cn.pending) {
+		// Its caller reads the reply (readOwn). The reader goroutine,
+		// alive while the connection is, keeps the count above zero.
+		cn.rstate = readByCaller
+		cn.selfRead = true
+		cn.wg.Add(1)
+	}
 	cn.pending = append(cn.pending, r)
+	cn.wakeReaderLocked()
 	return true
+}
+
+// readOwner says who reads a connection's socket.
+type readOwner uint8
+
+const (
+	readByReader readOwner = iota // the reader goroutine (or it is about to)
+	readUnowned                   // nobody: idle after a reply, for readIdle at most
+	readByCaller                  // a caller reading its own reply (readOwn)
+)
+
+// readIdle is how long a connection left idle by a reply stays unowned,
+// for the next caller to claim, before the reader goroutine takes the
+// socket back. A watch event or ping reply arriving meanwhile waits that
+// long at most.
+const readIdle = time.Millisecond
+
+// wakeReaderLocked gives an unowned socket to the reader goroutine:
+// something now awaits a reply. Caller holds mu.
+func (cn *conn) wakeReaderLocked() {
+	if cn.rstate == readUnowned {
+		cn.rstate = readByReader
+		select {
+		case cn.rturn <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // idle reports whether no request awaits a reply.
@@ -154,50 +211,258 @@ func (cn *conn) popAuth() *request {
 	return r
 }
 
-// readLoop decodes replies and events until the connection fails.
+// initRead prepares the read side; the reader goroutine owns the socket
+// first.
+func (cn *conn) initRead() {
+	cn.br = bufio.NewReaderSize(cn.nc, 64<<10)
+	cn.readTimeout = cn.timeout * 2 / 3
+	cn.rturn = make(chan struct{}, 1)
+	cn.ridle = time.NewTimer(time.Hour)
+	cn.ridle.Stop()
+	cn.kickFn = cn.kickOwner
+}
+
+// readLoop reads and handles frames whenever the socket is the reader
+// goroutine's, until the connection fails.
 func (cn *conn) readLoop() {
 	defer cn.wg.Done()
-	c := cn.c
-	br := bufio.NewReaderSize(cn.nc, 64<<10)
-	readTimeout := cn.timeout * 2 / 3
-	var buf []byte
-	var deadlineSet time.Time
+	defer cn.ridle.Stop()
+	owned := true
 	for {
-		// Moving the deadline costs a syscall-heavy timer update: do it
-		// only when an eighth of the timeout has passed since the last time.
-		if now := time.Now(); now.Sub(deadlineSet) > readTimeout/8 {
-			_ = cn.nc.SetReadDeadline(now.Add(readTimeout))
-			deadlineSet = now
-		}
-		frame, err := wire.ReadFrame(br, buf, c.cfg.maxFrame)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				err = fmt.Errorf("keeper: no reply from %s for %v: %w", cn.addr, readTimeout, err)
+		if !owned {
+			select {
+			case <-cn.rturn:
+			case <-cn.ridle.C:
+				if !cn.claimUnowned() {
+					continue
+				}
+			case <-cn.done:
+				return
 			}
-			cn.fail(err)
-			return
 		}
-		if cap(frame) <= 1<<20 {
-			buf = frame[:0]
-		}
-		if err := cn.handle(frame); err != nil {
-			c.log.Error("dropping connection", slog.String("server", cn.addr), slog.Any("err", err))
-			cn.fail(err)
+		owned = true
+		reply, err := cn.readNext(true)
+		switch {
+		case err == errKicked:
+			// A kick meant for a caller reading before us: nothing lost.
+		case err != nil:
 			return
+		case reply && cn.release(false):
+			owned = false
 		}
 	}
 }
 
-// handle processes one reply frame.
-func (cn *conn) handle(frame []byte) error {
+// errKicked: a read was interrupted by a kick (kickOwner); nothing was
+// consumed. errHandBack: the next frame is one for the reader goroutine.
+var (
+	errKicked   = errors.New("keeper: read interrupted")
+	errHandBack = errors.New("keeper: frame left to the reader")
+)
+
+// readNext reads and handles one frame for the socket's owner. It returns
+// whether the frame answered a request; errKicked after a kick;
+// errHandBack, for a caller (big false), when the next frame is too large
+// to peek or the read failed (the reader goroutine then reads it and
+// fails the connection with the error it gets); any other error has
+// failed the connection.
+func (cn *conn) readNext(big bool) (reply bool, err error) {
+	cn.moveDeadline()
+	frame, n, err := cn.peekFrame()
+	if err != nil {
+		return false, err
+	}
+	if n < 0 {
+		if !big {
+			return false, errHandBack
+		}
+		frame, err = wire.ReadFrame(cn.br, cn.rbuf, cn.c.cfg.maxFrame)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				if cn.wasKicked() {
+					return false, errKicked
+				}
+				return false, cn.silent(err)
+			}
+			cn.fail(err)
+			return false, err
+		}
+		if cap(frame) <= 1<<20 {
+			cn.rbuf = frame[:0]
+		}
+	}
+	reply, err = cn.handle(frame)
+	if n > 0 {
+		_, _ = cn.br.Discard(n)
+	}
+	if err != nil {
+		cn.c.log.Error("dropping connection", slog.String("server", cn.addr), slog.Any("err", err))
+		cn.fail(err)
+		return false, err
+	}
+	return reply, nil
+}
+
+// peekFrame returns the next frame without consuming it, and the bytes
+// to discard once it is handled, when it fits the read buffer and the
+// server's limit; n < 0 (and no error) when it does not, or when the read
+// failed for another reason than a timeout: wire.ReadFrame then reads it,
+// or meets the same failure and words it. A timeout fails the connection
+// (errKicked if a kick caused it). A peek interrupted by a kick
+// consumes nothing, so a caller can be kicked off the socket safely.
+func (cn *conn) peekFrame() (frame []byte, n int, err error) {
+	hdr, err := cn.br.Peek(4)
+	if err == nil {
+		size := int(int32(uint32(hdr[0])<<24 | uint32(hdr[1])<<16 | uint32(hdr[2])<<8 | uint32(hdr[3])))
+		if size < 0 || size > cn.c.cfg.maxFrame || size+4 > cn.br.Size() {
+			return nil, -1, nil
+		}
+		var b []byte
+		if b, err = cn.br.Peek(4 + size); err == nil {
+			return b[4:], 4 + size, nil
+		}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		if cn.wasKicked() {
+			return nil, 0, errKicked
+		}
+		return nil, 0, cn.silent(err)
+	}
+	return nil, -1, nil
+}
+
+// silent fails the connection after a read timed out: the server sent
+// nothing for readTimeout.
+func (cn *conn) silent(err error) error {
+	err = fmt.Errorf("keeper: no reply from %s for %v: %w", cn.addr, cn.readTimeout, err)
+	cn.fail(err)
+	return err
+}
+
+// moveDeadline keeps the read deadline readTimeout ahead. Moving it costs
+// a timer update: do it only when an eighth of the timeout has passed
+// since the last time.
+func (cn *conn) moveDeadline() {
+	now := time.Now()
+	if now.Sub(cn.deadlineSet) <= cn.readTimeout/8 {
+		return
+	}
+	cn.mu.Lock()
+	if !cn.kicked {
+		_ = cn.nc.SetReadDeadline(now.Add(cn.readTimeout))
+		cn.deadlineSet = now
+	}
+	cn.mu.Unlock()
+}
+
+// kickOwner interrupts the read of a caller that owns the socket (its
+// context ended: see readOwn), by moving the read deadline to the past.
+func (cn *conn) kickOwner() {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.rstate == readByCaller && !cn.dead {
+		cn.kicked = true
+		_ = cn.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// wasKicked reports whether a read's timeout came from a kick, and if so
+// puts the deadline back.
+func (cn *conn) wasKicked() bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if !cn.kicked {
+		return false
+	}
+	cn.resetDeadlineLocked()
+	return true
+}
+
+func (cn *conn) resetDeadlineLocked() {
+	cn.kicked = false
+	now := time.Now()
+	_ = cn.nc.SetReadDeadline(now.Add(cn.readTimeout))
+	cn.deadlineSet = now
+}
+
+// claimUnowned gives the reader goroutine an unowned socket; false if
+// someone took it meanwhile.
+func (cn *conn) claimUnowned() bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.rstate != readUnowned {
+		return false
+	}
+	cn.rstate = readByReader
+	return true
+}
+
+// release is called by the socket's owner after a reply: the socket
+// becomes unowned if nothing else awaits a reply and nothing is buffered
+// (the next caller may claim it; the reader takes it back after
+// readIdle); otherwise a caller gives it to the reader goroutine and the
+// reader keeps it. It reports whether the owner gave the socket up.
+func (cn *conn) release(byCaller bool) bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.kicked {
+		cn.resetDeadlineLocked()
+	}
+	if cn.dead {
+		return true
+	}
+	idle := cn.head >= len(cn.pending) && len(cn.pings) == 0 && len(cn.authWait) == 0 && cn.br.Buffered() == 0
+	switch {
+	case idle:
+		cn.rstate = readUnowned
+		cn.ridle.Reset(readIdle)
+		return true
+	case byCaller:
+		cn.rstate = readByReader
+		select {
+		case cn.rturn <- struct{}{}:
+		default:
+		}
+		return true
+	}
+	return false
+}
+
+// readOwn reads the socket for a caller until its request r is answered
+// (or the connection fails, or ctx ends), then gives the socket up. The
+// caller got the socket from push (selfRead).
+func (cn *conn) readOwn(ctx context.Context, r *request) {
+	defer cn.wg.Done()
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, cn.kickFn)
+	}
+	for r.state.Load() != reqDone {
+		_, err := cn.readNext(false)
+		if err == errKicked && ctx.Err() == nil {
+			continue // a late kick of an earlier call
+		}
+		if err != nil {
+			break
+		}
+	}
+	if stop != nil {
+		stop()
+	}
+	cn.release(true)
+}
+
+// handle processes one frame; reply says it answered a request.
+func (cn *conn) handle(frame []byte) (reply bool, err error) {
 	c := cn.c
 	r := &cn.rd
 	r.Reset(frame)
 	var h wire.ReplyHeader
 	h.Decode(r)
 	if err := r.Err(); err != nil {
-		return fmt.Errorf("%w: reply header: %w", ErrProtocol, err)
+		return false, fmt.Errorf("%w: reply header: %w", ErrProtocol, err)
 	}
 	// From 3.9 on a notification carries the zxid of the change that fired
 	// it (ZOOKEEPER-4655; before, -1): a change this server applied, so it
@@ -211,7 +476,7 @@ func (cn *conn) handle(frame []byte) error {
 		var ev wire.WatcherEvent
 		ev.Decode(r)
 		if err := r.Err(); err != nil {
-			return fmt.Errorf("%w: watcher event: %w", ErrProtocol, err)
+			return false, fmt.Errorf("%w: watcher event: %w", ErrProtocol, err)
 		}
 		// Trust no path: an event outside the chroot, or for a path no
 		// watch could be set on, is dropped rather than delivered as if
@@ -220,34 +485,34 @@ func (cn *conn) handle(frame []byte) error {
 		if !ok || validatePath(p, false) != nil {
 			c.log.Warn("dropping a watch event for a path outside the chroot or invalid",
 				slog.String("server", cn.addr), slog.String("path", strconv.Quote(ev.Path)), slog.String("type", EventType(ev.Type).String()))
-			return nil
+			return false, nil
 		}
 		c.watches.dispatch(Event{Type: EventType(ev.Type), Path: p, Zxid: h.Zxid})
-		return nil
+		return false, nil
 	case wire.XidPing:
 		cn.served.Store(true)
 		if t, ok := cn.popPing(); ok {
 			c.noteHeard(t)
 		}
-		return nil
+		return false, nil
 	case wire.XidAuth:
 		req := cn.popAuth()
 		if req == nil {
-			return fmt.Errorf("%w: auth reply with no auth request", ErrProtocol)
+			return false, fmt.Errorf("%w: auth reply with no auth request", ErrProtocol)
 		}
 		c.noteHeard(req.sentAt)
 		req.zxid = h.Zxid
 		req.complete(Code(h.Err), nil)
-		return nil
+		return false, nil
 	}
 	req := cn.pop()
 	if req == nil {
-		return fmt.Errorf("%w: reply xid %d with no request pending", ErrProtocol, h.Xid)
+		return false, fmt.Errorf("%w: reply xid %d with no request pending", ErrProtocol, h.Xid)
 	}
 	if req.xid != h.Xid {
 		err := fmt.Errorf("%w: reply xid %d out of order, expected %d", ErrProtocol, h.Xid, req.xid)
 		req.complete(CodeConnectionLoss, &requestError{err: lossCause(err), sent: true})
-		return err
+		return false, err
 	}
 	cn.served.Store(true)
 	c.noteHeard(req.sentAt)
@@ -260,7 +525,7 @@ func (cn *conn) handle(frame []byte) error {
 		if err := r.Err(); err != nil {
 			perr := fmt.Errorf("%w: %s reply: %w", ErrProtocol, req.op, err)
 			req.complete(CodeConnectionLoss, &requestError{err: lossCause(perr), sent: true})
-			return perr
+			return false, perr
 		}
 		cloneData(req.resp)
 	}
@@ -271,7 +536,7 @@ func (cn *conn) handle(frame []byte) error {
 		}
 	}
 	req.complete(code, nil)
-	return nil
+	return true, nil
 }
 
 // writeLoop writes whatever the outbox holds, coalescing
@@ -300,6 +565,7 @@ func (cn *conn) writeLoop() {
 			cn.wbuf = (&wire.RequestHeader{Xid: wire.XidPing, Op: wire.OpPing}).Append(append(cn.wbuf, 0, 0, 0, 8))
 			cn.mu.Lock()
 			cn.pings = append(cn.pings, time.Now().UnixNano())
+			cn.wakeReaderLocked()
 			cn.mu.Unlock()
 			ok := cn.flushLocked()
 			cn.wmu.Unlock()
@@ -347,6 +613,22 @@ func (cn *conn) tryWrite() {
 	cn.wmu.Unlock()
 	// A request enqueued while we held the lock may have found it taken
 	// and kicked the writer, which picks it up: nothing is stranded.
+}
+
+// tryWriteSelf is tryWrite for a caller that will wait for r's reply: it
+// reports whether push gave the caller the socket, to read the reply
+// itself (readOwn).
+func (cn *conn) tryWriteSelf(r *request) bool {
+	if !cn.wmu.TryLock() {
+		cn.kickWriter()
+		return false
+	}
+	cn.selfReq = r
+	cn.drainLocked()
+	self := cn.selfRead
+	cn.selfReq, cn.selfRead = nil, false
+	cn.wmu.Unlock()
+	return self
 }
 
 func (cn *conn) kickWriter() {

@@ -508,6 +508,7 @@ func (c *Client) serve(cn *conn) {
 	}
 	// The prelude is written before the connection is published, so no
 	// caller's request can overtake the credentials or the watches.
+	cn.initRead()
 	cn.wg.Add(1)
 	go cn.readLoop()
 	cn.writePrelude()
