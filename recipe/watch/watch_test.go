@@ -142,9 +142,12 @@ func TestDataWatchLifecycle(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Close waits for the end unless fn is running (it may be: the call
+	// seen above records before it returns); then Done closes once fn
+	// returns.
 	select {
 	case <-w.Done():
-	default:
+	case <-ctx.Done():
 		t.Fatal("Done not closed after Close")
 	}
 	if w.Err() != nil {
