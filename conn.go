@@ -263,7 +263,7 @@ var (
 // readNext reads and handles one frame for the socket's owner. It returns
 // whether the frame answered a request; errKicked after a kick;
 // errHandBack, for a caller (big false), when the next frame is too large
-// to peek or the read failed (the reader goroutine then reads it and
+// to peek or the read failed but for a timeout (the reader goroutine then reads it and
 // fails the connection with the error it gets); any other error has
 // failed the connection.
 func (cn *conn) readNext(big bool) (reply bool, err error) {

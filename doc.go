@@ -64,7 +64,12 @@
 // own requests, such as re-added watches, go the same way, even when the
 // reader queues them). Before a connection is published the session loop
 // alone writes it: handshake, authentication, restored watches. One
-// reader goroutine matches the replies. No user code runs on the reader
-// or the writer. Close waits for every goroutine the client started,
+// goroutine at a time reads the socket and matches the replies: the
+// connection's reader goroutine, or a caller that wrote its request onto
+// an idle connection, which reads its own reply (so a sequential call
+// crosses no goroutine) and hands the socket back as soon as anything
+// else is awaited; an idle socket is the reader goroutine's again within
+// a millisecond, so watch events are read at once. No user code runs on
+// the reader or the writer. Close waits for every goroutine the client started,
 // listeners included.
 package keeper
