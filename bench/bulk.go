@@ -16,36 +16,44 @@ import (
 // bulkLeaves/1000 middle nodes of 100 leaves; every node holds 100 bytes.
 const bulkRoot = "/bench/tree"
 
-// bulkShape returns how many middle nodes each top node has.
-func (e *env) bulkShape() (top, mid, leaves int) {
-	return 10, max(1, e.sizes.bulkLeaves/1000), 100
+// treeShape returns the shape of a tree with about leaves leaf nodes: 10
+// top nodes, each with mid middle nodes of 100 leaves.
+func treeShape(leaves int) (top, mid, leaf int) {
+	return 10, max(1, leaves/1000), 100
 }
 
-// bulkNodes returns the number of nodes in the tree, its root included.
-func (e *env) bulkNodes() int {
-	t, m, l := e.bulkShape()
+// treeNodes returns the number of nodes in such a tree, its root included.
+func treeNodes(leaves int) int {
+	t, m, l := treeShape(leaves)
 	return 1 + t + t*m + t*m*l
 }
 
-// setupBulk creates the tree with a pipelined raw client, level by level.
-func (e *env) setupBulk() error {
-	if err := e.rawDeleteTree(bulkRoot); err != nil {
+// bulkNodes returns the number of nodes in measurement 8's tree.
+func (e *env) bulkNodes() int { return treeNodes(e.sizes.bulkLeaves) }
+
+// setupBulk creates measurement 8's tree.
+func (e *env) setupBulk() error { return e.createTree(bulkRoot, e.sizes.bulkLeaves) }
+
+// createTree creates a tree of treeShape(leaves) at root with a pipelined
+// raw client, level by level, every node holding the 100-byte value.
+func (e *env) createTree(root string, leaves int) error {
+	if err := e.rawDeleteTree(root); err != nil {
 		return err
 	}
-	top, mid, leaves := e.bulkShape()
-	if err := e.rawCreate(1, func(int) string { return bulkRoot }, e.data); err != nil {
+	top, mid, per := treeShape(leaves)
+	if err := e.rawCreate(1, func(int) string { return root }, e.data); err != nil {
 		return err
 	}
-	tp := func(i int) string { return bulkRoot + "/t" + strconv.Itoa(i) }
+	tp := func(i int) string { return root + "/t" + strconv.Itoa(i) }
 	mp := func(i int) string { return tp(i/mid) + "/m" + strconv.Itoa(i%mid) }
-	lp := func(i int) string { return mp(i/leaves) + "/l" + strconv.Itoa(i%leaves) }
+	lp := func(i int) string { return mp(i/per) + "/l" + strconv.Itoa(i%per) }
 	if err := e.rawCreate(top, tp, e.data); err != nil {
 		return err
 	}
 	if err := e.rawCreate(top*mid, mp, e.data); err != nil {
 		return err
 	}
-	return e.rawCreate(top*mid*leaves, lp, e.data)
+	return e.rawCreate(top*mid*per, lp, e.data)
 }
 
 // walkers is how many goroutines walk the tree in the goroutine walks.
@@ -61,7 +69,11 @@ func (e *env) bulk(name string) error {
 	case nameRaw:
 		got, took, err = e.rawWalk()
 	case nameGoZK:
-		got, took, err = e.gozkWalk()
+		var st *store
+		st, took, err = e.gozkWalk(bulkRoot, want)
+		if st != nil {
+			got = len(st.nodes)
+		}
 	case nameKeeper:
 		got, took, err = e.keeperWalk()
 	}
@@ -82,7 +94,7 @@ func (e *env) bulk(name string) error {
 		best.add(name, took.Seconds())
 		return nil
 	}
-	got, took, err = treeCacheLoad(e)
+	got, took, _, err = treeCacheLoad(e, bulkRoot)
 	if err != nil {
 		return err
 	}
@@ -191,15 +203,17 @@ func childPaths(parent string, names []string) []string {
 	return out
 }
 
-func (e *env) gozkWalk() (int, time.Duration, error) {
+// gozkWalk reads the tree at root (about n nodes) with go-zookeeper from
+// walkers goroutines and returns the copy it built.
+func (e *env) gozkWalk(root string, n int) (*store, time.Duration, error) {
 	s, err := connectGoZK([]string{e.addr}, sessionTimeout, false)
 	if err != nil {
-		return 0, 0, err
+		return nil, 0, err
 	}
 	defer s.close()
-	st := newStore(e.bulkNodes())
+	st := newStore(n)
 	t0 := time.Now()
-	err = walk(bulkRoot, func(p string) ([]string, error) {
+	err = walk(root, func(p string) ([]string, error) {
 		data, stat, err := s.c.Get(p)
 		if err != nil {
 			return nil, fmt.Errorf("get %s: %w", p, err)
@@ -215,11 +229,10 @@ func (e *env) gozkWalk() (int, time.Duration, error) {
 		return childPaths(p, names), nil
 	})
 	took := time.Since(t0)
-	var zkErr error = err
 	if errors.Is(err, zk.ErrNoNode) {
-		zkErr = fmt.Errorf("tree changed during the walk: %w", err)
+		err = fmt.Errorf("tree changed during the walk: %w", err)
 	}
-	return len(st.nodes), took, zkErr
+	return st, took, err
 }
 
 func (e *env) keeperWalk() (int, time.Duration, error) {

@@ -3,14 +3,18 @@
 // one run, interleaving the clients, and writes the results as a Markdown
 // table to RESULTS.md and stdout.
 //
-//	go run . [-quick] [-reps 5] [-only 1,2,5] [-cpuprofile cpu.pprof] [-out RESULTS.md]
+//	go run . [-quick] [-reps 5] [-only 1,2,5] [-scale full] [-cpuprofile cpu.pprof] [-out RESULTS.md]
 //
 // The measurements are those of issue 8: 1 sequential Get, 2 concurrent Get,
 // 3 Create and Delete, 4 allocations, 5 watches, 6 lock handoff, 7 failover,
 // 8 bulk read; and of issues 14 and 15: 9 recipe latency (Keeper only), 10
 // data recipes beside Kazoo, 11 Curator's queues beside Curator; and of issue 17: 12
-// asynchronous calls beside the raw pipelined loop. See
-// RESULTS.md for how each is taken.
+// asynchronous calls beside the raw pipelined loop; and the scale curves
+// of the performance issue: 2 from 1 to 1 024 goroutines, 6 from 2 to 64
+// contenders, 13 TreeCache load and heap per node and 14 heap per watch and
+// watch restore after a reconnect, each at 10 000 and 100 000 nodes or
+// watches (-scale full adds 1 000 000). See RESULTS.md for how each is
+// taken.
 package main
 
 import (
@@ -30,9 +34,12 @@ import (
 // measurement is one kind of run, repeated for each client in each
 // repetition.
 type measurement struct {
-	id       int
-	name     string
-	clients  []string // nil: all three
+	id      int
+	name    string
+	clients []string // nil: all three
+	// step, when not 0, makes the entry one point of a scale curve: it
+	// runs at sizes.scale[step-1] and only when the run has that step.
+	step     int
 	setup    func(e *env) error
 	run      func(e *env, client string) error
 	teardown func(e *env) error
@@ -43,20 +50,39 @@ var allClients = []string{nameRaw, nameGoZK, nameKeeper}
 // measurements lists the runs on the standalone server, in order.
 var measurements = []measurement{
 	{id: 1, name: "sequential Get", run: (*env).seqGet},
+	{id: 2, name: "concurrent Get ×1", run: func(e *env, c string) error { return e.concGet(c, 1) }},
 	{id: 2, name: "concurrent Get ×8", run: func(e *env, c string) error { return e.concGet(c, 8) }},
 	{id: 2, name: "concurrent Get ×64", run: func(e *env, c string) error { return e.concGet(c, 64) }},
 	{id: 2, name: "concurrent Get ×256", run: func(e *env, c string) error { return e.concGet(c, 256) }},
+	{id: 2, name: "concurrent Get ×1024", run: func(e *env, c string) error { return e.concGet(c, 1024) }},
 	{id: 3, name: "Create and Delete", run: (*env).createDelete},
 	{id: 4, name: "allocations", run: (*env).allocs},
 	{id: 5, name: "watches", setup: (*env).setupWatchNodes, run: (*env).watches,
 		teardown: func(e *env) error { return e.rawDeleteTree(watchParent) }},
-	{id: 6, name: "lock handoff", clients: []string{nameGoZK, nameKeeper}, run: (*env).lockHandoff},
+	{id: 6, name: "lock handoff", clients: []string{nameGoZK, nameKeeper},
+		run: func(e *env, c string) error { return e.lockHandoff(c, lockContenders) }},
+	{id: 6, name: "lock handoff ×2", clients: []string{nameGoZK, nameKeeper},
+		run: func(e *env, c string) error { return e.lockHandoff(c, 2) }},
+	{id: 6, name: "lock handoff ×16", clients: []string{nameGoZK, nameKeeper},
+		run: func(e *env, c string) error { return e.lockHandoff(c, 16) }},
+	{id: 6, name: "lock handoff ×64", clients: []string{nameGoZK, nameKeeper},
+		run: func(e *env, c string) error { return e.lockHandoff(c, 64) }},
 	{id: 8, name: "bulk read", setup: (*env).setupBulk, run: (*env).bulk,
 		teardown: func(e *env) error { return e.rawDeleteTree(bulkRoot) }},
 	{id: 9, name: "recipe latency", clients: []string{nameKeeper}, run: (*env).recipeLatency},
 	{id: 10, name: "data recipes", clients: []string{nameRaw, nameKazoo, nameKeeper}, run: (*env).dataRecipes},
 	{id: 11, name: "Curator queues", clients: []string{nameCurator, nameKeeper}, run: (*env).curatorQueues},
 	{id: 12, name: "async pipelining", clients: []string{nameRaw, nameKeeper}, run: (*env).asyncPipeline},
+	treeStep(1), treeStep(2), treeStep(3),
+	watchStep(1), watchStep(2), watchStep(3),
+}
+
+// title names an entry in the progress lines, with its scale step's size.
+func (m measurement) title(e *env) string {
+	if m.step == 0 {
+		return m.name
+	}
+	return m.name + " " + thousands(int64(e.step(m.step)))
 }
 
 func main() {
@@ -65,21 +91,35 @@ func main() {
 	reps := flag.Int("reps", 5, "repetitions of each measurement per client")
 	only := flag.String("only", "", "comma-separated measurement numbers to run (default: all)")
 	out := flag.String("out", "RESULTS.md", "where to write the Markdown results")
+	scale := flag.String("scale", "default", "steps of the scale curves 13 and 14: default (10 000 and 100 000 nodes or watches; "+
+		"-quick: 1 000 and 10 000) or full (adding 1 000 000, with a 4 GiB server heap; takes about 15 minutes more)")
 	flag.StringVar(&profile, "cpuprofile", "", "write the CPU profile of an extra Keeper 256-goroutine Get run to `file`")
 	flag.Parse()
-	if err := run(*quick, *reps, *only, *out); err != nil {
+	if err := run(*quick, *reps, *only, *scale, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(quick bool, reps int, only, out string) error {
+func run(quick bool, reps int, only, scale, out string) error {
 	sz := fullSizes
 	if quick {
 		sz = quickSizes
 	}
+	switch scale {
+	case "default":
+	case "full":
+		sz.scale[2] = fullScaleStep
+		serverJVM = fullScaleJVM
+	default:
+		return fmt.Errorf("-scale %q: want default or full", scale)
+	}
 	if reps < 1 {
 		return fmt.Errorf("-reps %d: need at least 1", reps)
+	}
+	ids := map[int]bool{7: true} // 7 runs on its own ensemble
+	for _, m := range measurements {
+		ids[m.id] = true
 	}
 	want := map[int]bool{}
 	for _, f := range strings.Split(only, ",") {
@@ -87,8 +127,8 @@ func run(quick bool, reps int, only, out string) error {
 			continue
 		}
 		n, err := strconv.Atoi(f)
-		if err != nil || n < 1 || n > 12 {
-			return fmt.Errorf("-only: bad measurement %q (1 to 12)", f)
+		if err != nil || !ids[n] {
+			return fmt.Errorf("-only: bad measurement %q (1 to 14)", f)
 		}
 		want[n] = true
 	}
@@ -171,15 +211,18 @@ func runStandalone(sz sizes, reps int, selected func(int) bool, fail func(string
 		return "", err
 	}
 	for _, m := range measurements {
-		if !selected(m.id) {
+		if !selected(m.id) || (m.step > 0 && e.step(m.step) == 0) {
 			continue
 		}
+		name := m.title(e)
 		if m.setup != nil {
-			fmt.Printf("setting up %d (%s)...\n", m.id, m.name)
+			fmt.Printf("setting up %d (%s)...\n", m.id, name)
+			t0 := time.Now()
 			if err := m.setup(e); err != nil {
-				fail(m.name+" setup", err)
+				fail(name+" setup", err)
 				continue
 			}
+			fmt.Printf("  set up in %.1fs\n", time.Since(t0).Seconds())
 		}
 		clients := m.clients
 		if clients == nil {
@@ -190,15 +233,15 @@ func runStandalone(sz sizes, reps int, selected func(int) bool, fail func(string
 				c := clients[(i+rep)%len(clients)] // rotate who goes first
 				t0 := time.Now()
 				if err := m.run(e, c); err != nil {
-					fail(fmt.Sprintf("%d %s, %s, rep %d", m.id, m.name, c, rep+1), err)
+					fail(fmt.Sprintf("%d %s, %s, rep %d", m.id, name, c, rep+1), err)
 					continue
 				}
-				fmt.Printf("%d %-22s rep %d %-13s %6.1fs\n", m.id, m.name, rep+1, c, time.Since(t0).Seconds())
+				fmt.Printf("%d %-22s rep %d %-13s %6.1fs\n", m.id, name, rep+1, c, time.Since(t0).Seconds())
 			}
 		}
 		if m.teardown != nil {
 			if err := m.teardown(e); err != nil {
-				fail(m.name+" teardown", err)
+				fail(name+" teardown", err)
 			}
 		}
 	}
@@ -217,10 +260,17 @@ func runStandalone(sz sizes, reps int, selected func(int) bool, fail func(string
 	return version, nil
 }
 
-// serverFlags give the standalone server room for 100,000 watches and a
+// serverJVM gives the standalone server room for 100,000 watches and a
 // 100,000-node tree, and the JVM's full JIT as in production (zktest's
 // defaults favour quick starts).
 var serverJVM = []string{"-Xms512m", "-Xmx1g", "-XX:TieredStopAtLevel=4"}
+
+// fullScaleJVM replaces serverJVM under -scale full: a 1,000,000-node tree
+// or 1,000,000 watches with their nodes.
+var fullScaleJVM = []string{"-Xms1g", "-Xmx4g", "-XX:TieredStopAtLevel=4"}
+
+// fullScaleStep is the step -scale full adds to the scale curves.
+const fullScaleStep = 1_000_000
 
 var ensembleFlags = []zktest.Option{zktest.JVMFlag("-Xmx256m")}
 
@@ -306,9 +356,15 @@ func document(d docInfo) string {
 	fmt.Fprintf(&b, "- Load: other engineers ran test suites on this machine during the run (1-minute load average %s at the start, %s at the end), "+
 		"so absolute figures are noisy; compare the ratios.\n", d.loadStart, d.loadEnd)
 	s := d.sizes
+	var steps []string
+	for _, n := range s.scale {
+		if n > 0 {
+			steps = append(steps, strconv.Itoa(n))
+		}
+	}
 	fmt.Fprintf(&b, "- Sizes: %d sequential Gets; %d Gets per concurrency level; %d creates then deletes; %d iterations for allocations; "+
-		"%d watches; %d lock handoffs; a bulk-read tree of %d leaves. Values are 100 bytes.\n\n",
-		s.seqGets, s.concGets, s.creates, s.allocOps, s.watches, s.handoffs, s.bulkLeaves)
+		"%d watches; %d lock handoffs; a bulk-read tree of %d leaves; scale curves (13, 14) at %s leaves or watches. Values are 100 bytes.\n\n",
+		s.seqGets, s.concGets, s.creates, s.allocOps, s.watches, s.handoffs, s.bulkLeaves, strings.Join(steps, ", "))
 	b.WriteString(table())
 	b.WriteString("\n")
 	if dt := dataTable(); dt != "" {
@@ -334,16 +390,18 @@ func document(d docInfo) string {
 const methodNotes = `## How each figure is taken
 
 1. Sequential Get: one connection, one Get of a 100-byte node at a time; latency per call (the raw client: per round trip).
-2. Concurrent Get: one client shared by 8, 64 or 256 goroutines, each looping on Get until the total is reached; the raw client keeps a window of 8, 64 or 256 requests outstanding.
+2. Concurrent Get: one client shared by 1, 8, 64, 256 or 1 024 goroutines, each looping on Get until the total is reached; the raw client keeps a window of as many requests outstanding.
 3. Create: persistent sequential nodes with 100-byte values from 64 goroutines (raw: a window of 64; raw uses create, Keeper create2, go-zookeeper create), then Delete of each from 64 goroutines.
 4. Allocations: testing.Benchmark with ReportAllocs over sequential Gets and Creates on one client.
 5. Watches: the measured client sets one-shot data watches (GetW from 64 goroutines; raw: getData with the watch flag, a window of 256) on every node of a flat parent; a second, raw client then sets every node's data (a window of 256). Delivered events are counted until 15 s after the last change was acknowledged; the time runs from the first change to the last event. Heap per watch is the live-heap growth (after GC) while setting them, divided by their number: what the client keeps per watch.
-6. Lock handoff: sessions contending for one lock in a loop; the handoff is the time from one holder's Release call to the next holder's Acquire returning.
+6. Lock handoff: 4 sessions (the first rows; then 2, 16 and 64) contending for one lock in a loop, each on its own client (Keeper's recipe/lock, go-zookeeper's zk.Lock); the handoff is the time from one holder's Release call to the next holder's Acquire returning.
 7. Failover: Keeper and go-zookeeper connect to the same follower of a three-member ensemble (hosts in a fixed order), the follower is killed with SIGKILL, and each client's time from the kill to its first successful Get is taken; the member is restarted between repetitions.
 8. Bulk read: a tree of 10 top nodes with 100 middle nodes each, each with 100 leaves, every node holding 100 bytes, read into memory. The walk: 64 goroutines share a queue of paths, Get each node and list the children of those whose Stat says they have some (the raw client does the same level by level with a window of 256). Keeper's TreeCache (default options: 16 workers, multi-reads of up to 128 nodes under one persistent recursive watch) is timed from Start to Ready. The MultiGet row reads each level in batches of 100 from 64 goroutines.
 9. Recipe latency (Keeper only): a persistent.Node (ephemeral) on a client whose connection goes through a fault proxy, session timeout 4 s; its session is expired on the server while the proxy is paused (20 times; quick: 5), and the time runs from an observer's watch reporting the node deleted to its next watch reporting the node back (the client reconnects, learns of the expiry, opens a new session and re-creates the node). Discovery: 300 (quick: 50) instances registered one after another on one client; the time runs from Register's call to a ServiceCache on a second client reporting the instance. LeaderSelector failover: 30 terms each way (quick: 5), each on a fresh path with two clients (session timeout 4 s): the leader's client goes through a fault proxy; the time runs from pausing that proxy for good (the server expires the session) or from the leader's function returning, to the next selector's function starting. Curator 5.4's LeaderSelector (Debian's jars, a javac-compiled driver, its two clients in one JVM) is measured the same way in the same run; its rows are labelled Curator and its figures sit in the Keeper column.
 10. Data recipes: Counter increments (one counter; 1 goroutine, then 64 sharing one client; Kazoo: as many threads sharing one KazooClient, each with its own Counter) and Queue and LockingQueue put then get (one producer putting 100-byte items while 4 consumers take them; LockingQueue consumers Get then Consume), Keeper beside Kazoo driven by python3-kazoo on the same server; Kazoo's time and CPU exclude the interpreter's start. The raw row is the ceiling of the same requests pipelined: for the counter one getData and one versioned setData per increment (one at a time for 1 goroutine, a window of 64 otherwise, without contention), for the queues the creates (a window of 1), reads and deletes (a window of 4). Keeper's increments and puts are transactions that also create a marker node (recipe/counter's exactly-once writes); under 64 goroutines an increment retries its read and write while others win, counted in the "versioned writes tried" row.
 11. Curator's queues: DistributedQueue (with lock safety, a lockPath, as Keeper's default; and at most once, Curator's default) and SimpleDistributedQueue, one producer putting 10 000 100-byte items (Curator: putInBackground(false)) while 4 consumers take them (Curator: 4 consumer queues, or 4 threads polling, on one CuratorFramework; Keeper: 4 Consume or Take loops on one client), Keeper beside Curator 5.4 (Debian's jars, compiled with javac at run time) on the same server. Curator's time and CPU (the JVM's process CPU time) exclude the JVM's start and the connection, but include its JIT warm-up. Keeper's puts, takes and at-most-once deletes are transactions with a marker node (exactly once after a lost reply), Curator's are plain.
+13. TreeCache scale: a tree shaped as 8's (10 top nodes, middle nodes of 100 leaves each, 100-byte values) of 10 000 and 100 000 leaves (-scale full: 1 000 000; quick: 1 000 and 10 000). Keeper's TreeCache (default options) is timed from Start to Ready; go-zookeeper, which has no TreeCache, walks the tree as in 8 (64 goroutines) into a map of path to data. Heap per node: the live heap (runtime.ReadMemStats after two GCs) after the load (Keeper: once the Initialized event was drained) less the heap before it, divided by the nodes.
+14. Watch restore scale: 10 000 and 100 000 (-scale full: 1 000 000; quick: 1 000 and 10 000) empty nodes in buckets of 1 000; the client, connected through a zktest proxy, sets a one-shot ExistsW on each from 64 goroutines; heap per watch as in 5. The proxy then drops the connection; the client reconnects through it and resumes its session. The proxy's tap takes the time of the connect response and of the server's reply to the SetWatches batch that completes every watched path (it reads the paths each batch names and matches replies by xid). A raw client straight to the server then changes 1 000 of the nodes, evenly spread, and the client's watches on them must fire within 30 s.
 `
 
 func orUnknown(s string) string {

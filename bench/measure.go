@@ -29,10 +29,15 @@ type sizes struct {
 	handoffs   int // measurement 6
 	bulkLeaves int // measurement 8: leaf nodes (the tree has 10 top nodes)
 	warmup     int
+	// scale are the steps of measurements 13 and 14 (tree leaves, and
+	// watches); 0 ends them. An array keeps sizes comparable.
+	scale [3]int
 }
 
-var fullSizes = sizes{seqGets: 3000, concGets: 20000, creates: 10000, allocOps: 3000, watches: 100000, handoffs: 300, bulkLeaves: 100000, warmup: 2000}
-var quickSizes = sizes{seqGets: 500, concGets: 5000, creates: 2000, allocOps: 500, watches: 10000, handoffs: 40, bulkLeaves: 10000, warmup: 300}
+var fullSizes = sizes{seqGets: 3000, concGets: 20000, creates: 10000, allocOps: 3000, watches: 100000, handoffs: 300, bulkLeaves: 100000, warmup: 2000,
+	scale: [3]int{10000, 100000}}
+var quickSizes = sizes{seqGets: 500, concGets: 5000, creates: 2000, allocOps: 500, watches: 10000, handoffs: 40, bulkLeaves: 10000, warmup: 300,
+	scale: [3]int{1000, 10000}}
 
 const getPath = "/bench/get"
 
