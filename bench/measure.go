@@ -222,6 +222,9 @@ func (e *env) concGet(name string, g int) error {
 		}
 	}
 	what := fmt.Sprintf("2 · Concurrent Get, %d goroutines", g)
+	if g == 1 {
+		what = "2 · Concurrent Get, 1 goroutine"
+	}
 	f := fig(what, "ops/s").add(name, rate(n, res.wall))
 	if g == 256 {
 		f.goal("≥ 0.97 × raw, ≥ go-zk", atLeast(0.97, 1, 0))
