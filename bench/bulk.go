@@ -70,9 +70,10 @@ func (e *env) bulk(name string) error {
 		got, took, err = e.rawWalk()
 	case nameGoZK:
 		var st *store
-		st, took, err = e.gozkWalk(bulkRoot, want)
+		var res result
+		st, res, err = e.gozkWalk(bulkRoot, want)
 		if st != nil {
-			got = len(st.nodes)
+			got, took = len(st.nodes), res.wall
 		}
 	case nameKeeper:
 		got, took, err = e.keeperWalk()
@@ -94,10 +95,11 @@ func (e *env) bulk(name string) error {
 		best.add(name, took.Seconds())
 		return nil
 	}
-	got, took, _, err = treeCacheLoad(e, bulkRoot)
+	tl, err := treeCacheLoad(e, bulkRoot)
 	if err != nil {
 		return err
 	}
+	got, took = tl.nodes, tl.res.wall
 	if got != want {
 		return fmt.Errorf("Keeper TreeCache holds %d nodes, want %d", got, want)
 	}
@@ -204,15 +206,16 @@ func childPaths(parent string, names []string) []string {
 }
 
 // gozkWalk reads the tree at root (about n nodes) with go-zookeeper from
-// walkers goroutines and returns the copy it built.
-func (e *env) gozkWalk(root string, n int) (*store, time.Duration, error) {
+// walkers goroutines and returns the copy it built and what the walk
+// cost.
+func (e *env) gozkWalk(root string, n int) (*store, result, error) {
 	s, err := connectGoZK([]string{e.addr}, sessionTimeout, false)
 	if err != nil {
-		return nil, 0, err
+		return nil, result{}, err
 	}
 	defer s.close()
 	st := newStore(n)
-	t0 := time.Now()
+	m := startMeter(e.pid)
 	err = walk(root, func(p string) ([]string, error) {
 		data, stat, err := s.c.Get(p)
 		if err != nil {
@@ -228,11 +231,11 @@ func (e *env) gozkWalk(root string, n int) (*store, time.Duration, error) {
 		}
 		return childPaths(p, names), nil
 	})
-	took := time.Since(t0)
+	res := m.stop()
 	if errors.Is(err, zk.ErrNoNode) {
 		err = fmt.Errorf("tree changed during the walk: %w", err)
 	}
-	return st, took, err
+	return st, res, err
 }
 
 func (e *env) keeperWalk() (int, time.Duration, error) {

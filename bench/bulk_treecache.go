@@ -9,22 +9,30 @@ import (
 	"github.com/keeper-go/keeper/recipe/cache"
 )
 
-// treeCacheLoad times Keeper's TreeCache on the tree at root: from Start
-// to Ready (the whole tree in memory), with the default options. The
+// treeLoad is what loading a TreeCache took.
+type treeLoad struct {
+	nodes int     // cached once loaded
+	res   result  // from Start to Ready
+	grown float64 // live heap added, bytes
+}
+
+// treeCacheLoad measures Keeper's TreeCache on the tree at root: from
+// Start to Ready (the whole tree in memory), with the default options. The
 // cache's events are drained meanwhile, as an application would. It also
-// returns the live heap the loaded cache added: after GC, from before
-// Start to after the Initialized event was drained.
-func treeCacheLoad(e *env, root string) (int, time.Duration, float64, error) {
+// gives the live heap the loaded cache added: after GC, from before Start
+// to after the Initialized event was drained.
+func treeCacheLoad(e *env, root string) (treeLoad, error) {
+	var none treeLoad
 	s, err := connectKeeper(e.servers)
 	if err != nil {
-		return 0, 0, 0, err
+		return none, err
 	}
 	defer s.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	tc, err := cache.NewTreeCache(s.c, root)
 	if err != nil {
-		return 0, 0, 0, err
+		return none, err
 	}
 	drained := make(chan struct{})
 	initialized := make(chan struct{})
@@ -39,25 +47,25 @@ func treeCacheLoad(e *env, root string) (int, time.Duration, float64, error) {
 	defer func() { <-drained }()
 	defer tc.Close()
 	before := heapInUse()
-	t0 := time.Now()
+	m := startMeter(e.pid)
 	if err := tc.Start(ctx); err != nil {
-		return 0, 0, 0, err
+		return none, err
 	}
 	select {
 	case <-tc.Ready():
 	case <-tc.Done():
-		return 0, 0, 0, fmt.Errorf("tree cache ended while loading: %w", tc.Err())
+		return none, fmt.Errorf("tree cache ended while loading: %w", tc.Err())
 	case <-ctx.Done():
-		return 0, 0, 0, fmt.Errorf("tree cache not loaded after 5 minutes: %w", ctx.Err())
+		return none, fmt.Errorf("tree cache not loaded after 5 minutes: %w", ctx.Err())
 	}
-	took := time.Since(t0)
+	res := m.stop()
 	select {
 	case <-initialized:
 	case <-ctx.Done():
-		return 0, 0, 0, fmt.Errorf("no Initialized event after 5 minutes: %w", ctx.Err())
+		return none, fmt.Errorf("no Initialized event after 5 minutes: %w", ctx.Err())
 	}
 	grown := float64(heapInUse()) - float64(before)
-	return countCached(tc, root), took, grown, nil
+	return treeLoad{nodes: countCached(tc, root), res: res, grown: grown}, nil
 }
 
 // countCached counts the nodes the cache holds under path, path included.

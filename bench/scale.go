@@ -81,24 +81,24 @@ func watchStep(k int) measurement {
 func (e *env) treeScale(name string, k int) error {
 	want := treeNodes(e.step(k))
 	var got int
-	var took time.Duration
+	var res result
 	var grown float64
 	switch name {
 	case nameGoZK:
 		before := heapInUse()
-		st, t, err := e.gozkWalk(scaleTreeRoot, want)
+		st, r, err := e.gozkWalk(scaleTreeRoot, want)
 		if err != nil {
 			return err
 		}
 		grown = float64(heapInUse()) - float64(before)
 		runtime.KeepAlive(st)
-		got, took = len(st.nodes), t
+		got, res = len(st.nodes), r
 	case nameKeeper:
-		var err error
-		got, took, grown, err = treeCacheLoad(e, scaleTreeRoot)
+		tl, err := treeCacheLoad(e, scaleTreeRoot)
 		if err != nil {
 			return err
 		}
+		got, res, grown = tl.nodes, tl.res, tl.grown
 	default:
 		return fmt.Errorf("no tree load for %s", name)
 	}
@@ -108,8 +108,11 @@ func (e *env) treeScale(name string, k int) error {
 	nodes := thousands(int64(want))
 	what := fmt.Sprintf("13 · Tree of %s nodes", nodes)
 	fig(fmt.Sprintf("%s: Keeper TreeCache initial load (go-zk: %d-goroutine walk)", what, walkers), "s").
-		add(name, took.Seconds()).goal("≤ 0.5 × go-zk", atMost(0, 0.5, 0))
-	fig(what+": load time per node", "µs").add(name, perOp(took, want))
+		add(name, res.wall.Seconds()).goal("≤ 0.5 × go-zk", atMost(0, 0.5, 0))
+	fig(what+": load time per node", "µs").add(name, perOp(res.wall, want))
+	fig(what+": client CPU per node", "µs").add(name, perOp(res.cpu, want))
+	fig(what+": server CPU per node", "µs").add(name, perOp(res.srv, want))
+	fig(what+": garbage collections during the load", "GCs").add(name, float64(res.gcs))
 	fig(what+": heap held per node once loaded (go-zk: the walk's map of path to data)", "B").
 		add(name, max(0, grown/float64(want)))
 	return nil
@@ -188,6 +191,7 @@ func (e *env) watchScale(name string, k int) error {
 
 	rt := &restoreTap{want: n, done: make(chan struct{})}
 	p.Tap(rt.frame)
+	m := startMeter(e.pid)
 	rt.arm()
 	p.Drop()
 	limit := 30*time.Second + time.Duration(n)*100*time.Microsecond
@@ -195,6 +199,7 @@ func (e *env) watchScale(name string, k int) error {
 	case <-rt.done:
 	case <-time.After(limit):
 	}
+	cost := m.stop()
 	p.Tap(nil)
 	r := rt.result()
 	if r.err != nil {
@@ -234,6 +239,8 @@ func (e *env) watchScale(name string, k int) error {
 	fig(what+": session resumed to every watch restored (last SetWatches acknowledged)", "ms").
 		add(name, ms(r.restored.Sub(r.reconnected))).goal("≤ go-zk", atMost(0, 1, 0))
 	fig(what+": SetWatches requests sent", "requests").add(name, float64(r.batches))
+	fig(what+": client CPU, dropped to restored (with the in-process proxy)", "ms").add(name, ms(cost.cpu))
+	fig(what+": server CPU, dropped to restored", "ms").add(name, ms(cost.srv))
 	fig(what+fmt.Sprintf(": %d sampled watches firing after the reconnect", len(sample)), "%").
 		add(name, 100*float64(fired)/float64(len(sample))).goal("100 %", atLeast(0, 0, 100))
 	if fired != len(sample) {

@@ -58,6 +58,7 @@ type meter struct {
 	bytes  uint64
 	io     ioCounts // the clients' socket reads and writes
 	csw    int64    // this process's voluntary context switches
+	gcs    uint32   // garbage collections completed
 }
 
 // result is what a meter measured.
@@ -65,7 +66,8 @@ type result struct {
 	wall, cpu, srv time.Duration
 	allocs, bytes  uint64
 	io             ioCounts
-	csw            int64 // voluntary context switches: a thread went to sleep
+	csw            int64  // voluntary context switches: a thread went to sleep
+	gcs            uint32 // garbage collections completed
 }
 
 // ioCounts count the socket reads and writes of the measured clients.
@@ -96,7 +98,7 @@ func startMeter(pids ...int) *meter {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	m := &meter{pids: pids, allocs: ms.Mallocs, bytes: ms.TotalAlloc}
+	m := &meter{pids: pids, allocs: ms.Mallocs, bytes: ms.TotalAlloc, gcs: ms.NumGC}
 	m.srv = serverCPU(pids)
 	m.io = procIO()
 	m.csw = contextSwitches()
@@ -115,7 +117,7 @@ func (m *meter) stop() result {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return result{wall: wall, cpu: cpu, srv: srv, allocs: ms.Mallocs - m.allocs, bytes: ms.TotalAlloc - m.bytes,
-		io: ioCounts{reads: io.reads - m.io.reads, writes: io.writes - m.io.writes}, csw: csw}
+		io: ioCounts{reads: io.reads - m.io.reads, writes: io.writes - m.io.writes}, csw: csw, gcs: ms.NumGC - m.gcs}
 }
 
 // processCPU returns this process's user+system CPU time.
