@@ -97,6 +97,16 @@ func TestReadOnlyMode(t *testing.T) {
 	if err := cl.Kill(2); err != nil {
 		t.Fatal(err)
 	}
+	// Member 0 serves read-only once it has noticed the lost quorum; until
+	// then it may still accept a session as a read-write member would.
+	waitFor(t, 30*time.Second, "member 0 to serve read-only", func() bool {
+		out, err := keeper.Command(ctx, cl.Addr(0), "isro")
+		if err != nil {
+			return false
+		}
+		ro, err := keeper.ParseIsro(out)
+		return err == nil && ro
+	})
 	// A new client takes a read-only session at once.
 	ro, err := keeper.Connect(ctx, cl.Servers(), keeper.WithReadOnly(true))
 	if err != nil {
