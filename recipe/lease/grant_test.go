@@ -20,7 +20,9 @@ func TestGrantGuard(t *testing.T) {
 	if _, err := c.Create(ctx, "/data", nil); err != nil {
 		t.Fatal(err)
 	}
-	a, err := Obtain(ctx, c, "/l", time.Second, "a")
+	// Long enough that b's first try comes before its end even on a
+	// loaded machine (a one-second lease once ended first).
+	a, err := Obtain(ctx, c, "/l", 5*time.Second, "a")
 	if err != nil || a == nil {
 		t.Fatalf("Obtain = %v, %v", a, err)
 	}
