@@ -57,13 +57,14 @@ func (f *faults) run(ctx context.Context) {
 		pick := f.rng.IntN(members - 1)
 		// Half the pauses and expiries hit the lock's holder, if any (a
 		// Jepsen-style nemesis): the case mutual exclusion must survive.
-		if f.rng.IntN(2) == 0 && (kind >= 22 && kind < 32 || kind >= 76 && kind < 88) {
-			if h := f.ch.lock.holder.Load(); h > 0 {
-				s = int(h) - 1
-			}
-		}
+		// The holder is looked up when the fault strikes, not when it is
+		// drawn: a critical section is shorter than the wait.
+		toHolder := f.rng.IntN(2) == 0 && (kind >= 22 && kind < 32 || kind >= 76 && kind < 88)
 		if !pause(ctx, wait) {
 			return
+		}
+		if h := f.ch.lock.holder.Load(); toHolder && h > 0 {
+			s = int(h) - 1
 		}
 		switch {
 		case kind < 22:

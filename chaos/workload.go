@@ -286,6 +286,9 @@ func (w *worker) critical(ctx context.Context, l *lock.Lock, rng *rand.Rand) {
 		ls.holders.Add(-1)
 	}()
 	ls.sections.Add(1)
+	// Work a little while under the lock, as real work would, then write
+	// the result: a fault during the work finds the holder about to write.
+	pause(cctx, time.Duration(rng.IntN(100))*time.Millisecond)
 	for cctx.Err() == nil {
 		octx, cancelOp := context.WithTimeout(cctx, opTimeout)
 		data, st, err := w.c.Get(octx, "/lockctr")
@@ -311,8 +314,6 @@ func (w *worker) critical(ctx context.Context, l *lock.Lock, rng *rand.Rand) {
 			break
 		}
 	}
-	// Hold the lock a little while, as real work would.
-	pause(cctx, time.Duration(rng.IntN(100))*time.Millisecond)
 }
 
 // logState tracks the persistent sequential nodes under /log, each holding a
