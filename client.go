@@ -373,6 +373,14 @@ func (c *Client) requeue(rs []*request) {
 	}
 	c.outbox = append(keep, c.outbox...)
 	c.mu.Unlock()
+	// The session loop, idle while Close runs, may have looked at the
+	// outbox while these were out of it (taken by a writer of a
+	// connection that died): wake it to look again, or Close's
+	// closeSession would wait for its timeout with no one sending it.
+	select {
+	case c.wakeLoop <- struct{}{}:
+	default:
+	}
 }
 
 // failOutboxLocked fails every unwritten request with err (never sent).
