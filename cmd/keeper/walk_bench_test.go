@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 )
 
 // BenchmarkWalk compares ways of walking a tree as the commands do, on the
@@ -87,9 +85,9 @@ func benchWalk(b *testing.B, root string, nodes int, o walkOpts,
 	walks := 0
 	for b.Loop() {
 		n := 0
-		cpu0 := cpuTime()
+		cpu0 := testutil.CPUTime()
 		err := walk(ctx, a, c, root, o, func(*node) error { n++; return nil })
-		cpu += cpuTime() - cpu0
+		cpu += testutil.CPUTime() - cpu0
 		walks++
 		if err != nil {
 			b.Fatal(err)
@@ -99,13 +97,6 @@ func benchWalk(b *testing.B, root string, nodes int, o walkOpts,
 		}
 	}
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(walks), "cpu-ms/op")
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // buildWalkTree makes a tree below a new root, fan[i] children a node at
@@ -124,38 +115,9 @@ func buildWalkTree(b *testing.B, fan []int) (string, int) {
 	if _, err := c.Create(ctx, root, data); err != nil {
 		b.Fatal(err)
 	}
-	var mu sync.Mutex
-	var failed error
-	level, nodes, pending := []string{root}, 1, 0
-	for _, f := range fan {
-		var next []string
-		for _, p := range level {
-			for i := range f {
-				q := keeper.JoinPath(p, fmt.Sprintf("n%03d", i))
-				next = append(next, q)
-				c.CreateAsync(ctx, q, data, func(_ string, err error) {
-					if err != nil {
-						mu.Lock()
-						failed = errors.Join(failed, err)
-						mu.Unlock()
-					}
-				})
-			}
-			if pending += f; pending >= 4096 { // keep the backlog bounded
-				if err := c.Flush(ctx); err != nil {
-					b.Fatal(err)
-				}
-				pending = 0
-			}
-		}
-		if err := c.Flush(ctx); err != nil {
-			b.Fatal(err)
-		}
-		level = next
-		nodes += len(next)
+	n, err := testutil.BuildTree(ctx, c, root, fan, data)
+	if err != nil {
+		b.Fatal(err)
 	}
-	if failed != nil {
-		b.Fatal(failed)
-	}
-	return root, nodes
+	return root, n + 1
 }

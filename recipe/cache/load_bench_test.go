@@ -2,14 +2,13 @@ package cache_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/recipe/cache"
 )
 
@@ -91,51 +90,14 @@ func buildTree(b *testing.B, t loadTree) string {
 	if _, err := c.Create(ctx, root, data); err != nil {
 		b.Fatal(err)
 	}
-	level := []string{root}
-	for _, f := range t.fan {
-		var next []string
-		var mu sync.Mutex
-		var first error
-		pending := 0
-		for _, p := range level {
-			for i := range f {
-				q := keeper.JoinPath(p, fmt.Sprintf("n%03d", i))
-				next = append(next, q)
-				c.CreateAsync(ctx, q, data, func(_ string, err error) {
-					if err != nil {
-						mu.Lock()
-						first = errors.Join(first, err)
-						mu.Unlock()
-					}
-				})
-			}
-			if pending += f; pending >= 4096 { // keep the backlog bounded
-				if err := c.Flush(ctx); err != nil {
-					b.Fatal(err)
-				}
-				pending = 0
-			}
-		}
-		if err := c.Flush(ctx); err != nil {
-			b.Fatal(err)
-		}
-		if first != nil {
-			b.Fatal(first)
-		}
-		level = next
+	if _, err := testutil.BuildTree(ctx, c, root, t.fan, data); err != nil {
+		b.Fatal(err)
 	}
 	if built.roots == nil {
 		built.roots = map[string]string{}
 	}
 	built.roots[t.name] = root
 	return root
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // loadWay reads the tree at root into memory and returns how many nodes
@@ -184,9 +146,9 @@ func benchLoad(b *testing.B, w loadWay, root string, nodes int) {
 	var cpu time.Duration
 	loads := 0
 	for b.Loop() {
-		cpu0 := cpuTime()
+		cpu0 := testutil.CPUTime()
 		n, err := w.load(ctx, c, root)
-		cpu += cpuTime() - cpu0
+		cpu += testutil.CPUTime() - cpu0
 		loads++
 		if err != nil {
 			b.Fatal(err)
