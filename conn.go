@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -160,7 +161,8 @@ func (cn *conn) wakeReaderLocked() {
 	}
 }
 
-// idle reports whether no request awaits a reply.
+// idle reports whether no request awaits a reply, so that a caller may
+// write its own (release's "quiet" asks more, for giving the socket up).
 func (cn *conn) idle() bool {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
@@ -314,7 +316,7 @@ func (cn *conn) readNext(big bool) (reply bool, err error) {
 func (cn *conn) peekFrame() (frame []byte, n int, err error) {
 	hdr, err := cn.br.Peek(4)
 	if err == nil {
-		size := int(int32(uint32(hdr[0])<<24 | uint32(hdr[1])<<16 | uint32(hdr[2])<<8 | uint32(hdr[3])))
+		size := int(int32(binary.BigEndian.Uint32(hdr)))
 		if size < 0 || size > cn.c.cfg.maxFrame || size+4 > cn.br.Size() {
 			return nil, -1, nil
 		}
@@ -413,9 +415,12 @@ func (cn *conn) release(byCaller bool) bool {
 	if cn.dead {
 		return true
 	}
-	idle := cn.head >= len(cn.pending) && len(cn.pings) == 0 && len(cn.authWait) == 0 && cn.br.Buffered() == 0
+	// Quieter than idle (no request awaits a reply): no ping or auth
+	// reply is due either, and nothing is buffered, so that nothing can
+	// arrive for the socket's owner until a new request is written.
+	quiet := cn.head >= len(cn.pending) && len(cn.pings) == 0 && len(cn.authWait) == 0 && cn.br.Buffered() == 0
 	switch {
-	case idle:
+	case quiet:
 		cn.rstate = readUnowned
 		cn.ridle.Reset(readIdle)
 		return true
@@ -673,7 +678,7 @@ func (cn *conn) addLocked(r *request) bool {
 	} else {
 		r.xid = wire.XidAuth
 	}
-	putInt32(r.frame[4:], r.xid)
+	binary.BigEndian.PutUint32(r.frame[4:], uint32(r.xid))
 	r.sentAt = time.Now().UnixNano()
 	// Copy and detach the frame before r becomes visible in the FIFO: from
 	// then on a failing connection may complete r and its caller recycle
@@ -713,10 +718,6 @@ func (cn *conn) flushLocked() bool {
 	}
 	cn.lastWrite.Store(now.UnixNano())
 	return true
-}
-
-func putInt32(b []byte, v int32) {
-	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 }
 
 // nextXid returns the next request xid. Xids wrap from MaxInt32 back to
