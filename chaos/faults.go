@@ -229,11 +229,14 @@ func (f *faults) member(ctx context.Context, kind string, down time.Duration, pi
 			fmt.Printf("chaos: restarting member %d: %v\n", victim, err)
 			return
 		}
+		f.logf("member %d: restarted", victim)
 		// Wait until it has rejoined (a follower or the leader) before the
 		// next member fault, so that a quorum is always up.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settle)
 		defer cancel()
-		_ = zk.WaitMode(wctx, victim, "leader", "follower")
+		if err := zk.WaitMode(wctx, victim, "leader", "follower"); err == nil {
+			f.logf("member %d: rejoined", victim)
+		}
 	})
 }
 

@@ -31,6 +31,7 @@ type regInput struct {
 type regOutput struct {
 	outcome outcome  // for a cas: applied, notApplied (bad version) or unknown
 	state   regState // for a read
+	note    string   // where it ran and the zxids it saw, for a failure's report
 }
 
 // registerModel is the sequential specification. An operation whose outcome
@@ -60,9 +61,9 @@ var registerModel = porcupine.Model{
 	DescribeOperation: func(input, output any) string {
 		in, out := input.(regInput), output.(regOutput)
 		if in.read {
-			return fmt.Sprintf("read -> %d@v%d", out.state.val, out.state.ver)
+			return fmt.Sprintf("read -> %d@v%d%s", out.state.val, out.state.ver, out.note)
 		}
-		return fmt.Sprintf("set %d if v%d -> %v", in.newVal, in.expVer, out.outcome)
+		return fmt.Sprintf("set %d if v%d -> %v%s", in.newVal, in.expVer, out.outcome, out.note)
 	},
 }
 
@@ -206,7 +207,7 @@ func visualize(key string, ops []porcupine.Operation, timeout time.Duration) str
 
 // describeOps lists the first operations of a partition, in call order.
 func describeOps(ops []porcupine.Operation) string {
-	const limit = 12
+	const limit = 200
 	s := ""
 	for i, op := range ops {
 		if i == limit {

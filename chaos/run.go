@@ -117,6 +117,18 @@ func (ch *chaos) setUp(ctx context.Context) error {
 	return nil
 }
 
+// member names the ensemble member behind slot s's proxy at addr (as
+// Client.Server reports it), for failure reports: "m0".."m2", numbered as
+// the fault log numbers them, or "?" when the client is not connected.
+func (ch *chaos) member(s int, addr string) string {
+	for m := range members {
+		if ch.proxies[s][m].Addr() == addr {
+			return fmt.Sprintf("m%d", m)
+		}
+	}
+	return "?"
+}
+
 // connect opens slot s's client through its proxies.
 func (ch *chaos) connect(ctx context.Context, s int) (*keeper.Client, error) {
 	addrs := make([]string, members)

@@ -75,6 +75,7 @@ func (w *worker) counter(ctx context.Context) {
 			var data []byte
 			var st *keeper.Stat
 			synced := w.c.LastZxid() // no older than what the Sync waited for
+			syncedAt := w.ch.member(w.slot, w.c.Server())
 			if err == nil {
 				data, st, err = w.c.Get(octx, key)
 			}
@@ -82,6 +83,7 @@ func (w *worker) counter(ctx context.Context) {
 			if err == nil {
 				n, _ := strconv.Atoi(string(data))
 				out.state = regState{val: n, ver: int(st.Version)}
+				out.note = fmt.Sprintf(" (sync@%s z=0x%x, get@%s z=0x%x mz=0x%x)", syncedAt, synced, w.ch.member(w.slot, w.c.Server()), w.c.LastZxid(), st.Mzxid)
 				w.monotonic(seen, sid, key, st.Mzxid, "synced read")
 			}
 			linear := syncedReadLinear(err, sid, w.c.SessionID())
@@ -112,12 +114,16 @@ func (w *worker) counter(ctx context.Context) {
 			}
 			st2, err := w.c.Set(octx, key, []byte(strconv.Itoa(n+1)), st.Version)
 			o := classify(err)
+			out := regOutput{outcome: o}
+			if o == applied {
+				out.note = fmt.Sprintf(" (@%s mz=0x%x)", w.ch.member(w.slot, w.c.Server()), st2.Mzxid)
+			}
 			if o == notApplied && !errors.Is(err, keeper.ErrBadVersion) {
 				// Refused for another reason (throttled, session moved):
 				// it reveals nothing about the node.
-				h.end(key, w.slot, call, in, regOutput{outcome: o}, false)
+				h.end(key, w.slot, call, in, out, false)
 			} else {
-				h.end(key, w.slot, call, in, regOutput{outcome: o}, true)
+				h.end(key, w.slot, call, in, out, true)
 			}
 			if o == applied {
 				w.monotonic(seen, sid, key, st2.Mzxid, "write")
