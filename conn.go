@@ -593,7 +593,11 @@ func (cn *conn) writeLoop() {
 }
 
 // writePrelude writes the requests that must precede every other on a new
-// connection: credentials, then the watches to restore.
+// connection: credentials, then the watches to restore. It writes in
+// chunks of about preludeChunk bytes: a million restored watches make
+// tens of megabytes of SetWatches, which gathered into one buffer before
+// the first write cost more CPU in copying than everything else of the
+// restore.
 func (cn *conn) writePrelude() {
 	cn.wmu.Lock()
 	defer cn.wmu.Unlock()
@@ -601,11 +605,19 @@ func (cn *conn) writePrelude() {
 		r.state.Store(reqWritten)
 		if !cn.addLocked(r) {
 			r.complete(CodeConnectionLoss, &requestError{err: ErrConnectionLoss, sent: false})
+			continue
+		}
+		if len(cn.wbuf) >= preludeChunk {
+			cn.flushLocked() // on failure, the rest fail in addLocked
 		}
 	}
 	cn.prelude = nil
 	cn.flushLocked()
 }
+
+// preludeChunk is the size at which writePrelude writes what it has
+// gathered.
+const preludeChunk = 256 << 10
 
 // tryWrite writes the outbox from the calling goroutine if nobody else is
 // writing; otherwise it leaves the work to the writer goroutine.
