@@ -345,11 +345,15 @@ func (tc *TreeCache) apply(r *result) error {
 			tc.schedule(job{path: p, data: true, kids: kidsAlways})
 			return nil
 		}
-		n := &znode{data: r.data, stat: r.stat, kids: map[string]struct{}{}}
+		n := &znode{data: r.data, stat: r.stat} // kids is made with the first child: most nodes are leaves
 		tc.mu.Lock()
 		tc.nodes[p] = n
 		if p != tc.root {
-			tc.nodes[path.Dir(p)].kids[path.Base(p)] = struct{}{}
+			parent := tc.nodes[path.Dir(p)]
+			if parent.kids == nil {
+				parent.kids = map[string]struct{}{}
+			}
+			parent.kids[path.Base(p)] = struct{}{}
 		}
 		tc.mu.Unlock()
 		tc.adopt(p, n, r)
@@ -387,6 +391,9 @@ func (tc *TreeCache) apply(r *result) error {
 // diffKids reads the listed children the cache lacks, and re-reads the
 // cached ones not listed (to confirm that they are gone).
 func (tc *TreeCache) diffKids(p string, n *znode, kids []string) {
+	if len(kids) == 0 && len(n.kids) == 0 {
+		return // a leaf still: nothing to read
+	}
 	listed := make(map[string]struct{}, len(kids))
 	for _, k := range kids {
 		if !tc.wanted(keeper.JoinPath(p, k)) {
