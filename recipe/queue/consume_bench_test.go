@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -49,14 +48,14 @@ func BenchmarkAtMostOnceDrain(b *testing.B) {
 				for b.Loop() {
 					cctx, stop := context.WithCancel(ctx)
 					n := 0
-					cpu0, t0 := cpuTime(), time.Now()
+					cpu0, t0 := testutil.CPUTime(), time.Now()
 					err := q.Consume(cctx, func(context.Context, []byte) error {
 						if n++; n == items {
 							stop()
 						}
 						return nil
 					})
-					took, cpu := time.Since(t0), cpuTime()-cpu0
+					took, cpu := time.Since(t0), testutil.CPUTime()-cpu0
 					stop()
 					if !errors.Is(err, context.Canceled) {
 						b.Fatal(err)
@@ -125,7 +124,7 @@ func benchQueueDrain(b *testing.B, items, consumers int, each bool) {
 	for b.Loop() {
 		var taken atomic.Int64
 		var wg sync.WaitGroup
-		cpu0, t0 := cpuTime(), time.Now()
+		cpu0, t0 := testutil.CPUTime(), time.Now()
 		for _, q := range qs {
 			wg.Go(func() {
 				for {
@@ -142,7 +141,7 @@ func benchQueueDrain(b *testing.B, items, consumers int, each bool) {
 			})
 		}
 		wg.Wait()
-		took, cpu := time.Since(t0), cpuTime()-cpu0
+		took, cpu := time.Since(t0), testutil.CPUTime()-cpu0
 		if n := taken.Load(); n != int64(items) {
 			b.Fatalf("%d items taken, want %d", n, items)
 		}
@@ -154,11 +153,4 @@ func benchQueueDrain(b *testing.B, items, consumers int, each bool) {
 			b.Fatal(err)
 		}
 	}
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
