@@ -301,17 +301,7 @@ func curatorTable() string {
 			b.WriteString("|---|---|---:|---:|---:|---|---|\n")
 		}
 		cu, k := f.vals[nameCurator].median(), f.vals[nameKeeper].median()
-		met := ""
-		if f.check != nil {
-			switch v := f.check(k, math.NaN(), cu); {
-			case !v.known:
-				met = "—"
-			case v.met:
-				met = "yes"
-			default:
-				met = "**no**, " + v.how
-			}
-		}
+		met := f.judge(nameRaw, nameCurator) // Curator's rows have no raw column
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n",
 			f.label, f.unit, cell(f.vals[nameCurator]), cell(f.vals[nameKeeper]), ratio(k, cu), f.target, met)
 	}

@@ -416,17 +416,7 @@ func dataTable() string {
 			b.WriteString("|---|---|---:|---:|---:|---:|---:|---|---|\n")
 		}
 		r, kz, k := f.vals[nameRaw].median(), f.vals[nameKazoo].median(), f.vals[nameKeeper].median()
-		met := ""
-		if f.check != nil {
-			switch v := f.check(k, r, kz); {
-			case !v.known:
-				met = "—"
-			case v.met:
-				met = "yes"
-			default:
-				met = "**no**, " + v.how
-			}
-		}
+		met := f.judge(nameRaw, nameKazoo)
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			f.label, f.unit, cell(f.vals[nameRaw]), cell(f.vals[nameKazoo]), cell(f.vals[nameKeeper]),
 			ratio(k, r), ratio(k, kz), f.target, met)

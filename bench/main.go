@@ -354,9 +354,11 @@ func document(d docInfo) string {
 		"Session timeout %v (failover: %v, the same for both clients).\n", gitCommit(), sessionTimeout, failoverTimeout)
 	fmt.Fprintf(&b, "- Method: %d repetitions of every measurement per client, the clients interleaved (the first one rotates), "+
 		"a fresh connection per run; each cell is median (min–max). Client CPU is this process's getrusage time over the timed part "+
-		"divided by the operations; server CPU is the ZooKeeper process's utime+stime from /proc over the same part.\n", d.reps)
-	fmt.Fprintf(&b, "- Load: other engineers ran test suites on this machine during the run (1-minute load average %s at the start, %s at the end), "+
-		"so absolute figures are noisy; compare the ratios.\n", d.loadStart, d.loadEnd)
+		"divided by the operations; server CPU is the ZooKeeper process's utime+stime from /proc over the same part. "+
+		"Met: \"yes\" or \"no\" only when the target is met, or missed, at both ends of the spreads (Keeper's worst repetition "+
+		"against the references' best, and its best against their worst); otherwise \"not resolved\", with what the medians say.\n", d.reps)
+	fmt.Fprintf(&b, "- Load: 1-minute load average %s at the start of the run, %s at the end (the bench's own work included); "+
+		"absolute figures move with the machine's other work; compare the ratios.\n", d.loadStart, d.loadEnd)
 	s := d.sizes
 	var steps []string
 	for _, n := range s.scale {
@@ -394,7 +396,7 @@ const methodNotes = `## How each figure is taken
 1. Sequential Get: one connection, one Get of a 100-byte node at a time; latency per call (the raw client: per round trip).
 2. Concurrent Get: one client shared by 1, 8, 64, 256 or 1 024 goroutines, each looping on Get until the total is reached; the raw client keeps a window of as many requests outstanding.
 3. Create: persistent sequential nodes with 100-byte values from 64 goroutines (raw: a window of 64; raw uses create, Keeper create2, go-zookeeper create), then Delete of each from 64 goroutines.
-4. Allocations: testing.Benchmark with ReportAllocs over sequential Gets and Creates on one client.
+4. Allocations: testing.Benchmark with ReportAllocs over sequential Gets and Creates on one client, unrounded (allocations over iterations: the process's background is in it, which raw's row shows); Keeper's GetAsync and CreateAsync the same from one goroutine, a Flush after every 64 calls (its own allocations spread over them), after 256 calls of each to warm the client's pools up.
 5. Watches: the measured client sets one-shot data watches (GetW from 64 goroutines; raw: getData with the watch flag, a window of 256) on every node of a flat parent; a second, raw client then sets every node's data (a window of 256). Delivered events are counted until 15 s after the last change was acknowledged; the time runs from the first change to the last event. Heap per watch is the live-heap growth (after GC) while setting them, divided by their number: what the client keeps per watch.
 6. Lock handoff: 4 sessions (the first rows; then 2, 16 and 64) contending for one lock in a loop, each on its own client (Keeper's recipe/lock, go-zookeeper's zk.Lock); the handoff is the time from one holder's Release call to the next holder's Acquire returning.
 7. Failover: Keeper and go-zookeeper connect to the same follower of a three-member ensemble (hosts in a fixed order), the follower is killed with SIGKILL, and each client's time from the kill to its first successful Get is taken; the member is restarted between repetitions.

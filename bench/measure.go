@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/keeper-go/keeper"
 )
 
 // env is what every measurement needs: the server and the sizes.
@@ -169,10 +173,10 @@ func (e *env) seqGet(name string) error {
 	slices.Sort(lat)
 	fig("1 · Sequential Get", "ops/s").add(name, rate(n, res.wall))
 	fig("1 · Sequential Get latency p50", "µs").add(name, micros(percentile(lat, 50))).
-		goal("≤ 1.05 × raw", atMost(1.05, 0, 0))
+		goal("≤ 1.03 × raw, < go-zk", atMost(1.03, 1, 0))
 	fig("1 · Sequential Get latency p99", "µs").add(name, micros(percentile(lat, 99)))
 	fig("1 · Sequential Get client CPU", "µs/op").add(name, perOp(res.cpu, n)).
-		goal("≤ 1.1 × raw, < go-zk", atMost(1.1, 1, 0))
+		goal("≤ 1.15 × raw", atMost(1.15, 0, 0))
 	fig("1 · Sequential Get server CPU", "µs/op").add(name, perOp(res.srv, n)).
 		goal("≤ go-zk", atMost(0, 1, 0))
 	fig("1 · Sequential Get: client threads blocking", "per op").add(name, float64(res.csw)/float64(n))
@@ -225,14 +229,11 @@ func (e *env) concGet(name string, g int) error {
 	if g == 1 {
 		what = "2 · Concurrent Get, 1 goroutine"
 	}
-	f := fig(what, "ops/s").add(name, rate(n, res.wall))
-	if g == 256 {
-		f.goal("≥ 0.97 × raw, ≥ go-zk", atLeast(0.97, 1, 0))
-	} else {
-		f.goal("≥ go-zk", atLeast(0, 1, 0))
+	fig(what, "ops/s").add(name, rate(n, res.wall)).goal("≥ go-zk", atLeast(0, 1, 0))
+	cpu := fig(what+": client CPU", "µs/op").add(name, perOp(res.cpu, n))
+	if g >= 8 && g <= 256 { // the performance issue's levels
+		cpu.goal("≤ 1.2 × raw", atMost(1.2, 0, 0))
 	}
-	fig(what+": client CPU", "µs/op").add(name, perOp(res.cpu, n)).
-		goal("≤ 1.1 × raw, < go-zk", atMost(1.1, 1, 0))
 	fig(what+": server CPU", "µs/op").add(name, perOp(res.srv, n)).
 		goal("≤ go-zk", atMost(0, 1, 0))
 	if res.io.writes > 0 {
@@ -331,7 +332,7 @@ func (e *env) createDelete(name string) error {
 	}
 	fig("3 · Create, 64 goroutines", "ops/s").add(name, rate(n, cres.wall))
 	fig("3 · Create: client CPU", "µs/op").add(name, perOp(cres.cpu, n)).
-		goal("≤ 1.5 × raw, < go-zk", atMost(1.5, 1, 0))
+		goal("≤ 1.3 × raw", atMost(1.3, 0, 0))
 	fig("3 · Create: server CPU", "µs/op").add(name, perOp(cres.srv, n)).
 		goal("≤ go-zk", atMost(0, 1, 0))
 	fig("3 · Delete, 64 goroutines", "ops/s").add(name, rate(n, dres.wall))
@@ -406,11 +407,86 @@ func (e *env) allocs(name string) error {
 	if failure != nil {
 		return failure
 	}
-	fig("4 · Allocations per Get", "allocs/op").add(name, float64(get.AllocsPerOp())).
-		goal("≤ 3", atMost(0, 0, 3))
+	fig("4 · Allocations per Get", "allocs/op").add(name, allocsPer(get)).
+		goal("≤ 2.0", atMost(0, 0, allocLimit(2)))
 	fig("4 · Heap bytes per Get", "B/op").add(name, float64(get.AllocedBytesPerOp())).
 		goal("≤ 256 B", atMost(0, 0, 256))
-	fig("4 · Allocations per Create", "allocs/op").add(name, float64(create.AllocsPerOp()))
+	fig("4 · Allocations per Create", "allocs/op").add(name, allocsPer(create)).
+		goal("≤ 2.0", atMost(0, 0, allocLimit(2)))
 	fig("4 · Heap bytes per Create", "B/op").add(name, float64(create.AllocedBytesPerOp()))
+	if name == nameKeeper {
+		return e.asyncAllocs(prefix)
+	}
+	return nil
+}
+
+// allocLimit is an allocation target read to one decimal, as the table
+// shows it against the unrounded count: the count includes the process's
+// own background (the runtime's and the client's timers; raw's row shows
+// it, about 0.01 per operation).
+func allocLimit(n float64) float64 { return n + 0.049 }
+
+// allocsPer is a benchmark's allocations per operation, unrounded
+// (testing's AllocsPerOp truncates to an integer).
+func allocsPer(r testing.BenchmarkResult) float64 {
+	if r.N == 0 {
+		return math.NaN()
+	}
+	return float64(r.MemAllocs) / float64(r.N)
+}
+
+// asyncAllocs adds Keeper's allocations per GetAsync and per CreateAsync
+// to measurement 4: calls from one goroutine, a Flush after every 64 (its
+// own allocations spread over them), the callbacks doing nothing. What a
+// call may allocate is the caller's result: a Get's data and Stat, the
+// created path (and a Create's options slice, as for the sync call).
+func (e *env) asyncAllocs(prefix string) error {
+	s, err := connectKeeper(e.servers)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	ctx := context.Background()
+	var failed firstErr
+	note := failed.note
+	getCB := func(_ []byte, _ *keeper.Stat, err error) { note(err) }
+	createCB := func(_ string, err error) { note(err) }
+	bench := func(call func()) testing.BenchmarkResult {
+		return testing.Benchmark(func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				call()
+				if i++; i%64 == 0 {
+					if err := s.c.Flush(ctx); err != nil {
+						note(err)
+						b.FailNow()
+					}
+				}
+			}
+			if err := s.c.Flush(ctx); err != nil {
+				note(err)
+			}
+		})
+	}
+	getCall := func() { s.c.GetAsync(ctx, getPath, getCB) }
+	createCall := func() { s.c.CreateAsync(ctx, prefix, e.data, createCB, keeper.Sequential()) }
+	// Warm up: fill the client's pools of requests and frames, which a
+	// Flush after every 64 calls needs 64 of, before counting.
+	for range 256 {
+		getCall()
+		createCall()
+	}
+	if err := s.c.Flush(ctx); err != nil {
+		return err
+	}
+	get, create := bench(getCall), bench(createCall)
+	if err := failed.get(); err != nil {
+		return err
+	}
+	fig("4 · Allocations per GetAsync", "allocs/op").add(nameKeeper, allocsPer(get)).
+		goal("≤ 2.0", atMost(0, 0, allocLimit(2)))
+	fig("4 · Allocations per CreateAsync", "allocs/op").add(nameKeeper, allocsPer(create)).
+		goal("≤ 2.0", atMost(0, 0, allocLimit(2)))
 	return nil
 }
