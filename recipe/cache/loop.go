@@ -174,7 +174,11 @@ func (tc *TreeCache) handleState(ev *keeper.StateEvent) error {
 // resync re-reads every cached node, and the root: nodes gone give
 // NodeRemoved, changed ones NodeUpdated (or NodeRemoved and NodeAdded
 // when re-created), and children are listed again where the node's pzxid
-// moved (with one-shot watches, everywhere, to re-arm the watches).
+// moved (with one-shot watches, everywhere, to re-arm the watches). The
+// nodes whose reads are parked until their parent is in are read again
+// too: a parked read may predate what happened while the events were
+// missed, and the parent's listing, naming the node, would not re-read
+// it.
 func (tc *TreeCache) resync() {
 	tc.loading = true
 	paths := make([]string, 0, len(tc.nodes))
@@ -188,6 +192,16 @@ func (tc *TreeCache) resync() {
 		} else {
 			tc.schedule(job{path: p, data: true, kids: kidsAlways})
 		}
+	}
+	paths = paths[:0]
+	for _, kids := range tc.orphans {
+		for k := range kids {
+			paths = append(paths, k)
+		}
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
+		tc.schedule(job{path: p, data: true, kids: kidsAlways})
 	}
 	if tc.nodes[tc.root] == nil {
 		tc.schedule(job{path: tc.root, data: true, kids: kidsAlways})
@@ -305,11 +319,13 @@ func (tc *TreeCache) apply(r *result) error {
 			return r.err
 		}
 		// A node this client cannot read (no permission) is left out.
+		tc.dropParked(p)
 		tc.removeTree(p)
 		return nil
 	}
 	if !r.exists {
 		tc.discard(r)
+		tc.dropParked(p)
 		tc.removeTree(p)
 		if p == tc.root && !tc.persistent && tc.rootExist == nil {
 			// Watch for the root's creation.
@@ -434,6 +450,21 @@ func (tc *TreeCache) unpark(p string) error {
 		}
 	}
 	return nil
+}
+
+// dropParked discards p's own parked read, if any: a later read of p
+// found it gone (or unreadable), and the older one must not add it when
+// its parent comes in.
+func (tc *TreeCache) dropParked(p string) {
+	parent := path.Dir(p)
+	kids := tc.orphans[parent]
+	if r := kids[p]; r != nil {
+		tc.discard(r)
+		delete(kids, p)
+		if len(kids) == 0 {
+			delete(tc.orphans, parent)
+		}
+	}
 }
 
 // dropOrphans discards the parked reads under p.
