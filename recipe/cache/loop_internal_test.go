@@ -15,26 +15,7 @@ import (
 // list /r's children: the Pzxid moved since they were last listed, even if
 // not since the last read of the data.
 func TestResyncListsChildrenMissedWhileAway(t *testing.T) {
-	tc, err := NewTreeCache(&keeper.Client{}, "/r")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc.persistent = true
-	pop := func() job {
-		t.Helper()
-		js := tc.jobs.PopN(2, nil)
-		if len(js) != 1 {
-			t.Fatalf("%d reads queued, want 1: %+v", len(js), js)
-		}
-		return js[0]
-	}
-	handle := func(m msg) {
-		t.Helper()
-		if err := tc.handle(&m); err != nil {
-			t.Fatal(err)
-		}
-	}
-
+	tc, handle, pop := newHandDriven(t)
 	tc.schedule(job{path: "/r", data: true, kids: kidsAlways})
 	j := pop()
 	handle(msg{results: []*result{{job: j, exists: true, dataRead: true, kidsRead: true, kids: []string{},
