@@ -53,9 +53,20 @@ type conn struct {
 	// short while (readIdle), so that the next caller can claim it;
 	// then the reader goroutine takes it back, so that watch events and
 	// ping replies on an idle connection are read at once.
-	rstate   readOwner
-	rturn    chan struct{} // 1-buffered: the reader goroutine's turn
-	ridle    *time.Timer   // hands an unowned socket back to the reader
+	rstate readOwner
+	rturn  chan struct{} // 1-buffered: the reader goroutine's turn
+	// ridle is the reader goroutine's alone: armed whenever the socket
+	// is unowned or a caller's, it wakes the reader to take back a
+	// socket that no caller used since the last look (rgen unchanged).
+	// Callers never move it: moving a timer that a parked goroutine
+	// waits on wakes an idle thread, which cost a sequential call more
+	// than the rest of its overhead together. While callers keep using
+	// the socket the looks grow rarer (ridleGap doubles, up to
+	// readIdleMax), since each costs thread wake-ups too.
+	ridle    *time.Timer
+	ridleGap time.Duration // the reader's: the timer's current interval
+	rgen     uint64        // under mu: counts callers' claims and releases
+	rgenSeen uint64        // under mu: rgen when ridle was armed
 	kicked   bool          // under mu: a kick moved the read deadline to the past
 	selfReq  *request      // under wmu: the request its caller writes and would read
 	selfRead bool          // under wmu: push gave selfReq's caller the socket
@@ -126,6 +137,7 @@ func (cn *conn) push(r *request) bool {
 		// Its caller reads the reply (readOwn). The reader goroutine,
 		// alive while the connection is, keeps the count above zero.
 		cn.rstate = readByCaller
+		cn.rgen++
 		cn.selfRead = true
 		cn.wg.Add(1)
 	}
@@ -145,9 +157,14 @@ const (
 
 // readIdle is how long a connection left idle by a reply stays unowned,
 // for the next caller to claim, before the reader goroutine takes the
-// socket back. A watch event or ping reply arriving meanwhile waits that
-// long at most.
-const readIdle = time.Millisecond
+// socket back: one to two readIdle after a short exchange; after a long
+// run of calls, up to two readIdleMax. A watch event or ping reply
+// arriving on an unowned socket waits that long at most (one arriving
+// while a caller reads is handled at once, by that caller).
+const (
+	readIdle    = time.Millisecond
+	readIdleMax = 16 * time.Millisecond
+)
 
 // wakeReaderLocked gives an unowned socket to the reader goroutine:
 // something now awaits a reply. Caller holds mu.
@@ -235,7 +252,7 @@ func (cn *conn) readLoop() {
 			select {
 			case <-cn.rturn:
 			case <-cn.ridle.C:
-				if !cn.claimUnowned() {
+				if !cn.claimIdle() {
 					continue
 				}
 			case <-cn.done:
@@ -251,6 +268,7 @@ func (cn *conn) readLoop() {
 			return
 		case reply && cn.release(false):
 			owned = false
+			cn.armIdle()
 		}
 	}
 }
@@ -389,16 +407,34 @@ func (cn *conn) resetDeadlineLocked() {
 	cn.deadlineSet = now
 }
 
-// claimUnowned gives the reader goroutine an unowned socket; false if
-// someone took it meanwhile.
-func (cn *conn) claimUnowned() bool {
+// armIdle starts the reader goroutine's idle timer after it gave the
+// socket up.
+func (cn *conn) armIdle() {
+	cn.mu.Lock()
+	cn.rgenSeen = cn.rgen
+	cn.mu.Unlock()
+	cn.ridleGap = readIdle
+	cn.ridle.Reset(readIdle)
+}
+
+// claimIdle, when the idle timer fires, gives the reader goroutine a
+// socket left unowned and unused by callers since the timer was armed;
+// otherwise, unless the reader's turn came meanwhile (rturn), it arms
+// the timer again and reports false.
+func (cn *conn) claimIdle() bool {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
-	if cn.rstate != readUnowned {
-		return false
+	switch {
+	case cn.rstate == readByReader:
+		return false // rturn holds the turn
+	case cn.rstate == readUnowned && cn.rgen == cn.rgenSeen:
+		cn.rstate = readByReader
+		return true
 	}
-	cn.rstate = readByReader
-	return true
+	cn.rgenSeen = cn.rgen
+	cn.ridleGap = min(2*cn.ridleGap, readIdleMax)
+	cn.ridle.Reset(cn.ridleGap)
+	return false
 }
 
 // release is called by the socket's owner after a reply: the socket
@@ -421,8 +457,12 @@ func (cn *conn) release(byCaller bool) bool {
 	quiet := cn.head >= len(cn.pending) && len(cn.pings) == 0 && len(cn.authWait) == 0 && cn.br.Buffered() == 0
 	switch {
 	case quiet:
+		// The reader goroutine's timer is armed: it arms it when it
+		// gives the socket up, and keeps it armed while callers use it.
 		cn.rstate = readUnowned
-		cn.ridle.Reset(readIdle)
+		if byCaller {
+			cn.rgen++
+		}
 		return true
 	case byCaller:
 		cn.rstate = readByReader
@@ -552,6 +592,9 @@ func (cn *conn) writeLoop() {
 	defer cn.wg.Done()
 	c := cn.c
 	pingEvery := cn.timeout / 3
+	if c.cfg.pingEvery > 0 {
+		pingEvery = c.cfg.pingEvery
+	}
 	ping := time.NewTimer(pingEvery)
 	defer ping.Stop()
 	for {

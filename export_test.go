@@ -3,11 +3,16 @@ package keeper
 import (
 	"runtime"
 	"strings"
+	"time"
 )
 
 // WithInitialXid makes the client's xids start after x, so a test can
 // cross the wrap-around at MaxInt32 quickly.
 func WithInitialXid(x int32) Option { return func(c *config) { c.initialXid = x } }
+
+// WithPingInterval makes the client ping an idle connection every d
+// instead of every third of the session timeout.
+func WithPingInterval(d time.Duration) Option { return func(c *config) { c.pingEvery = d } }
 
 // CountKeeperGoroutines returns how many goroutines run the client's own
 // code (engine, listeners, watchers).

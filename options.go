@@ -44,9 +44,10 @@ type config struct {
 	backoffMax      time.Duration
 	closeTimeout    time.Duration
 	sasl            *saslConfig
-	srv             srvConfig // dns-srv:// connect strings (connstr.go)
-	metrics         *Metrics  // WithMetrics (metrics.go); nil measures nothing
-	initialXid      int32     // tests only: where xids start
+	srv             srvConfig     // dns-srv:// connect strings (connstr.go)
+	metrics         *Metrics      // WithMetrics (metrics.go); nil measures nothing
+	initialXid      int32         // tests only: where xids start
+	pingEvery       time.Duration // tests only: replaces a third of the session timeout
 	errs            []error
 }
 

@@ -172,6 +172,40 @@ func TestOneShotEventTypes(t *testing.T) {
 	}
 }
 
+// TestEventAfterLongRunOfCalls: after a long run of sequential calls,
+// each reading its own reply, the connection's reader takes the quiet
+// socket back, so that an event arriving then is delivered with no
+// further call to read it. The client never pings (a ping's reply would
+// be read by the reader too, and hide a socket nobody reads).
+func TestEventAfterLongRunOfCalls(t *testing.T) {
+	t.Parallel()
+	c := srv.Client(t, keeper.WithPingInterval(time.Hour))
+	other := sameChroot(t, c)
+	ctx := ctxT(t)
+	if _, err := c.Create(ctx, "/n", nil); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		// Long enough for the idle checks to back off to their longest.
+		deadline := time.Now().Add(100 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			if _, _, err := c.Get(ctx, "/n"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, ch, err := c.ExistsW(ctx, "/n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.Set(ctx, "/n", []byte{byte(round)}, -1); err != nil {
+			t.Fatal(err)
+		}
+		if ev := recvEvent(t, ch, 20*time.Second, "event after a run of calls"); ev.Type != keeper.EventNodeDataChanged || ev.Path != "/n" {
+			t.Fatalf("round %d: event %+v, want NodeDataChanged on /n", round, ev)
+		}
+	}
+}
+
 func TestOneShotFiresOnceForManyChanges(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
