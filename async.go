@@ -429,7 +429,9 @@ func (c *Client) ChildrenAsync(ctx context.Context, path string, cb func(childre
 func (c *Client) CreateAsync(ctx context.Context, path string, data []byte, cb func(path string, err error), opts ...CreateOption) {
 	var o createOpts
 	for _, f := range opts {
-		f(&o)
+		if f != nil {
+			f(&o)
+		}
 	}
 	if o.makeParents {
 		o.errs = append(o.errs, "MakeParents is not available to CreateAsync")

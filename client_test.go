@@ -115,6 +115,27 @@ func TestNilAndEmptyData(t *testing.T) {
 	}
 }
 
+// TestNilCreateOption: a nil option among Create's is skipped, as the
+// client's own options are, rather than called.
+func TestNilCreateOption(t *testing.T) {
+	t.Parallel()
+	c := srv.Client(t)
+	ctx := ctxT(t)
+	p, err := c.Create(ctx, "/sync-", nil, nil, keeper.Sequential(), nil)
+	if err != nil || !strings.HasPrefix(p, "/sync-") || len(p) != len("/sync-")+10 {
+		t.Fatalf("Create with nil options = %q, %v", p, err)
+	}
+	var got string
+	var gotErr error
+	c.CreateAsync(ctx, "/async-", nil, func(p string, err error) { got, gotErr = p, err }, nil, keeper.Sequential())
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if gotErr != nil || !strings.HasPrefix(got, "/async-") || len(got) != len("/async-")+10 {
+		t.Fatalf("CreateAsync with nil options = %q, %v", got, gotErr)
+	}
+}
+
 func TestCreateModes(t *testing.T) {
 	t.Parallel()
 	c := srv.Client(t)

@@ -119,7 +119,9 @@ func fromWireACL(acl []wire.ACL) []ACL {
 func (c *Client) Create(ctx context.Context, path string, data []byte, opts ...CreateOption) (string, error) {
 	var o createOpts
 	for _, f := range opts {
-		f(&o)
+		if f != nil {
+			f(&o)
+		}
 	}
 	if err := validatePath(path, o.sequential); err != nil {
 		return "", err
