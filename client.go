@@ -29,7 +29,7 @@ type Client struct {
 	cancel     context.CancelFunc // cancels baseCtx at Close
 	closeOnce  sync.Once
 	wg         sync.WaitGroup // session loop, watchers, listeners, helpers
-	slots      chan struct{}  // WithMaxInflight semaphore, nil when unbounded
+	slots      *window        // WithMaxInflight bound, nil when unbounded
 	// defaultACL is cfg.defaultACL in wire form, converted once.
 	defaultACL []wire.ACL
 	watches    watchRegistry
@@ -157,7 +157,7 @@ func New(servers string, opts ...Option) (*Client, error) {
 		c.seenRW = true
 	}
 	if cfg.maxInflight > 0 {
-		c.slots = make(chan struct{}, cfg.maxInflight)
+		c.slots = newWindow(cfg.maxInflight)
 	}
 	c.defaultACL = toWireACL(cfg.defaultACL)
 	c.baseCtx, c.cancel = context.WithCancel(context.Background())
@@ -399,24 +399,19 @@ func (c *Client) acquireSlot(ctx context.Context, op, path string) error {
 	if c.slots == nil {
 		return nil
 	}
-	select {
-	case c.slots <- struct{}{}:
+	ok, closed := c.slots.acquire(ctx, c.closing)
+	switch {
+	case ok:
 		return nil
-	default:
-	}
-	select {
-	case c.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctxError(ctx, op, path, false)
-	case <-c.closing:
+	case closed:
 		return &requestError{err: ErrClosed}
 	}
+	return ctxError(ctx, op, path, false)
 }
 
 func (c *Client) releaseSlot() {
 	if c.slots != nil {
-		<-c.slots
+		c.slots.release()
 	}
 }
 

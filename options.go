@@ -213,8 +213,10 @@ func WithMaxRequestSize(n int) Option {
 }
 
 // WithMaxInflight bounds the number of requests outstanding at once; a
-// call waits (bounded by its ctx) for a free slot. 0, the default, means
-// no bound.
+// call waits (bounded by its ctx) for a free slot. Calls waiting on a full
+// window go on once a quarter of it is free again (at least one slot), so
+// that a goroutine keeping it full with asynchronous calls sends them in
+// batches rather than one per reply. 0, the default, means no bound.
 func WithMaxInflight(n int) Option {
 	return func(c *config) { c.maxInflight = n }
 }
