@@ -70,11 +70,23 @@ const (
 // its in-flight slot at once, so that a callback making further calls
 // never waits for itself, and wakes the delivery goroutine.
 func asyncDone(r *request) {
-	c := r.ac
-	c.releaseSlot()
+	asyncDoneHeld(r)
+	r.ac.async.kick()
+}
+
+// asyncDoneHeld is asyncDone without the wake-up: the socket's owner
+// completing a reply wakes the delivery goroutine once it has read every
+// reply already buffered (conn.asyncWake), not once per reply.
+func asyncDoneHeld(r *request) {
+	r.ac.releaseSlot()
 	r.adone.Store(true)
+}
+
+// kick wakes the delivery goroutine. Only for a client whose delivery
+// goroutine has started (an asynchronous call was queued).
+func (a *asyncQueue) kick() {
 	select {
-	case c.async.wake <- struct{}{}:
+	case a.wake <- struct{}{}:
 	default:
 	}
 }

@@ -63,14 +63,15 @@ type conn struct {
 	// than the rest of its overhead together. While callers keep using
 	// the socket the looks grow rarer (ridleGap doubles, up to
 	// readIdleMax), since each costs thread wake-ups too.
-	ridle    *time.Timer
-	ridleGap time.Duration // the reader's: the timer's current interval
-	rgen     uint64        // under mu: counts callers' claims and releases
-	rgenSeen uint64        // under mu: rgen when ridle was armed
-	kicked   bool          // under mu: a kick moved the read deadline to the past
-	selfReq  *request      // under wmu: the request its caller writes and would read
-	selfRead bool          // under wmu: push gave selfReq's caller the socket
-	kickFn   func()        // cn.kickOwner, bound once
+	ridle     *time.Timer
+	ridleGap  time.Duration // the reader's: the timer's current interval
+	rgen      uint64        // under mu: counts callers' claims and releases
+	rgenSeen  uint64        // under mu: rgen when ridle was armed
+	asyncWake atomic.Bool   // an asynchronous reply was read; its wake-up is due (wakeAsync)
+	kicked    bool          // under mu: a kick moved the read deadline to the past
+	selfReq   *request      // under wmu: the request its caller writes and would read
+	selfRead  bool          // under wmu: push gave selfReq's caller the socket
+	kickFn    func()        // cn.kickOwner, bound once
 	// The owner's read state.
 	br          *bufio.Reader
 	rbuf        []byte
@@ -246,6 +247,7 @@ func (cn *conn) initRead() {
 func (cn *conn) readLoop() {
 	defer cn.wg.Done()
 	defer cn.ridle.Stop()
+	defer cn.wakeAsync() // frames left buffered when the connection died
 	owned := true
 	for {
 		if !owned {
@@ -315,6 +317,9 @@ func (cn *conn) readNext(big bool) (reply bool, err error) {
 	reply, err = cn.handle(frame)
 	if n > 0 {
 		_, _ = cn.br.Discard(n)
+	}
+	if err != nil || !cn.frameBuffered() {
+		cn.wakeAsync()
 	}
 	if err != nil {
 		cn.c.log.Error("dropping connection", slog.String("server", cn.addr), slog.Any("err", err))
@@ -496,6 +501,7 @@ func (cn *conn) readOwn(ctx context.Context, r *request) {
 	if stop != nil {
 		stop()
 	}
+	cn.wakeAsync()
 	cn.release(true)
 }
 
@@ -580,8 +586,37 @@ func (cn *conn) handle(frame []byte) (reply bool, err error) {
 			c.dropAbandonedWatch(req.watch)
 		}
 	}
+	if req.akind != 0 && req.onDone != nil {
+		// Asynchronous: its callback runs once the replies already
+		// buffered are read too (readNext), one wake-up for them all.
+		req.code, req.err = code, nil
+		req.state.Store(reqDone)
+		asyncDoneHeld(req)
+		cn.asyncWake.Store(true)
+		return true, nil
+	}
 	req.complete(code, nil)
 	return true, nil
+}
+
+// wakeAsync wakes the delivery goroutine if a reply read since the last
+// time completed an asynchronous request.
+func (cn *conn) wakeAsync() {
+	if cn.asyncWake.Swap(false) {
+		cn.c.async.kick()
+	}
+}
+
+// frameBuffered reports whether the read buffer holds a whole frame, so
+// that reading it makes no system call.
+func (cn *conn) frameBuffered() bool {
+	b := cn.br.Buffered()
+	if b < 4 {
+		return false
+	}
+	hdr, _ := cn.br.Peek(4)
+	size := int(int32(binary.BigEndian.Uint32(hdr)))
+	return size >= 0 && b-4 >= size
 }
 
 // writeLoop writes whatever the outbox holds, coalescing
