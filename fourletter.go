@@ -368,8 +368,10 @@ func (m *Monitor) lookup(key string) (string, bool) {
 	if m == nil {
 		return "", false
 	}
-	if v, ok := m.Raw[key]; ok {
-		return v, true
+	if v, ok := m.Raw[key]; ok || strings.HasPrefix(key, "zk_") {
+		// A key given with its prefix is that key only: "zk_znode_count"
+		// is not the "zk_zk_znode_count" of a strange server.
+		return v, ok
 	}
 	v, ok := m.Raw["zk_"+key]
 	return v, ok
