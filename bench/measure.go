@@ -38,7 +38,7 @@ type sizes struct {
 	scale [3]int
 }
 
-var fullSizes = sizes{seqGets: 3000, concGets: 20000, creates: 10000, allocOps: 3000, watches: 100000, handoffs: 300, bulkLeaves: 100000, warmup: 2000,
+var fullSizes = sizes{seqGets: 10000, concGets: 20000, creates: 10000, allocOps: 3000, watches: 100000, handoffs: 300, bulkLeaves: 100000, warmup: 2000,
 	scale: [3]int{10000, 100000}}
 var quickSizes = sizes{seqGets: 500, concGets: 5000, creates: 2000, allocOps: 500, watches: 10000, handoffs: 40, bulkLeaves: 10000, warmup: 300,
 	scale: [3]int{1000, 10000}}
