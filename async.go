@@ -439,12 +439,7 @@ func (c *Client) ChildrenAsync(ctx context.Context, path string, cb func(childre
 // more than one request and fails with ErrBadArguments. Like Create, it
 // is never retried.
 func (c *Client) CreateAsync(ctx context.Context, path string, data []byte, cb func(path string, err error), opts ...CreateOption) {
-	var o createOpts
-	for _, f := range opts {
-		if f != nil {
-			f(&o)
-		}
-	}
+	o := applyCreateOpts(opts)
 	if o.makeParents {
 		o.errs = append(o.errs, "MakeParents is not available to CreateAsync")
 	}

@@ -108,6 +108,18 @@ func fromWireACL(acl []wire.ACL) []ACL {
 	return out
 }
 
+// applyCreateOpts gathers Create's options, skipping nil ones as the
+// client's own options are.
+func applyCreateOpts(opts []CreateOption) createOpts {
+	var o createOpts
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	return o
+}
+
 // Create creates a node with data and returns its path (relative to the
 // chroot; for a sequential node, with the server's suffix). By default the
 // node is persistent with the client's default ACL; see Ephemeral,
@@ -117,12 +129,7 @@ func fromWireACL(acl []wire.ACL) []ACL {
 // may or may not exist. For a sequential node, find out by giving the name
 // a unique prefix and listing the parent (the recipes do this).
 func (c *Client) Create(ctx context.Context, path string, data []byte, opts ...CreateOption) (string, error) {
-	var o createOpts
-	for _, f := range opts {
-		if f != nil {
-			f(&o)
-		}
-	}
+	o := applyCreateOpts(opts)
 	if err := validatePath(path, o.sequential); err != nil {
 		return "", err
 	}

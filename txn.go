@@ -101,12 +101,7 @@ func (t *Txn) add(kind, path string, op wire.OpCode, req wire.Record, st *Stat) 
 // is not allowed in a transaction: add the parents' creates before it).
 // StoreStat is filled only when the server sends the Stat (see TxnResult).
 func (t *Txn) Create(path string, data []byte, opts ...CreateOption) *Txn {
-	var o createOpts
-	for _, f := range opts {
-		if f != nil {
-			f(&o)
-		}
-	}
+	o := applyCreateOpts(opts)
 	c := t.c
 	if err := validatePath(path, o.sequential); err != nil {
 		t.record(fmt.Errorf("keeper: create %s: %w", path, err))
