@@ -413,11 +413,8 @@ func (cn *conn) resetDeadlineLocked() {
 }
 
 // armIdle starts the reader goroutine's idle timer after it gave the
-// socket up.
+// socket up (release noted rgen then).
 func (cn *conn) armIdle() {
-	cn.mu.Lock()
-	cn.rgenSeen = cn.rgen
-	cn.mu.Unlock()
 	cn.ridleGap = readIdle
 	cn.ridle.Reset(readIdle)
 }
@@ -467,6 +464,8 @@ func (cn *conn) release(byCaller bool) bool {
 		cn.rstate = readUnowned
 		if byCaller {
 			cn.rgen++
+		} else {
+			cn.rgenSeen = cn.rgen // the reader arms its timer (armIdle)
 		}
 		return true
 	case byCaller:
@@ -589,8 +588,7 @@ func (cn *conn) handle(frame []byte) (reply bool, err error) {
 	if req.akind != 0 && req.onDone != nil {
 		// Asynchronous: its callback runs once the replies already
 		// buffered are read too (readNext), one wake-up for them all.
-		req.code, req.err = code, nil
-		req.state.Store(reqDone)
+		req.finish(code, nil)
 		asyncDoneHeld(req)
 		cn.asyncWake.Store(true)
 		return true, nil

@@ -126,11 +126,17 @@ func (r *request) recycle() {
 	reqPool.Put(r)
 }
 
+// finish records a request's outcome and marks it done, telling nobody:
+// complete, or a reader that defers an asynchronous wake-up (conn.handle).
+func (r *request) finish(code Code, err error) {
+	r.code, r.err = code, err
+	r.state.Store(reqDone)
+}
+
 // complete finishes a request with a reply code or a client-side error.
 // Exactly one party completes a request.
 func (r *request) complete(code Code, err error) {
-	r.code, r.err = code, err
-	r.state.Store(reqDone)
+	r.finish(code, err)
 	if r.onDone != nil {
 		r.onDone(r)
 		return
