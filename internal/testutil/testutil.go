@@ -158,13 +158,21 @@ func Expire(t testing.TB, ctx context.Context, c *keeper.Client, p *zktest.Proxy
 // WaitFor polls cond every 10ms until it holds, or fails the test after d.
 func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
+	if !Within(d, cond) {
+		t.Fatalf("timed out after %v waiting for %s", d, what)
+	}
+}
+
+// Within polls cond every 10ms until it holds (true) or d passes (false).
+func Within(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
+			return false
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return true
 }
 
 // Watches returns the paths on which the server at addr holds data (and

@@ -97,16 +97,6 @@ func TestElectionSingleLeaderUnderFaults(t *testing.T) {
 		from := x.terms.Load()
 		testutil.WaitFor(t, 90*time.Second, "leaders after "+what, func() bool { return x.terms.Load() >= from+3 })
 	}
-	within := func(d time.Duration, cond func() bool) bool {
-		deadline := time.Now().Add(d)
-		for !cond() {
-			if time.Now().After(deadline) {
-				return false
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		return true
-	}
 	hold := func(d time.Duration) {
 		tm := time.NewTimer(d)
 		defer tm.Stop()
@@ -129,7 +119,7 @@ func TestElectionSingleLeaderUnderFaults(t *testing.T) {
 	// fault; with the third member back they settle. Only then is the
 	// member restarted before the elections are required to go on.
 	restarted := false
-	if from := x.terms.Load(); !within(30*time.Second, func() bool { return x.terms.Load() >= from+3 }) {
+	if from := x.terms.Load(); !testutil.Within(30*time.Second, func() bool { return x.terms.Load() >= from+3 }) {
 		t.Logf("no leaders 30 s after killing the ensemble's leader (the two members left form no quorum): restarting it first")
 		if err := zk.Restart(leader); err != nil {
 			t.Fatal(err)
