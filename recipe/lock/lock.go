@@ -252,6 +252,7 @@ func (l *Lock) wait(ctx context.Context, p, prefix string, owner, czxid int64, b
 	}
 	var b node.Backoff
 	for {
+		sess := l.c.SessionID()
 		kids, err := l.c.Children(ctx, l.path)
 		if err != nil {
 			if node.IsTransient(err) {
@@ -296,7 +297,7 @@ func (l *Lock) wait(ctx context.Context, p, prefix string, owner, czxid int64, b
 			return false, nil
 		}
 		// Deleted, changed, or the session is gone: look again.
-		if _, err := node.WaitGone(ctx, l.c, keeper.JoinPath(l.path, pred), &b); err != nil {
+		if _, err := node.WaitGoneIn(ctx, l.c, keeper.JoinPath(l.path, pred), &b, sess); err != nil {
 			return false, err
 		}
 	}

@@ -25,7 +25,20 @@ import (
 //     when ctx ends first, or the read's error that is not transient. The
 //     watch, if one may have been set, is taken off the server first.
 func WaitGone(ctx context.Context, c *keeper.Client, path string, b *Backoff) (bool, error) {
+	return WaitGoneIn(ctx, c, path, b, 0)
+}
+
+// WaitGoneIn is WaitGone for a caller whose view of the queue was read in
+// session (when not 0): if the watch was set in a later session (the read
+// waited out a session change), it takes the watch off and reports false,
+// nil at once, since the caller's own node may be gone with the session
+// and no change of path would tell it.
+func WaitGoneIn(ctx context.Context, c *keeper.Client, path string, b *Backoff, session int64) (bool, error) {
 	_, _, ch, err := c.GetW(ctx, path)
+	if err == nil && session != 0 && c.SessionID() != session {
+		DropWatch(ctx, c, path, keeper.WatchData, ch)
+		return false, nil
+	}
 	switch {
 	case errors.Is(err, keeper.ErrNoNode):
 		return true, nil
