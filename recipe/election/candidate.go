@@ -236,7 +236,7 @@ func (k *candidate) await(ctx context.Context) error {
 		}
 		// The predecessor went or changed, or the session was lost: look
 		// again.
-		if _, err := node.WaitGone(ctx, k.c, keeper.JoinPath(k.dir, pred), &b); err != nil {
+		if _, err := node.WaitGoneIn(ctx, k.c, keeper.JoinPath(k.dir, pred), &b, k.session); err != nil {
 			return err
 		}
 	}
