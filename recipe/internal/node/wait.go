@@ -28,9 +28,10 @@ func WaitGone(ctx context.Context, c *keeper.Client, path string, b *Backoff) (b
 	return WaitGoneIn(ctx, c, path, b, 0)
 }
 
-// WaitGoneIn is WaitGone for a caller whose view of the queue was read in
-// session (when not 0): if the watch was set in a later session (the read
-// waited out a session change), it takes the watch off and reports false,
+// WaitGoneIn is WaitGone for a caller whose view of the queue, or whose
+// own node, belongs to session (when not 0): if the watch was set in
+// another session (the read waited out a session change), it takes the
+// watch off and reports false,
 // nil at once, since the caller's own node may be gone with the session
 // and no change of path would tell it.
 func WaitGoneIn(ctx context.Context, c *keeper.Client, path string, b *Backoff, session int64) (bool, error) {
