@@ -139,7 +139,11 @@ func (c *Client) failAsync(r *request, err error) {
 	r.adone.Store(true)
 	if !c.queueAsync(r) {
 		c.deliverNow(r, err)
+		return
 	}
+	// Nothing else may wake the delivery goroutine: it may be idle, every
+	// earlier callback delivered.
+	c.async.kick()
 }
 
 // queueAsync appends r to the delivery queue, starting the delivery

@@ -317,3 +317,42 @@ func BenchmarkGetAsync(b *testing.B) {
 		b.Fatal(failed)
 	}
 }
+
+// TestAsyncRefusedWhenIdle makes calls refused before they are sent (a
+// ctx already done, a request over WithMaxRequestSize) after every earlier
+// callback has run, so that the delivery goroutine is idle: each callback
+// still runs, without another call to wake it.
+func TestAsyncRefusedWhenIdle(t *testing.T) {
+	c := srv.Client(t, keeper.WithMaxRequestSize(1024))
+	ctx := testutil.Ctx(t, 30*time.Second)
+	c.ExistsAsync(ctx, "/", func(*keeper.Stat, error) {})
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	got := make(chan error, 2)
+	c.GetAsync(done, "/", func(_ []byte, _ *keeper.Stat, err error) { got <- err })
+	if err := recvErr(t, got); !errors.Is(err, context.Canceled) {
+		t.Errorf("GetAsync with a cancelled ctx: %v; want context.Canceled", err)
+	}
+	c.CreateAsync(ctx, "/big", make([]byte, 2048), func(_ string, err error) { got <- err })
+	if err := recvErr(t, got); !errors.Is(err, keeper.ErrRequestTooLarge) {
+		t.Errorf("CreateAsync over the request limit: %v; want ErrRequestTooLarge", err)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recvErr waits for a callback's error.
+func recvErr(t *testing.T, ch <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("no callback within 10s")
+		return nil
+	}
+}
