@@ -532,7 +532,9 @@ func (t *Txn) CommitAsync(ctx context.Context, cb func(results []TxnResult, err 
 		r.resp = &wire.MultiResponse{}
 		if !c.queueAsync(r) {
 			c.deliver(r)
+			return
 		}
+		c.async.kick() // as failAsync's
 		return
 	}
 	req := wire.MultiRequest{Ops: t.ops}

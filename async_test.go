@@ -318,10 +318,11 @@ func BenchmarkGetAsync(b *testing.B) {
 	}
 }
 
-// TestAsyncRefusedWhenIdle makes calls refused before they are sent (a
-// ctx already done, a request over WithMaxRequestSize) after every earlier
-// callback has run, so that the delivery goroutine is idle: each callback
-// still runs, without another call to wake it.
+// TestAsyncRefusedWhenIdle makes calls that end before they are sent (a
+// ctx already done, a request over WithMaxRequestSize, a bad path, an
+// empty Txn) after every earlier callback has run, so that the delivery
+// goroutine is idle: each callback still runs, without another call to
+// wake it.
 func TestAsyncRefusedWhenIdle(t *testing.T) {
 	c := srv.Client(t, keeper.WithMaxRequestSize(1024))
 	ctx := testutil.Ctx(t, 30*time.Second)
@@ -339,6 +340,19 @@ func TestAsyncRefusedWhenIdle(t *testing.T) {
 	c.CreateAsync(ctx, "/big", make([]byte, 2048), func(_ string, err error) { got <- err })
 	if err := recvErr(t, got); !errors.Is(err, keeper.ErrRequestTooLarge) {
 		t.Errorf("CreateAsync over the request limit: %v; want ErrRequestTooLarge", err)
+	}
+	c.DeleteAsync(ctx, "bad//path", keeper.AnyVersion, func(err error) { got <- err })
+	if err := recvErr(t, got); !errors.Is(err, keeper.ErrInvalidPath) {
+		t.Errorf("DeleteAsync of a bad path: %v; want ErrInvalidPath", err)
+	}
+	c.Txn().CommitAsync(ctx, func(res []keeper.TxnResult, err error) {
+		if len(res) != 0 {
+			err = fmt.Errorf("%d results", len(res))
+		}
+		got <- err
+	})
+	if err := recvErr(t, got); err != nil {
+		t.Errorf("CommitAsync of an empty Txn: %v; want no results and no error", err)
 	}
 	if err := c.Flush(ctx); err != nil {
 		t.Fatal(err)
