@@ -1,6 +1,7 @@
 package keeper_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -20,51 +21,73 @@ func TestAllocs(t *testing.T) {
 		t.Skip("the race detector adds allocations")
 	}
 	c := srv.Client(t)
-	ctx := testutil.Ctx(t, 60*time.Second)
-	if _, err := c.Create(ctx, "/n", make([]byte, 100)); err != nil {
+	tctx := testutil.Ctx(t, 60*time.Second)
+	if _, err := c.Create(tctx, "/n", make([]byte, 100)); err != nil {
 		t.Fatal(err)
 	}
 	data := make([]byte, 100)
-	check := func(what string, max float64, fn func()) {
+	// check counts fn's allocations per call (fn makes per calls), which
+	// may exceed max by slack.
+	check := func(what string, max, per, slack float64, fn func()) {
 		t.Helper()
 		fn() // warm the pools
-		per := 1.0
-		if what == "GetAsync" {
-			per = 64 // fn makes 64 calls and one Flush
-		}
-		// Flush's own two allocations count once per 64 calls.
-		if n := testing.AllocsPerRun(200, fn) / per; n > max+2/per {
-			t.Errorf("%s: %.2f allocations per call, want at most %.0f", what, n, max)
+		if n := testing.AllocsPerRun(200, fn) / per; n > max+slack {
+			t.Errorf("%s: %.2f allocations per call, want at most %.2f", what, n, max+slack)
 		} else {
 			t.Logf("%s: %.2f allocations per call", what, n)
 		}
 	}
-	check("Get", 2, func() {
-		if _, _, err := c.Get(ctx, "/n"); err != nil {
-			t.Fatal(err)
-		}
-	})
-	check("Exists", 1, func() {
-		if _, err := c.Exists(ctx, "/n"); err != nil {
-			t.Fatal(err)
-		}
-	})
-	check("Create", 2, func() {
-		if _, err := c.Create(ctx, "/s-", data, keeper.Sequential()); err != nil {
-			t.Fatal(err)
-		}
-	})
+	// A ctx that never ends costs nothing; one that can end costs the two
+	// allocations of context.AfterFunc, which interrupts the caller's read
+	// of its own reply when ctx ends.
+	for _, cc := range []struct {
+		name  string
+		ctx   context.Context
+		extra float64
+	}{{"", context.Background(), 0}, {" (ctx with a deadline)", tctx, 2}} {
+		ctx := cc.ctx
+		check("Get"+cc.name, 2, 1, cc.extra, func() {
+			if _, _, err := c.Get(ctx, "/n"); err != nil {
+				t.Fatal(err)
+			}
+		})
+		check("Exists"+cc.name, 1, 1, cc.extra, func() {
+			if _, err := c.Exists(ctx, "/n"); err != nil {
+				t.Fatal(err)
+			}
+		})
+		check("Set"+cc.name, 1, 1, cc.extra, func() {
+			if _, err := c.Set(ctx, "/n", data, keeper.AnyVersion); err != nil {
+				t.Fatal(err)
+			}
+		})
+		check("Create"+cc.name, 2, 1, cc.extra, func() {
+			if _, err := c.Create(ctx, "/s-", data, keeper.Sequential()); err != nil {
+				t.Fatal(err)
+			}
+		})
+		check("Create and Delete"+cc.name, 2, 1, 2*cc.extra, func() {
+			p, err := c.Create(ctx, "/d-", nil, keeper.Sequential())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Delete(ctx, p, keeper.AnyVersion); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 	var getErr error
 	getCB := func(_ []byte, _ *keeper.Stat, err error) {
 		if err != nil {
 			getErr = err
 		}
 	}
-	check("GetAsync", 2, func() {
+	// Flush's own two allocations count once per 64 calls.
+	check("GetAsync", 2, 64, 2.0/64, func() {
 		for range 64 {
-			c.GetAsync(ctx, "/n", getCB)
+			c.GetAsync(tctx, "/n", getCB)
 		}
-		if err := c.Flush(ctx); err != nil {
+		if err := c.Flush(tctx); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -429,8 +429,14 @@ func (c *Client) Delete(ctx context.Context, path string, version int32) error {
 	if path == "/" {
 		return fmt.Errorf("%w \"/\": cannot delete the root", ErrInvalidPath)
 	}
-	_, err := c.call(ctx, wire.OpDelete, "delete", path, &wire.DeleteRequest{Path: c.root.add(path), Version: version}, nil, nil)
-	return err
+	r := startRequest(wire.OpDelete)
+	r.frame = wire.AppendInt32(c.root.appendPath(r.frame, path), version)
+	r.endFrame()
+	if err := c.roundTrip(ctx, r, "delete", path); err != nil {
+		return err
+	}
+	r.recycle()
+	return nil
 }
 
 // DeleteAll deletes the node and all its descendants, deepest first. It is
