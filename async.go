@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keeper-go/keeper/internal/wire"
 )
@@ -44,6 +45,12 @@ type asyncQueue struct {
 	made      uint64        // asynchronous calls made
 	delivered uint64        // callbacks returned
 	flushers  []flusher
+	// sent counts the asynchronous requests handed to the wire and not yet
+	// completed; unwoken, those completed since the delivery goroutine was
+	// last woken by a reader (conn.wakeAsync). Atomic: the socket's owner
+	// reads them after every run of buffered replies.
+	sent    atomic.Int64
+	unwoken atomic.Int64
 }
 
 // flusher is a Flush waiting for delivered to reach target.
@@ -75,9 +82,11 @@ func asyncDone(r *request) {
 }
 
 // asyncDoneHeld is asyncDone without the wake-up: the socket's owner
-// completing a reply wakes the delivery goroutine once it has read every
-// reply already buffered (conn.asyncWake), not once per reply.
+// completing a reply wakes the delivery goroutine in runs of replies
+// (conn.wakeAsync), not once per reply.
 func asyncDoneHeld(r *request) {
+	r.ac.async.sent.Add(-1)
+	r.ac.async.unwoken.Add(1)
 	r.ac.releaseSlot()
 	r.adone.Store(true)
 }
@@ -125,6 +134,7 @@ func (c *Client) submitAsync(ctx context.Context, r *request, opName string) {
 		c.deliverNow(r, &requestError{err: fmt.Errorf("keeper: %s %s: %w", opName, r.apath, ErrClosed)})
 		return
 	}
+	c.async.sent.Add(1)
 	if err := c.enqueue(r); err != nil {
 		// Never queued for the wire: nobody else completes it.
 		r.complete(CodeOK, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -368,5 +369,41 @@ func recvErr(t *testing.T, ch <-chan error) error {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no callback within 10s")
 		return nil
+	}
+}
+
+// TestAsyncCallbacksDuringStream keeps the in-flight window full from one
+// goroutine and checks that callbacks run while calls are still being
+// made: the delivery goroutine is woken for runs of replies, never held
+// until nothing is in flight.
+func TestAsyncCallbacksDuringStream(t *testing.T) {
+	c := srv.Client(t, keeper.WithMaxInflight(16))
+	ctx := testutil.Ctx(t, 60*time.Second)
+	const n = 2000
+	var made, firstSeen, delivered atomic.Int64
+	firstSeen.Store(-1)
+	for i := range n {
+		c.ExistsAsync(ctx, "/", func(_ *keeper.Stat, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			delivered.Add(1)
+			firstSeen.CompareAndSwap(-1, made.Load())
+		})
+		made.Store(int64(i + 1))
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if delivered.Load() != n {
+		t.Fatalf("%d callbacks ran, want %d", delivered.Load(), n)
+	}
+	// With a window of 16 the first callback is due after a few replies;
+	// running it only once all n calls were made would mean the wake-up
+	// waited for the stream to end.
+	if f := firstSeen.Load(); f >= n {
+		t.Errorf("the first callback ran only after all %d calls were made", n)
+	} else {
+		t.Logf("the first callback ran after %d of %d calls were made", f, n)
 	}
 }

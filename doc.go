@@ -42,7 +42,11 @@
 // can keep many requests in flight; each result goes to a callback. The
 // callbacks run one at a time, in the order the calls were made, on a
 // delivery goroutine of the client (never on the reader), and Flush waits
-// for them. ctx bounds only the wait for room under WithMaxInflight; the
+// for them. With many calls in flight the callbacks run in runs: a reply's
+// callback may wait until about a quarter as many replies as are still
+// awaited have come too (one wake-up of the delivery goroutine for them
+// all); with one call in flight it runs as soon as its reply is read.
+// ctx bounds only the wait for room under WithMaxInflight; the
 // asynchronous calls are not retried.
 //
 // # Watches
