@@ -194,12 +194,18 @@ func (d *DoubleBarrier) deleteOwn(ctx context.Context) error {
 }
 
 // Leave leaves the barrier and blocks until every participant has left
-// (ZooKeeper's recipe, as Kazoo runs it): it deletes "ready"; then the
-// participant whose node sorts lowest waits for the others' nodes to go
-// and deletes its own last, and every other participant deletes its own
-// node and waits for the lowest one to go. When ctx ends first (or the
-// client is closed), Leave deletes the participant's node if it is still
-// there, so the others are not held up, and returns the error.
+// (ZooKeeper's recipe, as Kazoo runs it): the participant whose node sorts
+// lowest waits for the others' nodes to go and deletes its own last, and
+// every other participant deletes its own node and waits for the lowest
+// one to go. When ctx ends first (or the client is closed), Leave deletes
+// the participant's node if it is still there, so the others are not held
+// up, and returns the error.
+//
+// Unlike Kazoo, which deletes "ready" as Leave begins, Leave deletes it
+// once no member is left (the lowest just before its own node): a
+// participant still in Enter, whose wake-up was slow (a stalled
+// connection), must find ready when it looks, or it would wait for members
+// who have left, and they for its node.
 //
 // The barrier's path itself stays, as in Kazoo. Reusing the path for a new
 // round before everyone has left the previous one confuses both rounds.
@@ -207,23 +213,13 @@ func (d *DoubleBarrier) Leave(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.leave(ctx); err != nil {
-		_ = node.Cleanup(ctx, d.c, d.deleteOwn)
+		_ = node.Cleanup(ctx, d.c, d.abandon)
 		return fmt.Errorf("barrier: leave %s: %w", d.path, err)
 	}
 	return nil
 }
 
 func (d *DoubleBarrier) leave(ctx context.Context) error {
-	err := node.Retry(ctx, func(ctx context.Context) error {
-		err := d.c.Delete(ctx, d.ready, keeper.AnyVersion)
-		if errors.Is(err, keeper.ErrNoNode) {
-			return nil
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
 	var b node.Backoff
 	for {
 		kids, err := d.c.Children(ctx, d.path)
@@ -243,8 +239,16 @@ func (d *DoubleBarrier) leave(ctx context.Context) error {
 		mine := slices.Contains(members, d.name)
 		switch {
 		case len(members) == 0:
-			return nil
+			// Everyone has left. The lowest deleted ready before its
+			// node, unless its node went with its session.
+			return d.deleteReady(ctx)
 		case mine && len(members) == 1:
+			// The last member: ready goes before our node, so that
+			// once no member is left no ready is left either (a stale
+			// one would let the next round through at once).
+			if err := d.deleteReady(ctx); err != nil {
+				return err
+			}
 			return d.deleteOwn(ctx)
 		case mine && members[0] == d.name:
 			// Lowest: wait for the highest to go, then look again.
@@ -262,6 +266,36 @@ func (d *DoubleBarrier) leave(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// abandon deletes our node after a failed Leave and, when no member is
+// left, "ready" too, which the last member's Leave would have deleted.
+func (d *DoubleBarrier) abandon(ctx context.Context) error {
+	if err := d.deleteOwn(ctx); err != nil {
+		return err
+	}
+	kids, err := d.c.Children(ctx, d.path)
+	switch {
+	case errors.Is(err, keeper.ErrNoNode):
+		return nil
+	case err != nil:
+		return err
+	case slices.ContainsFunc(kids, func(k string) bool { return k != readyName }):
+		return nil // the members left delete it
+	}
+	return d.deleteReady(ctx)
+}
+
+// deleteReady deletes "ready", which a participant that entered raised,
+// if it is there.
+func (d *DoubleBarrier) deleteReady(ctx context.Context) error {
+	return node.Retry(ctx, func(ctx context.Context) error {
+		err := d.c.Delete(ctx, d.ready, keeper.AnyVersion)
+		if errors.Is(err, keeper.ErrNoNode) {
+			return nil
+		}
+		return err
+	})
 }
 
 // waitGone waits until the child name is deleted, or until anything else

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -302,4 +303,59 @@ func TestDoubleBarrierWaitsForTheLast(t *testing.T) {
 		}
 	}
 	testutil.AssertClean(t, srv, "/db", clients...)
+}
+
+// TestDoubleBarrierSlowEntrantPasses: a participant whose wake-up on
+// "ready" arrives late (its connection stalled while the last participant
+// raised ready, passed and began to leave) still passes Enter. When Leave
+// deleted ready first, as Kazoo does, the late one found no ready and too
+// few members, and waited forever; so did the leaver, waiting for its node.
+func TestDoubleBarrierSlowEntrantPasses(t *testing.T) {
+	t.Parallel()
+	ctx := testutil.Ctx(t, 0)
+	c0, px := testutil.Proxied(t, srv)
+	c1 := testutil.Connect(t, srv, c0)
+	a := barrier.NewDouble(c0, "/db", "a", 2)
+	// The leaver must not be the lowest member: the lowest keeps its node
+	// until the others have gone, and the late one would count it.
+	b := barrier.NewDouble(c1, "/db", "b", 2)
+	for path.Base(b.Node()) < path.Base(a.Node()) {
+		b = barrier.NewDouble(c1, "/db", "b", 2)
+	}
+	entered := make(chan error, 1)
+	go func() { entered <- a.Enter(ctx) }()
+	testutil.WaitChildWatch(t, c0, "/db")
+	px.Pause() // a's wake-up waits in the proxy
+	resumed := false
+	defer func() {
+		if !resumed {
+			px.Resume()
+		}
+	}()
+	if err := b.Enter(ctx); err != nil {
+		t.Fatal(err)
+	}
+	left := make(chan error, 1)
+	go func() { left <- b.Leave(ctx) }()
+	testutil.WaitFor(t, 30*time.Second, "b to leave its node", func() bool {
+		st, err := c1.Exists(ctx, b.Node())
+		return err == nil && st == nil
+	})
+	px.Resume()
+	resumed = true
+	select {
+	case err := <-entered:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the late participant is still in Enter 30s after its wake-up")
+	}
+	if err := a.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-left; err != nil {
+		t.Fatal(err)
+	}
+	testutil.AssertClean(t, srv, "/db", c0, c1)
 }
