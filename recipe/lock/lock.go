@@ -296,6 +296,15 @@ func (l *Lock) wait(ctx context.Context, p, prefix string, owner, czxid int64, b
 		if !blocking {
 			return false, nil
 		}
+		if owner != 0 && owner != sess {
+			// Our node belongs to a session the client had given up
+			// before this listing (sess is the later one, or 0 between
+			// sessions). The listing still shows the node only because
+			// the server had not closed that session yet; it deletes
+			// the node soon, and a watch on pred would not tell us.
+			// Queue again now.
+			return false, errVanished
+		}
 		// Deleted, changed, or the session is gone: look again.
 		if _, err := node.WaitGoneIn(ctx, l.c, keeper.JoinPath(l.path, pred), &b, sess); err != nil {
 			return false, err
