@@ -223,6 +223,17 @@ func (s *Semaphore) takeLease(ctx context.Context, blocking bool) (bool, error) 
 			f.Stop()
 			continue
 		}
+		if st != nil && st.EphemeralOwner != 0 {
+			// Our lease node, of a session the client has given up and
+			// the server has not closed yet: our create finds it in the
+			// way, and while there is room the wait below would return
+			// at once, round after round, until the server deletes it.
+			// Delete it (its name is ours alone) and look again.
+			if err := node.DeleteOwn(ctx, s.c, lease); err != nil {
+				return fail(err)
+			}
+			continue
+		}
 		if !blocking {
 			return false, nil
 		}
