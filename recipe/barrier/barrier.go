@@ -69,16 +69,19 @@ func (b *Barrier) Remove(ctx context.Context) (bool, error) {
 // Wait blocks until the barrier is down (its node does not exist) and
 // returns nil; it returns at once when the barrier is not up.
 //
-// A disconnect does not disturb the wait. After a session loss the wait
-// goes on in the client's next session. Wait returns keeper.ErrClosed when
-// the client is closed, and ctx's error when ctx ends first; it then takes
-// its watch off the server.
+// A disconnect does not disturb the wait, and a barrier taken down and put
+// up again meanwhile releases it (the node then is a new one). After a
+// session loss the wait goes on in the client's next session, and the
+// same holds. Wait returns keeper.ErrClosed when the client is closed,
+// and ctx's error when ctx ends first; it then takes its watch off the
+// server.
 func (b *Barrier) Wait(ctx context.Context) error {
 	var bo node.Backoff
+	var czxid int64 // of the node first seen
 	for {
 		// Data changed, the watch was removed by this client, or the
 		// session was lost: look again.
-		gone, err := node.WaitGone(ctx, b.c, b.path, &bo)
+		gone, err := node.WaitGoneSince(ctx, b.c, b.path, &bo, &czxid)
 		switch {
 		case err != nil:
 			return fmt.Errorf("barrier: wait %s: %w", b.path, err)

@@ -207,3 +207,49 @@ func TestBarrierRemoveLostReply(t *testing.T) {
 		t.Fatalf("second Remove = %v, %v", up, err)
 	}
 }
+
+// TestBarrierWaitDownWhileDisconnected: a barrier taken down and put up
+// again while the waiter is cut off releases the waiter. Its watch,
+// restored on reconnect, tells only of a changed node (EventNodeDataChanged),
+// so Wait must notice that the node is a new one.
+func TestBarrierWaitDownWhileDisconnected(t *testing.T) {
+	t.Parallel()
+	ctx := testutil.Ctx(t, 0)
+	other, px, c := testutil.DirectAndProxied(t, srv)
+	b := barrier.New(c, "/gate")
+	if err := b.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Wait(ctx) }()
+	testutil.WaitWatch(t, srv.Addr(0), c, "/gate")
+	px.Pause() // the reconnect waits until Resume
+	resumed := false
+	defer func() {
+		if !resumed {
+			px.Resume()
+		}
+	}()
+	px.Drop()
+	ob := barrier.New(other, "/gate")
+	if up, err := ob.Remove(ctx); !up || err != nil {
+		t.Fatalf("Remove = %v, %v; want true", up, err)
+	}
+	if err := ob.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	px.Resume()
+	resumed = true
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Wait still blocked 30s after the reconnect, though the barrier was down meanwhile")
+	}
+	if _, err := ob.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testutil.AssertClean(t, srv, "/", c)
+}

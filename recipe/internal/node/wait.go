@@ -35,7 +35,21 @@ func WaitGone(ctx context.Context, c *keeper.Client, path string, b *Backoff) (b
 // nil at once, since the caller's own node may be gone with the session
 // and no change of path would tell it.
 func WaitGoneIn(ctx context.Context, c *keeper.Client, path string, b *Backoff, session int64) (bool, error) {
-	_, _, ch, err := c.GetW(ctx, path)
+	return waitGone(ctx, c, path, b, session, nil)
+}
+
+// WaitGoneSince is WaitGone for a node whose path may be deleted and
+// created again, as a barrier's: it also reports true, nil when the node
+// found is not the one first seen (*czxid, which it sets while 0). A watch
+// restored after a disconnect during which the node was deleted and
+// created again tells only of a change, and the node's czxid is what shows
+// that it was gone meanwhile.
+func WaitGoneSince(ctx context.Context, c *keeper.Client, path string, b *Backoff, czxid *int64) (bool, error) {
+	return waitGone(ctx, c, path, b, 0, czxid)
+}
+
+func waitGone(ctx context.Context, c *keeper.Client, path string, b *Backoff, session int64, czxid *int64) (bool, error) {
+	_, st, ch, err := c.GetW(ctx, path)
 	if err == nil && session != 0 && c.SessionID() != session {
 		DropWatch(ctx, c, path, keeper.WatchData, ch)
 		return false, nil
@@ -50,6 +64,13 @@ func WaitGoneIn(ctx context.Context, c *keeper.Client, path string, b *Backoff, 
 		return false, err
 	}
 	b.Reset()
+	if czxid != nil {
+		if *czxid != 0 && st.Czxid != *czxid {
+			DropWatch(ctx, c, path, keeper.WatchData, ch)
+			return true, nil
+		}
+		*czxid = st.Czxid
+	}
 	select {
 	case ev := <-ch:
 		switch {
