@@ -20,7 +20,10 @@
 // Layout (Kazoo's): a Barrier is one persistent node with empty data. A
 // DoubleBarrier's participants are ephemeral children "<path>/<uuid hex>"
 // holding their identifier, and "<path>/ready" is a persistent node with
-// empty data that the participant who sees enough members creates.
+// empty data that the participant who sees enough members creates. Kazoo
+// deletes ready as each Leave begins; here the last member to leave
+// deletes it, so that a participant still in Enter finds it (see
+// [DoubleBarrier.Leave]).
 //
 // Unlike Kazoo, the waits here follow the connection: a disconnect does not
 // lose a wake-up (watches are restored on reconnect), a session loss is
