@@ -77,8 +77,12 @@ const (
 // its in-flight slot at once, so that a callback making further calls
 // never waits for itself, and wakes the delivery goroutine.
 func asyncDone(r *request) {
+	// Once r is marked done, the delivery goroutine (busy with earlier
+	// callbacks, so needing no wake-up to see it) may run its callback
+	// and recycle it: r must not be read after that.
+	c := r.ac
 	asyncDoneHeld(r)
-	r.ac.async.kick()
+	c.async.kick()
 }
 
 // asyncDoneHeld is asyncDone without the wake-up: the socket's owner
@@ -88,7 +92,7 @@ func asyncDoneHeld(r *request) {
 	r.ac.async.sent.Add(-1)
 	r.ac.async.unwoken.Add(1)
 	r.ac.releaseSlot()
-	r.adone.Store(true)
+	r.adone.Store(true) // last: r may be recycled from here on
 }
 
 // kick wakes the delivery goroutine. Only for a client whose delivery

@@ -407,3 +407,43 @@ func TestAsyncCallbacksDuringStream(t *testing.T) {
 		t.Logf("the first callback ran after %d of %d calls were made", f, n)
 	}
 }
+
+// TestAsyncLossWhileDelivering fails many calls at once on a connection
+// loss while the delivery goroutine is still running the callbacks of
+// earlier ones: whoever completes a request must be done with it before
+// the delivery goroutine may recycle it (the race detector sees a late
+// read; without it, a nil client at worst). Every callback runs, those
+// of the calls in flight with ErrConnectionLoss.
+func TestAsyncLossWhileDelivering(t *testing.T) {
+	c, p := testutil.Proxied(t, srv)
+	ctx := testutil.Ctx(t, 60*time.Second)
+	for round := range 5 {
+		p.Pause()
+		const n = 500
+		var got, lost int
+		for range n {
+			c.GetAsync(ctx, "/", func(_ []byte, _ *keeper.Stat, err error) {
+				got++
+				switch {
+				case errors.Is(err, keeper.ErrConnectionLoss):
+					lost++
+				case err != nil:
+					t.Errorf("get on a dropped connection: %v", err)
+				}
+			})
+		}
+		p.Drop()
+		p.Resume()
+		if err := c.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Requests still unwritten at the drop go out on the next
+		// connection and get a reply.
+		if got != n || lost == 0 {
+			t.Fatalf("round %d: %d callbacks, %d with ErrConnectionLoss; want %d, some lost", round, got, lost, n)
+		}
+		if err := c.WaitConnected(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
