@@ -236,9 +236,10 @@ func (a *asyncQueue) releaseFlushersLocked() {
 	a.flushers = keep
 }
 
-// closeAsync runs at the end of Close, when every request has completed:
-// the delivery goroutine runs the callbacks left and ends. Close waits for
-// it, unless Close was called from a callback (it would wait for itself).
+// closeAsync runs at the end of every Close, once the first has completed
+// every request: the delivery goroutine runs the callbacks left and ends.
+// Close waits for it, unless Close was called from a callback (it would
+// wait for itself).
 func (c *Client) closeAsync() {
 	a := &c.async
 	a.mu.Lock()

@@ -447,3 +447,39 @@ func TestAsyncLossWhileDelivering(t *testing.T) {
 		}
 	}
 }
+
+// TestAsyncCloseFromCallbackDuringClose has a callback call Close while
+// another goroutine's Close is under way. That Close waits for the
+// callbacks to run, so the callback's Close must not wait for it in turn:
+// both return, with the same result.
+func TestAsyncCloseFromCallbackDuringClose(t *testing.T) {
+	// Not srv.Client: its cleanup's Close would hang the test binary if the
+	// two Closes deadlock; this way the test fails (and TestMain reports
+	// the stuck goroutines) instead.
+	ctx := testutil.Ctx(t, 60*time.Second)
+	c, err := keeper.Connect(ctx, srv.Servers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	inner := make(chan error, 1)
+	c.ExistsAsync(ctx, "/", func(*keeper.Stat, error) {
+		<-release
+		inner <- c.Close()
+	})
+	outer := make(chan error, 1)
+	go func() { outer <- c.Close() }()
+	<-c.Done()
+	close(release)
+	var errs [2]error
+	for i, ch := range []chan error{inner, outer} {
+		select {
+		case errs[i] = <-ch:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("Close from a callback during another Close: no return within 20s (inner, outer = %d, %d)", len(inner), len(outer))
+		}
+	}
+	if errs[0] != errs[1] {
+		t.Errorf("Close from the callback returned %v, the other Close %v", errs[0], errs[1])
+	}
+}

@@ -765,8 +765,12 @@ func (c *Client) Close() error {
 			l.close()
 		}
 		c.wg.Wait()
-		c.closeAsync()
 	})
+	// Outside the Once: a callback calling Close while another goroutine's
+	// Close waits here for the callbacks would otherwise wait in Do for
+	// that Close, which waits for the callback to return. Every Close
+	// waits here for the callbacks, but one called from a callback.
+	c.closeAsync()
 	return c.closeErr
 }
 
