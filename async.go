@@ -21,7 +21,11 @@ import (
 // goroutine reading the connection, so a slow callback delays only the
 // callbacks after it. A callback may make further calls, synchronous or
 // asynchronous. The delivery goroutine starts with the first asynchronous
-// call and ends at Close, once every callback has run.
+// call and ends at Close, once every callback has run: those of calls
+// made while Close runs (ErrClosed) too, so goroutines that go on making
+// calls through Close, faster than their callbacks run, keep it waiting.
+// Blocking such calls instead would deadlock a caller holding a lock that
+// an earlier callback takes.
 //
 // ctx bounds only the wait for room in the in-flight window
 // (WithMaxInflight): an asynchronous call blocks while the window is

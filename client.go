@@ -372,6 +372,11 @@ func (c *Client) requeue(rs []*request) {
 		}
 	}
 	c.outbox = append(keep, c.outbox...)
+	if c.state == Closed {
+		// Close is done with the outbox (shutdown may have failed it
+		// already while these were out of it): nobody else would.
+		c.failOutboxLocked(ErrClosed)
+	}
 	c.mu.Unlock()
 	// The session loop, idle while Close runs, may have looked at the
 	// outbox while these were out of it (taken by a writer of a

@@ -46,6 +46,8 @@
 // callback may wait until about a quarter as many replies as are still
 // awaited have come too (one wake-up of the delivery goroutine for them
 // all); with one call in flight it runs as soon as its reply is read.
+// Close returns once every callback has run, those of the calls made
+// while it runs (which get ErrClosed) included.
 // ctx bounds only the wait for room under WithMaxInflight; the
 // asynchronous calls are not retried.
 //
