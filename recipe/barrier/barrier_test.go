@@ -99,13 +99,7 @@ func TestBarrierWaitAcrossSessionLoss(t *testing.T) {
 	ctx := testutil.Ctx(t, 0)
 	c, px := testutil.Proxied(t, srv)
 	other := testutil.Connect(t, srv, c)
-	b := barrier.New(c, "/gate")
-	if err := b.Create(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Wait(ctx) }()
-	testutil.WaitWatch(t, srv.Addr(0), c, "/gate")
+	done := waitingAt(t, ctx, c, "/gate")
 	old := c.SessionID()
 	testutil.Expire(t, ctx, c, px)
 	testutil.WaitFor(t, 30*time.Second, "a new session", func() bool {
@@ -131,13 +125,7 @@ func TestBarrierWaitClientClosed(t *testing.T) {
 	ctx := testutil.Ctx(t, 0)
 	c0 := srv.Client(t)
 	c := testutil.Connect(t, srv, c0)
-	b := barrier.New(c, "/gate")
-	if err := b.Create(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Wait(ctx) }()
-	testutil.WaitWatch(t, srv.Addr(0), c, "/gate")
+	done := waitingAt(t, ctx, c, "/gate")
 	c.Close()
 	if err := <-done; !errors.Is(err, keeper.ErrClosed) {
 		t.Fatalf("Wait after Close: %v", err)
@@ -216,13 +204,7 @@ func TestBarrierWaitDownWhileDisconnected(t *testing.T) {
 	t.Parallel()
 	ctx := testutil.Ctx(t, 0)
 	other, px, c := testutil.DirectAndProxied(t, srv)
-	b := barrier.New(c, "/gate")
-	if err := b.Create(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Wait(ctx) }()
-	testutil.WaitWatch(t, srv.Addr(0), c, "/gate")
+	done := waitingAt(t, ctx, c, "/gate")
 	px.Pause() // the reconnect waits until Resume
 	resumed := false
 	defer func() {
@@ -252,4 +234,25 @@ func TestBarrierWaitDownWhileDisconnected(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.AssertClean(t, srv, "/", c)
+}
+
+// waitingAt raises a barrier at path with c and starts a Wait on it, which
+// has set its watch, and had the reply, when waitingAt returns; the Wait's
+// result comes on the channel.
+func waitingAt(t *testing.T, ctx context.Context, c *keeper.Client, path string) <-chan error {
+	t.Helper()
+	b := barrier.New(c, path)
+	if err := b.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Wait(ctx) }()
+	testutil.WaitWatch(t, srv.Addr(0), c, path)
+	// The server has the watch; a round trip after it (replies come in
+	// order) makes sure the client has the read's reply too, so that a
+	// connection the test drops next cannot take that reply with it.
+	if _, err := c.Exists(ctx, "/"); err != nil {
+		t.Fatal(err)
+	}
+	return done
 }
