@@ -417,6 +417,7 @@ func TestAsyncCallbacksDuringStream(t *testing.T) {
 func TestAsyncLossWhileDelivering(t *testing.T) {
 	c, p := testutil.Proxied(t, srv)
 	ctx := testutil.Ctx(t, 60*time.Second)
+	total := 0
 	for round := range 5 {
 		p.Pause()
 		const n = 500
@@ -438,13 +439,17 @@ func TestAsyncLossWhileDelivering(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Requests still unwritten at the drop go out on the next
-		// connection and get a reply.
-		if got != n || lost == 0 {
-			t.Fatalf("round %d: %d callbacks, %d with ErrConnectionLoss; want %d, some lost", round, got, lost, n)
+		// connection and get a reply; in a round, all of them may.
+		if got != n {
+			t.Fatalf("round %d: %d callbacks; want %d", round, got, n)
 		}
+		total += lost
 		if err := c.WaitConnected(ctx); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if total == 0 {
+		t.Error("no call was lost with its connection in 5 rounds: the test did not exercise completions on a loss")
 	}
 }
 
