@@ -206,12 +206,9 @@ func TestBarrierWaitDownWhileDisconnected(t *testing.T) {
 	other, px, c := testutil.DirectAndProxied(t, srv)
 	done := waitingAt(t, ctx, c, "/gate")
 	px.Pause() // the reconnect waits until Resume
-	resumed := false
-	defer func() {
-		if !resumed {
-			px.Resume()
-		}
-	}()
+	// Resume is a no-op once resumed: the deferred one ends the pause only
+	// if the test stops early.
+	defer px.Resume()
 	px.Drop()
 	ob := barrier.New(other, "/gate")
 	if up, err := ob.Remove(ctx); !up || err != nil {
@@ -221,7 +218,6 @@ func TestBarrierWaitDownWhileDisconnected(t *testing.T) {
 		t.Fatal(err)
 	}
 	px.Resume()
-	resumed = true
 	select {
 	case err := <-done:
 		if err != nil {

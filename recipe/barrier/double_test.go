@@ -326,12 +326,9 @@ func TestDoubleBarrierSlowEntrantPasses(t *testing.T) {
 	go func() { entered <- a.Enter(ctx) }()
 	testutil.WaitChildWatch(t, c0, "/db")
 	px.Pause() // a's wake-up waits in the proxy
-	resumed := false
-	defer func() {
-		if !resumed {
-			px.Resume()
-		}
-	}()
+	// Resume is a no-op once resumed: the deferred one ends the pause only
+	// if the test stops early.
+	defer px.Resume()
 	if err := b.Enter(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +339,6 @@ func TestDoubleBarrierSlowEntrantPasses(t *testing.T) {
 		return err == nil && st == nil
 	})
 	px.Resume()
-	resumed = true
 	select {
 	case err := <-entered:
 		if err != nil {
