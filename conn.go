@@ -268,7 +268,7 @@ func (cn *conn) readLoop() {
 			// A kick meant for a caller reading before us: nothing lost.
 		case err != nil:
 			return
-		case reply && cn.release(false):
+		case reply && cn.release(false, false):
 			owned = false
 			cn.armIdle()
 		}
@@ -445,8 +445,10 @@ func (cn *conn) claimIdle() bool {
 // becomes unowned if nothing else awaits a reply and nothing is buffered
 // (the next caller may claim it; the reader takes it back after
 // readIdle); otherwise a caller gives it to the reader goroutine and the
-// reader keeps it. It reports whether the owner gave the socket up.
-func (cn *conn) release(byCaller bool) bool {
+// reader keeps it. It reports whether the owner gave the socket up. A
+// caller whose call set a watch (watched) always gives the socket to the
+// reader goroutine.
+func (cn *conn) release(byCaller, watched bool) bool {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
 	if cn.kicked {
@@ -460,7 +462,7 @@ func (cn *conn) release(byCaller bool) bool {
 	// arrive for the socket's owner until a new request is written.
 	quiet := cn.head >= len(cn.pending) && len(cn.pings) == 0 && len(cn.authWait) == 0 && cn.br.Buffered() == 0
 	switch {
-	case quiet:
+	case quiet && !(byCaller && watched):
 		// The reader goroutine's timer is armed: it arms it when it
 		// gives the socket up, and keeps it armed while callers use it.
 		cn.rstate = readUnowned
@@ -503,7 +505,10 @@ func (cn *conn) readOwn(ctx context.Context, r *request) {
 		stop()
 	}
 	cn.wakeAsync()
-	cn.release(true)
+	// A call that set a watch gives the socket to the reader goroutine at
+	// once: the event it waits for must not sit unread until the idle
+	// timer fires (up to 2 readIdleMax after a run of calls).
+	cn.release(true, r.watch != nil || r.op == wire.OpAddWatch)
 }
 
 // handle processes one frame; reply says it answered a request.

@@ -29,3 +29,18 @@ func countOwnGoroutines() int {
 	}
 	return n
 }
+
+// SocketUnowned reports whether the client's live connection has its socket
+// unowned: left by a caller after its reply, for the next caller to claim
+// or for the reader goroutine's idle timer to take back.
+func SocketUnowned(c *Client) bool {
+	c.mu.Lock()
+	cn := c.cur
+	c.mu.Unlock()
+	if cn == nil {
+		return false
+	}
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return cn.rstate == readUnowned
+}
