@@ -487,12 +487,18 @@ func wrapOpErr(op, path string, err error) error {
 			loss := &Error{Op: op, Path: path, Code: CodeConnectionLoss}
 			return &requestError{err: &connLossError{loss: loss, cause: cl.cause}, sent: re.sent}
 		}
+		if errors.Is(re.err, ErrSessionPresumedExpired) {
+			// Checked before the *Error below, which it also wraps: the
+			// op's error must still say the expiry was presumed.
+			opErr := &Error{Op: op, Path: path, Code: CodeSessionExpired}
+			return &requestError{err: fmt.Errorf("%w: %w", opErr, ErrSessionPresumedExpired), sent: re.sent}
+		}
+		if errors.Is(re.err, ErrClosed) {
+			return &requestError{err: fmt.Errorf("keeper: %s %s: %w", op, path, re.err), sent: re.sent}
+		}
 		var ke *Error
 		if errors.As(re.err, &ke) && ke.Op == "" {
 			return &requestError{err: &Error{Op: op, Path: path, Code: ke.Code}, sent: re.sent}
-		}
-		if errors.Is(re.err, errPresumedExpired) || errors.Is(re.err, ErrClosed) {
-			return &requestError{err: fmt.Errorf("keeper: %s %s: %w", op, path, re.err), sent: re.sent}
 		}
 	}
 	return err

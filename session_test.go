@@ -266,7 +266,9 @@ func TestQueuedRequestsFailOnExpiry(t *testing.T) {
 		done <- err
 	}()
 	err := <-done // fails at the presumed expiry, never sent
-	if !errors.Is(err, keeper.ErrSessionExpired) || !keeper.SafeToRetry(err) {
+	var ke *keeper.Error
+	if !errors.Is(err, keeper.ErrSessionExpired) || !errors.Is(err, keeper.ErrSessionPresumedExpired) ||
+		!errors.As(err, &ke) || ke.Op != "create" || !keeper.SafeToRetry(err) {
 		t.Fatalf("queued Create = %v (safe %v)", err, keeper.SafeToRetry(err))
 	}
 	p.Resume()
