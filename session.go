@@ -65,7 +65,15 @@ func (c *Client) run() {
 		// every handshake and then breaks the protocol would keep a
 		// session no server really holds from being presumed expired.
 		t0 := c.cfg.metrics.now()
+		debug := c.log.Enabled(context.Background(), slog.LevelDebug)
+		if debug {
+			c.log.LogAttrs(context.Background(), slog.LevelDebug, "connecting", slog.String("server", hp.String()), slog.Int("failures", failures))
+		}
 		cn, err := c.connect(hp, failures == 0)
+		if debug && err == nil {
+			c.log.LogAttrs(context.Background(), slog.LevelDebug, "connected", slog.String("server", cn.addr),
+				slog.String("session", strconv.FormatInt(c.SessionID(), 16)), slog.Bool("new", cn.newSession))
+		}
 		if m := c.cfg.metrics; m != nil {
 			m.connected(hp.String(), t0, err)
 		}
@@ -561,6 +569,10 @@ func (c *Client) serve(cn *conn) {
 		cn.fail(errConnDead)
 	}
 	cn.wg.Wait()
+	if c.log.Enabled(context.Background(), slog.LevelDebug) {
+		c.log.LogAttrs(context.Background(), slog.LevelDebug, "disconnected", slog.String("server", cn.addr),
+			slog.Bool("served", cn.served.Load()), slog.Any("err", cn.deadErr))
+	}
 	c.mu.Lock()
 	c.cur, c.server = nil, ""
 	err := cn.deadErr

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/zktest"
 )
 
@@ -286,7 +287,7 @@ func TestServerRestartKeepsSession(t *testing.T) {
 	// A restart on a loaded machine can take several seconds: a session
 	// timeout of 30s leaves it room (the client presumes expiry at 27s).
 	cl := zktest.Start(t, zktest.Config("maxSessionTimeout", "30000"))
-	c, err := keeper.Connect(ctx, cl.Servers(), keeper.WithSessionTimeout(30*time.Second))
+	c, err := keeper.Connect(ctx, cl.Servers(), keeper.WithSessionTimeout(30*time.Second), testutil.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,12 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -416,4 +418,36 @@ func ProxiedWithDirect(t testing.TB, srv *zktest.Cluster) (proxied *keeper.Clien
 	t.Helper()
 	proxied, p = Proxied(t, srv)
 	return proxied, p, Connect(t, srv, proxied)
+}
+
+// Logger returns an option that sends the client's debug log to t.Log, so a
+// failing test shows what the client did (connects, drops, backoffs) next to
+// its error. Lines logged after the test ends are dropped.
+func Logger(t testing.TB) keeper.Option {
+	w := &testWriter{t: t}
+	t.Cleanup(w.stop)
+	return keeper.WithLogger(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
+// testWriter writes to t.Log until stop.
+type testWriter struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Helper()
+		w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *testWriter) stop() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
 }
