@@ -115,7 +115,12 @@ func WithSessionTimeout(d time.Duration) Option {
 
 // WithConnectTimeout bounds each connection attempt (dial plus handshake),
 // overriding the default of the session timeout divided by the number of
-// hosts (at least 1s; as the Java client).
+// hosts, and by at least three (and at least 1s). The Java client divides
+// by the number of hosts alone; the floor of three means that with one or
+// two hosts a server that accepts the connection and then stays silent (a
+// stalled process, a listen backlog nobody drains) cannot take a whole
+// session timeout: there is time for two more attempts before the session
+// is presumed expired.
 func WithConnectTimeout(d time.Duration) Option {
 	return func(c *config) { c.connectTimeout = d }
 }

@@ -273,7 +273,7 @@ func (c *Client) connect(hp hostPort, trusted bool) (*conn, error) {
 	ctimeout := c.cfg.connectTimeout
 	nhosts := len(c.hosts)
 	if ctimeout == 0 {
-		ctimeout = max(c.timeout/time.Duration(nhosts), time.Second)
+		ctimeout = max(c.timeout/time.Duration(max(nhosts, 3)), time.Second) // see WithConnectTimeout
 	}
 	c.mu.Unlock()
 

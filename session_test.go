@@ -307,6 +307,65 @@ func TestServerRestartKeepsSession(t *testing.T) {
 	}
 }
 
+// TestSilentServerKeepsSession: a reconnect that reaches a server which
+// accepts the connection and never answers the handshake gives up on it
+// after a third of the session timeout and tries again, so that with a
+// single host the session survives: a connect attempt bounded by the whole
+// session timeout (as the Java client's, with one host) would wait until
+// the session was presumed expired.
+func TestSilentServerKeepsSession(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	c, p, _ := proxied(t, keeper.WithSessionTimeout(6*time.Second), testutil.Logger(t))
+	log := listen(c)
+	if _, err := c.Create(ctx, "/eph", nil, keeper.Ephemeral()); err != nil {
+		t.Fatal(err)
+	}
+	sid := c.SessionID()
+
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			nc, err := silent.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- nc // held open, never read
+		}
+	}()
+	defer func() {
+		silent.Close()
+		for nc := range accepted {
+			nc.Close()
+		}
+	}()
+
+	real := p.Target()
+	p.SetTarget(silent.Addr().String())
+	p.Drop()
+	select {
+	case nc := <-accepted:
+		accepted <- nc // closed by the deferred cleanup
+	case <-ctx.Done():
+		t.Fatal("the client never reconnected to the silent server")
+	}
+	p.SetTarget(real)
+	if _, err := c.Set(ctx, "/eph", []byte("x"), -1); err != nil {
+		t.Fatalf("after the silent server: %v (states %v)", err, log.states())
+	}
+	if c.SessionID() != sid {
+		t.Fatalf("session 0x%x replaced by 0x%x", sid, c.SessionID())
+	}
+	if ev, ok := log.has(keeper.Lost); ok {
+		t.Fatalf("session lost: %v", ev.Err)
+	}
+}
+
 func TestEnsembleFailover(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
