@@ -68,6 +68,7 @@ type conn struct {
 	rgen      uint64        // under mu: counts callers' claims and releases
 	rgenSeen  uint64        // under mu: rgen when ridle was armed
 	asyncWake atomic.Bool   // an asynchronous reply was read; its wake-up is due (wakeAsync)
+	watchSet  atomic.Bool   // a reply registered a watch since the owner last gave the socket up (release)
 	kicked    bool          // under mu: a kick moved the read deadline to the past
 	selfReq   *request      // under wmu: the request its caller writes and would read
 	selfRead  bool          // under wmu: push gave selfReq's caller the socket
@@ -268,7 +269,7 @@ func (cn *conn) readLoop() {
 			// A kick meant for a caller reading before us: nothing lost.
 		case err != nil:
 			return
-		case reply && cn.release(false, false):
+		case reply && cn.release(false):
 			owned = false
 			cn.armIdle()
 		}
@@ -445,10 +446,13 @@ func (cn *conn) claimIdle() bool {
 // becomes unowned if nothing else awaits a reply and nothing is buffered
 // (the next caller may claim it; the reader takes it back after
 // readIdle); otherwise a caller gives it to the reader goroutine and the
-// reader keeps it. It reports whether the owner gave the socket up. A
-// caller whose call set a watch (watched) always gives the socket to the
-// reader goroutine.
-func (cn *conn) release(byCaller, watched bool) bool {
+// reader keeps it. It reports whether the owner gave the socket up. When
+// a reply read since the last release registered a watch (the caller's
+// own, or that of a pipelined call whose reply it read), the socket goes
+// to (or stays with) the reader goroutine: the event that watch waits for
+// must not sit unread until the idle timer looks (up to 2 readIdleMax
+// after a run of calls).
+func (cn *conn) release(byCaller bool) bool {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
 	if cn.kicked {
@@ -461,8 +465,9 @@ func (cn *conn) release(byCaller, watched bool) bool {
 	// reply is due either, and nothing is buffered, so that nothing can
 	// arrive for the socket's owner until a new request is written.
 	quiet := cn.head >= len(cn.pending) && len(cn.pings) == 0 && len(cn.authWait) == 0 && cn.br.Buffered() == 0
+	watched := cn.watchSet.Swap(false)
 	switch {
-	case quiet && !(byCaller && watched):
+	case quiet && !watched:
 		// The reader goroutine's timer is armed: it arms it when it
 		// gives the socket up, and keeps it armed while callers use it.
 		cn.rstate = readUnowned
@@ -505,10 +510,7 @@ func (cn *conn) readOwn(ctx context.Context, r *request) {
 		stop()
 	}
 	cn.wakeAsync()
-	// A call that set a watch gives the socket to the reader goroutine at
-	// once: the event it waits for must not sit unread until the idle
-	// timer fires (up to 2 readIdleMax after a run of calls).
-	cn.release(true, r.watch != nil || r.op == wire.OpAddWatch)
+	cn.release(true)
 }
 
 // handle processes one frame; reply says it answered a request.
@@ -588,6 +590,7 @@ func (cn *conn) handle(frame []byte) (reply bool, err error) {
 	}
 	if req.watch != nil {
 		c.watches.register(req.watch, code)
+		cn.watchSet.Store(true)
 		if abandoned && req.watch.ch != nil {
 			c.dropAbandonedWatch(req.watch)
 		}
