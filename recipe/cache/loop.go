@@ -319,13 +319,11 @@ func (tc *TreeCache) apply(r *result) error {
 			return r.err
 		}
 		// A node this client cannot read (no permission) is left out.
-		tc.dropParked(p)
 		tc.removeTree(p)
 		return nil
 	}
 	if !r.exists {
 		tc.discard(r)
-		tc.dropParked(p)
 		tc.removeTree(p)
 		if p == tc.root && !tc.persistent && tc.rootExist == nil {
 			// Watch for the root's creation.
@@ -452,9 +450,7 @@ func (tc *TreeCache) unpark(p string) error {
 	return nil
 }
 
-// dropParked discards p's own parked read, if any: a later read of p
-// found it gone (or unreadable), and the older one must not add it when
-// its parent comes in.
+// dropParked discards p's own parked read, if any (see removeTree).
 func (tc *TreeCache) dropParked(p string) {
 	parent := path.Dir(p)
 	kids := tc.orphans[parent]
@@ -478,10 +474,13 @@ func (tc *TreeCache) dropOrphans(p string) {
 }
 
 // removeTree drops p and its cached descendants, deepest first, each with
-// a NodeRemoved event.
+// a NodeRemoved event. For a p not cached it discards the parked reads of
+// p and under it: p was found gone (or unreadable), and an older read must
+// not add it when its parent comes in.
 func (tc *TreeCache) removeTree(p string) {
 	n := tc.nodes[p]
 	if n == nil {
+		tc.dropParked(p)
 		tc.dropOrphans(p)
 		return
 	}
