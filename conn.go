@@ -915,10 +915,14 @@ func (c *Client) handshake(ctx context.Context, nc net.Conn, addr string, sessio
 	if _, err := nc.Write(b); err != nil {
 		return nil, fmt.Errorf("keeper: handshake with %s: %w", addr, err)
 	}
+	sent := time.Now()
 	frame, err := wire.ReadFrame(nc, nil, 1024)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("keeper: handshake with %s: %w (it may be behind our last zxid, or refusing read-write sessions)", addr, errHandshakeClosed)
+		}
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			return nil, fmt.Errorf("keeper: handshake with %s: no whole answer in %v: %w", addr, time.Since(sent).Round(time.Millisecond), err)
 		}
 		return nil, fmt.Errorf("keeper: handshake with %s: %w", addr, err)
 	}
