@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keeper-go/keeper/internal/wire"
@@ -444,39 +447,181 @@ func (c *Client) Delete(ctx context.Context, path string, version int32) error {
 // nodes that vanish meanwhile are ignored. A missing node is not an error.
 // DeleteAll("/") deletes everything under the root (or chroot) but the
 // root itself and /zookeeper.
+//
+// It lists the tree a level at a time, then deletes it a level at a time
+// from the deepest up, in transactions of up to 128 nodes, with 16
+// requests in flight; it holds the paths of the whole tree meanwhile. A
+// tree of 1 609 nodes goes 4 to 5 times as fast as one request at a time
+// on ZooKeeper 3.9 and 3.5 (BenchmarkDeleteAll). A transaction that fails because
+// a node vanished or gained a child is done again node by node, and a
+// node that gained a child is deleted as a DeleteAll of its own (up to 10
+// tries, as the whole). A connection loss makes it list what is left and
+// go on, as the client's retry policy allows (WithRetry).
 func (c *Client) DeleteAll(ctx context.Context, path string) error {
 	if err := validatePath(path, false); err != nil {
 		return err
 	}
+	var rs retryState
+	d := &treeDeleter{c: c}
 	for attempt := 0; ; attempt++ {
-		children, err := c.Children(ctx, path)
-		if errors.Is(err, ErrNoNode) {
+		err := d.run(ctx, path)
+		switch {
+		case err == nil:
 			return nil
+		case errors.Is(err, ErrNotEmpty) && attempt < 10:
+			// A child appeared meanwhile: go again.
+		case c.cfg.retry.again(ctx, &rs, err):
+		default:
+			return err
+		}
+	}
+}
+
+// DeleteAll's limits: nodes and bytes of paths a transaction of deletes,
+// and requests in flight.
+const (
+	deleteAllBatch   = 128
+	deleteAllBytes   = 256 << 10
+	deleteAllWorkers = 16
+)
+
+// treeDeleter is one DeleteAll.
+type treeDeleter struct {
+	c *Client
+}
+
+// run is one pass: list top's tree level by level, then delete the levels
+// from the deepest up.
+func (d *treeDeleter) run(ctx context.Context, top string) error {
+	levels := [][]string{{top}}
+	for {
+		next, err := d.children(ctx, levels[len(levels)-1])
+		if err != nil {
+			return err
+		}
+		if len(next) == 0 {
+			break
+		}
+		levels = append(levels, next)
+	}
+	if top == "/" {
+		levels = levels[1:]
+	}
+	for i := len(levels) - 1; i >= 0; i-- {
+		if err := d.delete(ctx, levels[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// children returns the paths of the children of nodes (a missing node has
+// none), listing deleteAllWorkers nodes at a time. One Children call a
+// node, not MultiChildren batches: a batch's reply holds every list of it,
+// and the lists of a few wide nodes would pass the largest reply the
+// client takes (WithMaxBuffer) where each alone does not.
+func (d *treeDeleter) children(ctx context.Context, nodes []string) ([]string, error) {
+	c := d.c
+	kids := make([][]string, len(nodes))
+	err := forEach(len(nodes), deleteAllWorkers, func(i int) error {
+		names, err := c.Children(ctx, nodes[i])
+		if errors.Is(err, ErrNoNode) {
+			return nil // gone meanwhile: nothing under it to delete
 		}
 		if err != nil {
 			return err
 		}
-		for _, ch := range children {
-			p := JoinPath(path, ch)
-			if p == "/zookeeper" && c.root == "" {
-				continue
+		if nodes[i] == "/" && c.root == "" {
+			names = slices.DeleteFunc(names, func(n string) bool { return n == "zookeeper" })
+		}
+		kids[i] = make([]string, len(names))
+		for j, n := range names {
+			kids[i][j] = JoinPath(nodes[i], n)
+		}
+		return nil
+	})
+	return slices.Concat(kids...), err
+}
+
+// delete deletes nodes, none of which has children unless one was created
+// meanwhile (ErrNotEmpty), in transactions of up to deleteAllBatch nodes
+// and deleteAllBytes of paths (well under the server's 1 MiB request
+// limit, jute.maxbuffer).
+func (d *treeDeleter) delete(ctx context.Context, nodes []string) error {
+	c := d.c
+	var batches [][]string
+	for lo := 0; lo < len(nodes); {
+		hi, size := lo, 0
+		for hi < len(nodes) && hi-lo < deleteAllBatch && (hi == lo || size+len(nodes[hi]) <= deleteAllBytes) {
+			size += len(nodes[hi])
+			hi++
+		}
+		batches = append(batches, nodes[lo:hi])
+		lo = hi
+	}
+	return forEach(len(batches), deleteAllWorkers, func(b int) error {
+		batch := batches[b]
+		if len(batch) > 1 {
+			t := c.Txn()
+			for _, p := range batch {
+				t.Delete(p, AnyVersion)
 			}
-			if err := c.DeleteAll(ctx, p); err != nil {
+			_, err := t.Commit(ctx)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, ErrNoNode) && !errors.Is(err, ErrNotEmpty) {
+				return err
+			}
+			// Nothing was applied: node by node, so that the nodes gone
+			// meanwhile are skipped.
+		}
+		for _, p := range batch {
+			err := c.Delete(ctx, p, AnyVersion)
+			if errors.Is(err, ErrNotEmpty) {
+				// A child created since the listing: this subtree again,
+				// with attempts of its own.
+				err = c.DeleteAll(ctx, p)
+			}
+			if err != nil && !errors.Is(err, ErrNoNode) {
 				return err
 			}
 		}
-		if path == "/" {
-			return nil
-		}
-		err = c.Delete(ctx, path, AnyVersion)
-		if err == nil || errors.Is(err, ErrNoNode) {
-			return nil
-		}
-		if !errors.Is(err, ErrNotEmpty) || attempt >= 10 {
-			return err
-		}
-		// A child appeared meanwhile: go again.
+		return nil
+	})
+}
+
+// forEach runs fn(0) to fn(n-1) on up to workers goroutines and returns
+// the first error, after which it starts no more calls; it returns once
+// every call it started has.
+func forEach(n, workers int, fn func(i int) error) error {
+	if n == 1 {
+		return fn(0)
 	}
+	var (
+		next    atomic.Int64
+		errOnce sync.Once
+		first   error
+		wg      sync.WaitGroup
+		failed  atomic.Bool
+	)
+	for range min(workers, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || failed.Load() {
+					return
+				}
+				if err := fn(i); err != nil {
+					errOnce.Do(func() { first = err })
+					failed.Store(true)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
 }
 
 // Sync makes the connected server catch up with the leader for path, so a
