@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/zktest"
 )
 
 // buildTree creates top with fan children, each with fan children, each
@@ -83,6 +84,25 @@ func TestDeleteAllTree(t *testing.T) {
 	}
 }
 
+// treeAtFirstTxn builds a tree of fan × fan × leaves nodes under /t on
+// a client behind a proxy, and arms the proxy to call fn (once) when the
+// client's first transaction reaches it, before the proxy forwards it. It
+// returns the client, the direct admin client on the same chroot, and a
+// report of whether fn ran.
+func treeAtFirstTxn(t *testing.T, fan, leaves int, fn func(p *zktest.Proxy, admin *keeper.Client)) (c, admin *keeper.Client, ran func() bool) {
+	c, p, admin := proxied(t)
+	buildTree(t, c, "/t", fan, leaves)
+	var armed atomic.Bool
+	p.Tap(func(fromServer bool, frame []byte) {
+		// A request's payload is its xid, then its op code: 14 is multi.
+		if !fromServer && len(frame) >= 8 && binary.BigEndian.Uint32(frame[4:8]) == 14 && armed.CompareAndSwap(false, true) {
+			fn(p, admin)
+		}
+	})
+	t.Cleanup(func() { p.Tap(nil) })
+	return c, admin, armed.Load
+}
+
 // TestDeleteAllChildCreatedMeanwhile: a node gains a child after
 // DeleteAll listed it (created by another client just before DeleteAll's
 // first transaction of deletes reaches the server); DeleteAll deletes that
@@ -90,18 +110,11 @@ func TestDeleteAllTree(t *testing.T) {
 func TestDeleteAllChildCreatedMeanwhile(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
-	c, p, admin := proxied(t)
-	buildTree(t, c, "/t", 4, 8)
-	var armed atomic.Bool
 	created := make(chan error, 1)
-	p.Tap(func(fromServer bool, frame []byte) {
-		// The tap sees a frame before the proxy forwards it.
-		if !fromServer && isMulti(frame) && armed.CompareAndSwap(false, true) {
-			_, err := admin.Create(ctx, "/t/a0/late", nil)
-			created <- err
-		}
+	c, admin, _ := treeAtFirstTxn(t, 4, 8, func(_ *zktest.Proxy, admin *keeper.Client) {
+		_, err := admin.Create(ctx, "/t/a0/late", nil)
+		created <- err
 	})
-	defer p.Tap(nil)
 	if err := c.DeleteAll(ctx, "/t"); err != nil {
 		t.Fatal(err)
 	}
@@ -151,31 +164,17 @@ func TestDeleteAllWhileCreating(t *testing.T) {
 	}
 }
 
-// isMulti reports whether a request's payload (xid, then op code) is a
-// multi (a transaction).
-func isMulti(frame []byte) bool {
-	return len(frame) >= 8 && binary.BigEndian.Uint32(frame[4:8]) == 14
-}
-
 // TestDeleteAllAcrossDrop: the reply to DeleteAll's first transaction of
 // deletes is lost with the connection; DeleteAll lists what is left and
 // finishes.
 func TestDeleteAllAcrossDrop(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
-	c, p, admin := proxied(t)
-	buildTree(t, c, "/t", 6, 20)
-	var armed atomic.Bool
-	p.Tap(func(fromServer bool, frame []byte) {
-		if !fromServer && isMulti(frame) && armed.CompareAndSwap(false, true) {
-			p.DropNextReply()
-		}
-	})
-	defer p.Tap(nil)
+	c, admin, dropped := treeAtFirstTxn(t, 6, 20, func(p *zktest.Proxy, _ *keeper.Client) { p.DropNextReply() })
 	if err := c.DeleteAll(ctx, "/t"); err != nil {
 		t.Fatalf("DeleteAll across a dropped connection: %v", err)
 	}
-	if !armed.Load() {
+	if !dropped() {
 		t.Fatal("DeleteAll sent no transaction")
 	}
 	if st, _ := admin.Exists(ctx, "/t"); st != nil {
