@@ -118,32 +118,55 @@ func TestDeleteAllChildCreatedMeanwhile(t *testing.T) {
 	if err := c.DeleteAll(ctx, "/t"); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-created; err != nil {
-		t.Fatalf("creating the late child: %v", err)
+	select {
+	case err := <-created:
+		if err != nil {
+			t.Fatalf("creating the late child: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("DeleteAll sent no transaction")
 	}
 	if st, _ := admin.Exists(ctx, "/t"); st != nil {
 		t.Fatal("the tree is still there")
 	}
 }
 
-// TestDeleteAllWhileCreating: another client adds nodes all over the tree
-// while DeleteAll runs; DeleteAll still ends with the tree gone.
-func TestDeleteAllWhileCreating(t *testing.T) {
-	t.Parallel()
+// creator makes sequential nodes under /t/a<i%4>/b<i%3> (or, with one
+// set, under that node alone) on its own client, from its own goroutine,
+// until stop is closed, their parent is gone, or n are made (n 0: no
+// bound). started is closed after the first 20.
+type creator struct {
+	started chan struct{}
+	done    chan int // the number made, once it ends
+}
+
+func startCreator(t *testing.T, c *keeper.Client, one string, n int, stop <-chan struct{}) *creator {
 	ctx := ctxT(t)
-	c := srv.Client(t)
 	other, err := keeper.Connect(ctx, srv.Servers()+c.Chroot())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer other.Close()
-	buildTree(t, c, "/t", 4, 16)
-	done := make(chan int)
+	t.Cleanup(func() { other.Close() })
+	cr := &creator{started: make(chan struct{}), done: make(chan int, 1)}
 	go func() {
 		made := 0
-		defer func() { done <- made }()
-		for i := range 200 {
-			_, err := other.Create(ctx, fmt.Sprintf("/t/a%d/b%d/late-", i%4, i%3), nil, keeper.Sequential())
+		defer func() {
+			if made < 20 {
+				close(cr.started)
+			}
+			cr.done <- made
+		}()
+		for i := 0; n == 0 || i < n; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			parent := one
+			if parent == "" {
+				parent = fmt.Sprintf("/t/a%d/b%d", i%4, i%3)
+			}
+			_, err := other.Create(ctx, parent+"/late-", nil, keeper.Sequential())
 			if errors.Is(err, keeper.ErrNoNode) {
 				return // its parent is gone: DeleteAll got there
 			}
@@ -151,17 +174,62 @@ func TestDeleteAllWhileCreating(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			made++
+			if made++; made == 20 {
+				close(cr.started)
+			}
 		}
 	}()
-	err = c.DeleteAll(ctx, "/t")
-	made := <-done
-	if err != nil {
+	return cr
+}
+
+// TestDeleteAllWhileCreating: another client adds nodes all over the tree
+// while DeleteAll runs. DeleteAll deletes them too, or gives up with
+// ErrNotEmpty after its passes if they keep coming; once they stop, it
+// deletes the tree.
+func TestDeleteAllWhileCreating(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	c := srv.Client(t)
+	buildTree(t, c, "/t", 4, 16)
+	cr := startCreator(t, c, "", 200, nil)
+	<-cr.started
+	err := c.DeleteAll(ctx, "/t")
+	made := <-cr.done
+	if made < 20 {
+		t.Fatalf("only %d nodes created", made)
+	}
+	if err != nil && !errors.Is(err, keeper.ErrNotEmpty) {
 		t.Fatalf("DeleteAll with %d nodes created meanwhile: %v", made, err)
 	}
-	if st, _ := c.Exists(ctx, "/t"); st != nil {
-		t.Fatalf("the tree is still there (%d nodes created meanwhile)", made)
+	if err != nil {
+		t.Logf("DeleteAll gave up while %d nodes were created: %v", made, err)
+		if err := c.DeleteAll(ctx, "/t"); err != nil {
+			t.Fatalf("DeleteAll after the creator stopped: %v", err)
+		}
 	}
+	if st, err := c.Exists(ctx, "/t"); st != nil || err != nil {
+		t.Fatalf("after DeleteAll (%d nodes created meanwhile): Exists = %v, %v", made, st, err)
+	}
+}
+
+// TestDeleteAllEndlessCreator: another client never stops adding children
+// to one node of the tree; DeleteAll returns, having deleted the tree or
+// with ErrNotEmpty after its passes, and never runs on.
+func TestDeleteAllEndlessCreator(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	c := srv.Client(t)
+	buildTree(t, c, "/t", 2, 2)
+	stop := make(chan struct{})
+	cr := startCreator(t, c, "/t/a0", 0, stop)
+	<-cr.started
+	err := c.DeleteAll(ctx, "/t")
+	close(stop)
+	made := <-cr.done
+	if err != nil && !errors.Is(err, keeper.ErrNotEmpty) {
+		t.Fatalf("DeleteAll beside an endless creator (%d made): %v", made, err)
+	}
+	t.Logf("DeleteAll: %v, %d nodes created meanwhile", err, made)
 }
 
 // TestDeleteAllAcrossDrop: the reply to DeleteAll's first transaction of
