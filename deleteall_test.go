@@ -249,3 +249,28 @@ func TestDeleteAllAcrossDrop(t *testing.T) {
 		t.Fatal("the tree is still there")
 	}
 }
+
+// TestDeleteAllRootKeepsZookeeper: DeleteAll("/") without a chroot deletes
+// everything but the root and /zookeeper (a server of its own: it empties
+// the whole tree).
+func TestDeleteAllRootKeepsZookeeper(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	cl := zktest.Start(t)
+	c, err := keeper.Connect(ctx, cl.Servers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buildTree(t, c, "/t", 3, 3)
+	if err := c.DeleteAll(ctx, "/"); err != nil {
+		t.Fatal(err)
+	}
+	kids, err := c.Children(ctx, "/")
+	if err != nil || len(kids) != 1 || kids[0] != "zookeeper" {
+		t.Fatalf("after DeleteAll(/): children of / = %v, %v", kids, err)
+	}
+	if _, err := c.Children(ctx, "/zookeeper"); err != nil {
+		t.Fatalf("/zookeeper after DeleteAll(/): %v", err)
+	}
+}
