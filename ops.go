@@ -463,9 +463,8 @@ func (c *Client) DeleteAll(ctx context.Context, path string) error {
 		return err
 	}
 	var rs retryState
-	d := &treeDeleter{c: c}
 	for attempt := 0; ; attempt++ {
-		err := d.run(ctx, path)
+		err := c.deleteAllPass(ctx, path)
 		switch {
 		case err == nil:
 			return nil
@@ -486,17 +485,12 @@ const (
 	deleteAllWorkers = 16
 )
 
-// treeDeleter is one DeleteAll.
-type treeDeleter struct {
-	c *Client
-}
-
-// run is one pass: list top's tree level by level, then delete the levels
-// from the deepest up.
-func (d *treeDeleter) run(ctx context.Context, top string) error {
+// deleteAllPass is one pass of DeleteAll: list top's tree level by level,
+// then delete the levels from the deepest up.
+func (c *Client) deleteAllPass(ctx context.Context, top string) error {
 	levels := [][]string{{top}}
 	for {
-		next, err := d.children(ctx, levels[len(levels)-1])
+		next, err := c.listLevel(ctx, levels[len(levels)-1])
 		if err != nil {
 			return err
 		}
@@ -509,20 +503,19 @@ func (d *treeDeleter) run(ctx context.Context, top string) error {
 		levels = levels[1:]
 	}
 	for i := len(levels) - 1; i >= 0; i-- {
-		if err := d.delete(ctx, levels[i]); err != nil {
+		if err := c.deleteLevel(ctx, levels[i]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// children returns the paths of the children of nodes (a missing node has
+// listLevel returns the paths of the children of nodes (a missing node has
 // none), listing deleteAllWorkers nodes at a time. One Children call a
 // node, not MultiChildren batches: a batch's reply holds every list of it,
 // and the lists of a few wide nodes would pass the largest reply the
 // client takes (WithMaxBuffer) where each alone does not.
-func (d *treeDeleter) children(ctx context.Context, nodes []string) ([]string, error) {
-	c := d.c
+func (c *Client) listLevel(ctx context.Context, nodes []string) ([]string, error) {
 	kids := make([][]string, len(nodes))
 	err := forEach(len(nodes), deleteAllWorkers, func(i int) error {
 		names, err := c.Children(ctx, nodes[i])
@@ -544,12 +537,11 @@ func (d *treeDeleter) children(ctx context.Context, nodes []string) ([]string, e
 	return slices.Concat(kids...), err
 }
 
-// delete deletes nodes, none of which has children unless one was created
+// deleteLevel deletes nodes, none of which has children unless one was created
 // meanwhile (ErrNotEmpty), in transactions of up to deleteAllBatch nodes
 // and deleteAllBytes of paths (well under the server's 1 MiB request
 // limit, jute.maxbuffer).
-func (d *treeDeleter) delete(ctx context.Context, nodes []string) error {
-	c := d.c
+func (c *Client) deleteLevel(ctx context.Context, nodes []string) error {
 	var batches [][]string
 	for lo := 0; lo < len(nodes); {
 		hi, size := lo, 0

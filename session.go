@@ -569,13 +569,13 @@ func (c *Client) serve(cn *conn) {
 		cn.fail(errConnDead)
 	}
 	cn.wg.Wait()
+	err := cn.deadErr
 	if c.log.Enabled(context.Background(), slog.LevelDebug) {
 		c.log.LogAttrs(context.Background(), slog.LevelDebug, "disconnected", slog.String("server", cn.addr),
-			slog.Bool("served", cn.served.Load()), slog.Any("err", cn.deadErr))
+			slog.Bool("served", cn.served.Load()), slog.Any("err", err))
 	}
 	c.mu.Lock()
 	c.cur, c.server = nil, ""
-	err := cn.deadErr
 	if c.state != Closed && c.state != Lost && !c.closeStarted {
 		c.setStateLocked(StateEvent{State: Suspended, Keeper: KeeperDisconnected, SessionID: c.sessionID, Err: err})
 	}
