@@ -12,8 +12,8 @@ import (
 )
 
 // buildTree creates top with fan children, each with fan children, each
-// with leaves leaves, and returns how many nodes it made.
-func buildTree(t testing.TB, c *keeper.Client, top string, fan, leaves int) int {
+// with leaves leaves.
+func buildTree(t testing.TB, c *keeper.Client, top string, fan, leaves int) {
 	t.Helper()
 	ctx := ctxT(t)
 	if _, err := c.Create(ctx, top, nil); err != nil {
@@ -25,7 +25,6 @@ func buildTree(t testing.TB, c *keeper.Client, top string, fan, leaves int) int 
 			failed.CompareAndSwap(nil, err)
 		}
 	}
-	n := 1
 	for i := range fan {
 		a := fmt.Sprintf("%s/a%d", top, i)
 		c.CreateAsync(ctx, a, nil, cb)
@@ -35,9 +34,7 @@ func buildTree(t testing.TB, c *keeper.Client, top string, fan, leaves int) int 
 			for k := range leaves {
 				c.CreateAsync(ctx, fmt.Sprintf("%s/c%d", b, k), []byte("leaf"), cb)
 			}
-			n += 1 + leaves
 		}
-		n++
 	}
 	if err := c.Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -45,7 +42,6 @@ func buildTree(t testing.TB, c *keeper.Client, top string, fan, leaves int) int 
 	if err, _ := failed.Load().(error); err != nil {
 		t.Fatal(err)
 	}
-	return n
 }
 
 func TestDeleteAllTree(t *testing.T) {
