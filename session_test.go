@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/hostile"
 	"github.com/keeper-go/keeper/internal/testutil"
 	"github.com/keeper-go/keeper/zktest"
 )
@@ -323,37 +324,11 @@ func TestSilentServerKeepsSession(t *testing.T) {
 	}
 	sid := c.SessionID()
 
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted := make(chan net.Conn, 16)
-	go func() {
-		for {
-			nc, err := silent.Accept()
-			if err != nil {
-				close(accepted)
-				return
-			}
-			accepted <- nc // held open, never read
-		}
-	}()
-	defer func() {
-		silent.Close()
-		for nc := range accepted {
-			nc.Close()
-		}
-	}()
-
+	silent := hostile.Start(t, func(c *hostile.Conn, n int) { c.Stall() }) // accepts, never answers
 	real := p.Target()
-	p.SetTarget(silent.Addr().String())
+	p.SetTarget(silent.Addr())
 	p.Drop()
-	select {
-	case nc := <-accepted:
-		accepted <- nc // closed by the deferred cleanup
-	case <-ctx.Done():
-		t.Fatal("the client never reconnected to the silent server")
-	}
+	waitFor(t, 10*time.Second, "a connection to the silent server", func() bool { return silent.Accepted() > 0 })
 	p.SetTarget(real)
 	if _, err := c.Set(ctx, "/eph", []byte("x"), -1); err != nil {
 		t.Fatalf("after the silent server: %v (states %v)", err, log.states())
