@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/keeper-go/keeper"
 	"github.com/keeper-go/keeper/zktest"
@@ -268,5 +269,37 @@ func TestDeleteAllRootKeepsZookeeper(t *testing.T) {
 	}
 	if _, err := c.Children(ctx, "/zookeeper"); err != nil {
 		t.Fatalf("/zookeeper after DeleteAll(/): %v", err)
+	}
+}
+
+// TestDeleteAllRetryPolicyOnce: the retry policy bounds DeleteAll's tries
+// as a whole. Every listing's reply is lost with its connection; with
+// MaxTries 3, DeleteAll lists 3 times and returns ErrConnectionLoss, not 3
+// tries of each listing in each of 3 passes.
+func TestDeleteAllRetryPolicyOnce(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	var losses atomic.Int32
+	c, p, _ := proxied(t,
+		keeper.WithRetry(&keeper.Retry{MaxTries: 3, Delay: time.Millisecond}),
+		keeper.WithMetrics(&keeper.Metrics{Op: func(op, code string, _ time.Duration) {
+			if op == "children" && code == "ConnectionLoss" {
+				losses.Add(1)
+			}
+		}}))
+	buildTree(t, c, "/t", 2, 2)
+	p.Tap(func(fromServer bool, frame []byte) {
+		// 8 is getChildren.
+		if !fromServer && len(frame) >= 8 && binary.BigEndian.Uint32(frame[4:8]) == 8 {
+			p.DropNextReply()
+		}
+	})
+	t.Cleanup(func() { p.Tap(nil) })
+	err := c.DeleteAll(ctx, "/t")
+	if !errors.Is(err, keeper.ErrConnectionLoss) {
+		t.Fatalf("DeleteAll with every listing lost = %v, want ErrConnectionLoss", err)
+	}
+	if n := losses.Load(); n != 3 {
+		t.Fatalf("%d listings lost, want 3 (MaxTries)", n)
 	}
 }

@@ -511,20 +511,26 @@ func (c *Client) deleteAllPass(ctx context.Context, top string) error {
 }
 
 // listLevel returns the paths of the children of nodes (a missing node has
-// none), listing deleteAllWorkers nodes at a time. One Children call a
+// none), listing deleteAllWorkers nodes at a time. One getChildren a
 // node, not MultiChildren batches: a batch's reply holds every list of it,
 // and the lists of a few wide nodes would pass the largest reply the
-// client takes (WithMaxBuffer) where each alone does not.
+// client takes (WithMaxBuffer) where each alone does not. Each is tried
+// once, not under the retry policy as Children is: DeleteAll applies the
+// policy to the whole pass, and retrying each listing inside it as well
+// would multiply the tries (5 × 5 with DefaultRetry).
 func (c *Client) listLevel(ctx context.Context, nodes []string) ([]string, error) {
 	kids := make([][]string, len(nodes))
 	err := forEach(len(nodes), deleteAllWorkers, func(i int) error {
-		names, err := c.Children(ctx, nodes[i])
+		var resp wire.GetChildrenResponse
+		_, err := c.call(ctx, wire.OpGetChildren, "children", nodes[i],
+			&wire.GetChildrenRequest{Path: c.root.add(nodes[i])}, &resp, nil)
 		if errors.Is(err, ErrNoNode) {
 			return nil // gone meanwhile: nothing under it to delete
 		}
 		if err != nil {
 			return err
 		}
+		names := resp.Children
 		if nodes[i] == "/" && c.root == "" {
 			names = slices.DeleteFunc(names, func(n string) bool { return n == "zookeeper" })
 		}
