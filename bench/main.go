@@ -139,6 +139,7 @@ func run(quick bool, reps int, only, scale, out string) error {
 
 	started := time.Now()
 	loadStart := loadAvg()
+	commit := gitCommit() // what go run built: later commits do not count
 	var version string
 	var failures []string
 	fail := func(what string, err error) {
@@ -174,7 +175,7 @@ func run(quick bool, reps int, only, scale, out string) error {
 	}
 	md := document(docInfo{
 		started: started, took: time.Since(started), version: version, reps: reps, quick: quick,
-		sizes: sz, loadStart: loadStart, loadEnd: loadAvg(), failures: failures,
+		sizes: sz, loadStart: loadStart, loadEnd: loadAvg(), failures: failures, commit: commit,
 	})
 	fmt.Println()
 	fmt.Println(table())
@@ -333,6 +334,7 @@ type docInfo struct {
 	quick              bool
 	sizes              sizes
 	loadStart, loadEnd string
+	commit             string
 	failures           []string
 }
 
@@ -351,7 +353,7 @@ func document(d docInfo) string {
 		"measurement 7 uses a three-member ensemble. Server and clients share the machine's cores.\n", orUnknown(d.version), serverSource(), "`"+strings.Join(serverJVM, " ")+"`")
 	fmt.Fprintf(&b, "- Clients: Keeper at commit %s, go-zookeeper v1.0.4, and the raw client in `bench/raw.go` "+
 		"(encodes requests, keeps a window outstanding on one connection, reads only reply headers). "+
-		"Session timeout %v (failover: %v, the same for both clients).\n", gitCommit(), sessionTimeout, failoverTimeout)
+		"Session timeout %v (failover: %v, the same for both clients).\n", d.commit, sessionTimeout, failoverTimeout)
 	fmt.Fprintf(&b, "- Method: %d repetitions of every measurement per client, the clients interleaved (the first one rotates), "+
 		"a fresh connection per run; each cell is median (min–max). Client CPU is this process's getrusage time over the timed part "+
 		"divided by the operations; server CPU is the ZooKeeper process's utime+stime from /proc over the same part. "+
