@@ -354,15 +354,24 @@ func (c *Client) Children(ctx context.Context, path string) ([]string, error) {
 	if err := validatePath(path, false); err != nil {
 		return nil, err
 	}
-	var resp wire.GetChildrenResponse
+	var names []string
 	err := c.read(ctx, func(ctx context.Context) error {
-		_, err := c.call(ctx, wire.OpGetChildren, "children", path, &wire.GetChildrenRequest{Path: c.root.add(path)}, &resp, nil)
+		var err error
+		names, err = c.childrenOnce(ctx, path)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return nonNil(resp.Children), nil
+	return nonNil(names), nil
+}
+
+// childrenOnce is one getChildren of a valid path, without the retry
+// policy.
+func (c *Client) childrenOnce(ctx context.Context, path string) ([]string, error) {
+	var resp wire.GetChildrenResponse
+	_, err := c.call(ctx, wire.OpGetChildren, "children", path, &wire.GetChildrenRequest{Path: c.root.add(path)}, &resp, nil)
+	return resp.Children, err
 }
 
 // ChildrenStat returns the names of the node's children and its Stat.
@@ -521,16 +530,13 @@ func (c *Client) deleteAllPass(ctx context.Context, top string) error {
 func (c *Client) listLevel(ctx context.Context, nodes []string) ([]string, error) {
 	kids := make([][]string, len(nodes))
 	err := forEach(len(nodes), deleteAllWorkers, func(i int) error {
-		var resp wire.GetChildrenResponse
-		_, err := c.call(ctx, wire.OpGetChildren, "children", nodes[i],
-			&wire.GetChildrenRequest{Path: c.root.add(nodes[i])}, &resp, nil)
+		names, err := c.childrenOnce(ctx, nodes[i])
 		if errors.Is(err, ErrNoNode) {
 			return nil // gone meanwhile: nothing under it to delete
 		}
 		if err != nil {
 			return err
 		}
-		names := resp.Children
 		if nodes[i] == "/" && c.root == "" {
 			names = slices.DeleteFunc(names, func(n string) bool { return n == "zookeeper" })
 		}
