@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -486,5 +487,34 @@ func TestAsyncCloseFromCallbackDuringClose(t *testing.T) {
 	}
 	if errs[0] != errs[1] {
 		t.Errorf("Close from the callback returned %v, the other Close %v", errs[0], errs[1])
+	}
+}
+
+// BenchmarkCreateAsync measures sequential creates from one goroutine with
+// up to 64 in flight: throughput and the client's allocations per call.
+func BenchmarkCreateAsync(b *testing.B) {
+	c := srv.Client(b, keeper.WithMaxInflight(64))
+	ctx := context.Background()
+	parent := "/bca-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if _, err := c.Create(ctx, parent, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.DeleteAll(context.Background(), parent) })
+	data := make([]byte, 100)
+	var failed error
+	cb := func(_ string, err error) {
+		if err != nil && failed == nil {
+			failed = err
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.CreateAsync(ctx, parent+"/n-", data, cb, keeper.Sequential())
+	}
+	if err := c.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if failed != nil {
+		b.Fatal(failed)
 	}
 }

@@ -300,10 +300,9 @@ func curatorTable() string {
 			b.WriteString("| Measurement | Unit | Curator | Keeper | Keeper ÷ Curator | Target | Met |\n")
 			b.WriteString("|---|---|---:|---:|---:|---|---|\n")
 		}
-		cu, k := f.vals[nameCurator].median(), f.vals[nameKeeper].median()
 		met := f.judge(nameRaw, nameCurator) // Curator's rows have no raw column
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n",
-			f.label, f.unit, cell(f.vals[nameCurator]), cell(f.vals[nameKeeper]), ratio(k, cu), f.target, met)
+			f.label, f.unit, cell(f.vals[nameCurator]), cell(f.vals[nameKeeper]), f.ratioCell(nameKeeper, nameCurator), f.target, met)
 	}
 	return b.String()
 }

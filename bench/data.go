@@ -415,11 +415,10 @@ func dataTable() string {
 			b.WriteString("| Measurement | Unit | raw ceiling | Kazoo | Keeper | Keeper ÷ raw | Keeper ÷ Kazoo | Target | Met |\n")
 			b.WriteString("|---|---|---:|---:|---:|---:|---:|---|---|\n")
 		}
-		r, kz, k := f.vals[nameRaw].median(), f.vals[nameKazoo].median(), f.vals[nameKeeper].median()
 		met := f.judge(nameRaw, nameKazoo)
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			f.label, f.unit, cell(f.vals[nameRaw]), cell(f.vals[nameKazoo]), cell(f.vals[nameKeeper]),
-			ratio(k, r), ratio(k, kz), f.target, met)
+			f.ratioCell(nameKeeper, nameRaw), f.ratioCell(nameKeeper, nameKazoo), f.target, met)
 	}
 	return b.String()
 }

@@ -23,6 +23,7 @@ const failoverTimeout = 4 * time.Second
 // between repetitions.
 func failover(cl *zktest.Cluster, reps int) error {
 	for rep := range reps {
+		curRep = rep
 		leader, err := waitLeader(cl)
 		if err != nil {
 			return err

@@ -230,6 +230,7 @@ func runStandalone(sz sizes, reps int, selected func(int) bool, fail func(string
 			clients = allClients
 		}
 		for rep := range reps {
+			curRep = rep
 			for i := range clients {
 				c := clients[(i+rep)%len(clients)] // rotate who goes first
 				t0 := time.Now()
@@ -355,10 +356,12 @@ func document(d docInfo) string {
 		"(encodes requests, keeps a window outstanding on one connection, reads only reply headers). "+
 		"Session timeout %v (failover: %v, the same for both clients).\n", d.commit, sessionTimeout, failoverTimeout)
 	fmt.Fprintf(&b, "- Method: %d repetitions of every measurement per client, the clients interleaved (the first one rotates), "+
-		"a fresh connection per run; each cell is median (min–max). Client CPU is this process's getrusage time over the timed part "+
+		"a fresh connection per run; each client's cell is median (min–max) of its repetitions. A ratio cell is taken repetition by "+
+		"repetition (one client's value over the other's from the same repetition, the two run back to back): the median "+
+		"(min–max) of those ratios. Client CPU is this process's getrusage time over the timed part "+
 		"divided by the operations; server CPU is the ZooKeeper process's utime+stime from /proc over the same part. "+
-		"Met: \"yes\" or \"no\" only when the target is met, or missed, at both ends of the spreads (Keeper's worst repetition "+
-		"against the references' best, and its best against their worst); otherwise \"not resolved\", with what the medians say.\n", d.reps)
+		"Met: \"yes\" or \"no\" only when every repetition meets, or misses, the target (Keeper's value against the references' "+
+		"from the same repetition); otherwise \"not resolved\", with how many repetitions met it and what the medians say.\n", d.reps)
 	fmt.Fprintf(&b, "- Load: 1-minute load average %s at the start of the run, %s at the end (the bench's own work included); "+
 		"absolute figures move with the machine's other work; compare the ratios.\n", d.loadStart, d.loadEnd)
 	s := d.sizes

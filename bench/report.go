@@ -9,9 +9,12 @@ import (
 // figure is one row of the results table: a value per client per
 // repetition.
 type figure struct {
-	label  string
-	unit   string
-	vals   map[string]series
+	label string
+	unit  string
+	vals  map[string]series
+	// reps holds, beside each value in vals, the repetition it was taken
+	// in (curRep then), so that clients can be compared run by run.
+	reps   map[string][]int
 	target string
 	// check judges the target from the medians; nil when the row has none.
 	check func(keeper, raw, gozk float64) verdict
@@ -33,15 +36,73 @@ func fig(label, unit string) *figure {
 			return f
 		}
 	}
-	f := &figure{label: label, unit: unit, vals: map[string]series{}}
+	f := &figure{label: label, unit: unit, vals: map[string]series{}, reps: map[string][]int{}}
 	figures = append(figures, f)
 	return f
 }
 
+// curRep is the repetition being run (0-based); the loops that run the
+// measurements set it, add notes it beside each value.
+var curRep int
+
 // add records one repetition's value for a client.
 func (f *figure) add(client string, v float64) *figure {
 	f.vals[client] = append(f.vals[client], v)
+	f.reps[client] = append(f.reps[client], curRep)
 	return f
+}
+
+// at returns client's value from repetition rep (its n-th there, should a
+// run add more than one), NaN when it has none.
+func (f *figure) at(client string, rep, n int) float64 {
+	for i, r := range f.reps[client] {
+		if r != rep {
+			continue
+		}
+		if n == 0 {
+			return f.vals[client][i]
+		}
+		n--
+	}
+	return math.NaN()
+}
+
+// paired returns, for each of Keeper's values, the references' values
+// from the same repetition (NaN where a reference has none): clients
+// that ran back to back, under the same load on the machine.
+func (f *figure) paired(ref1, ref2 string) [][3]float64 {
+	var out [][3]float64
+	seen := map[int]int{}
+	for _, rep := range f.reps[nameKeeper] {
+		n := seen[rep]
+		seen[rep]++
+		out = append(out, [3]float64{f.at(nameKeeper, rep, n), f.at(ref1, rep, n), f.at(ref2, rep, n)})
+	}
+	return out
+}
+
+// ratioCell renders a ÷ b: the median and spread of the ratios taken
+// repetition by repetition (a's value over b's from the same repetition).
+func (f *figure) ratioCell(a, b string) string {
+	var rs series
+	seen := map[int]int{}
+	for _, rep := range f.reps[a] {
+		n := seen[rep]
+		seen[rep]++
+		x, y := f.at(a, rep, n), f.at(b, rep, n)
+		if math.IsNaN(x) || math.IsNaN(y) || y == 0 {
+			continue
+		}
+		rs = append(rs, x/y)
+	}
+	if len(rs) == 0 {
+		return "—"
+	}
+	med, lo, hi := rs.summary()
+	if len(rs) == 1 || fmt.Sprintf("%.2f", lo) == fmt.Sprintf("%.2f", hi) {
+		return fmt.Sprintf("%.2f", med)
+	}
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", med, lo, hi)
 }
 
 // goal sets the row's target text and check.
@@ -119,34 +180,40 @@ func atLeast(rawFactor, gozkFactor, abs float64) func(k, r, g float64) verdict {
 	}
 }
 
-// judge renders the Met cell of f: its check at the medians, and whether
-// the spreads resolve it. A target is called met (or missed) only when it
-// is met (or missed) at both ends of the spreads: with Keeper's worst
-// repetition against the references' best, and with Keeper's best against
-// their worst. Otherwise the spreads overlap the limit and the cell says
-// so, with the medians' reading beside it. ref1 and ref2 name the columns
-// the check compares Keeper with (raw and go-zookeeper, or raw and Kazoo).
+// judge renders the Met cell of f: its check repetition by repetition,
+// Keeper's value against the references' from the same repetition (run
+// back to back with it, so under the same load). A target is called met
+// (or missed) only when every repetition meets (or misses) it; otherwise
+// the repetitions disagree and the cell says so, with the medians'
+// reading beside it. ref1 and ref2 name the columns the check compares
+// Keeper with (raw and go-zookeeper, or raw and Kazoo).
 func (f *figure) judge(ref1, ref2 string) string {
 	if f.check == nil {
 		return ""
 	}
-	k, kLo, kHi := f.vals[nameKeeper].summary()
-	r, rLo, rHi := f.vals[ref1].summary()
-	g, gLo, gHi := f.vals[ref2].summary()
-	mid := f.check(k, r, g)
+	mid := f.check(f.vals[nameKeeper].median(), f.vals[ref1].median(), f.vals[ref2].median())
 	if !mid.known {
 		return "—"
 	}
-	a, b := f.check(kHi, rLo, gLo), f.check(kLo, rHi, gHi)
+	met, missed := 0, 0
+	for _, p := range f.paired(ref1, ref2) {
+		switch v := f.check(p[0], p[1], p[2]); {
+		case !v.known:
+		case v.met:
+			met++
+		default:
+			missed++
+		}
+	}
 	switch {
-	case a.met && b.met:
+	case missed == 0 && met > 0:
 		return "yes"
-	case !a.met && !b.met:
+	case met == 0 && missed > 0:
 		return "**no**, " + mid.how
 	case mid.met:
-		return "not resolved: spreads overlap (medians meet it)"
+		return fmt.Sprintf("not resolved: met in %d of %d repetitions (medians meet it)", met, met+missed)
 	default:
-		return "not resolved: spreads overlap (medians " + mid.how + ")"
+		return fmt.Sprintf("not resolved: met in %d of %d repetitions (medians %s)", met, met+missed, mid.how)
 	}
 }
 
@@ -198,13 +265,6 @@ func cell(s series) string {
 	return fmt.Sprintf("%s (%s–%s)", num(med), num(lo), num(hi))
 }
 
-func ratio(a, b float64) string {
-	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
-		return "—"
-	}
-	return fmt.Sprintf("%.2f", a/b)
-}
-
 // table renders every figure as one Markdown table.
 func table() string {
 	var b strings.Builder
@@ -214,15 +274,14 @@ func table() string {
 		if f.isData() || f.isCurator() {
 			continue
 		}
-		r, g, k := f.vals[nameRaw].median(), f.vals[nameGoZK].median(), f.vals[nameKeeper].median()
 		met := f.judge(nameRaw, nameGoZK)
-		kr, gr := ratio(k, r), ratio(g, r)
+		kr, gr := f.ratioCell(nameKeeper, nameRaw), f.ratioCell(nameGoZK, nameRaw)
 		if f.unit == "allocs/op" || f.unit == "B/op" {
 			kr, gr = "—", "—" // raw's row is the process's background, not a client's cost
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			f.label, f.unit, cell(f.vals[nameRaw]), cell(f.vals[nameGoZK]), cell(f.vals[nameKeeper]),
-			kr, ratio(k, g), gr, f.target, met)
+			kr, f.ratioCell(nameKeeper, nameGoZK), gr, f.target, met)
 	}
 	return b.String()
 }
