@@ -86,6 +86,21 @@ func newRequest(op wire.OpCode, body wire.Record, resp wire.Record) *request {
 	return r
 }
 
+// newRequestSized is newRequest for a large body whose frame takes about
+// size bytes: the frame is allocated at that size once, instead of
+// growing from a pooled buffer by doubling.
+func newRequestSized(op wire.OpCode, body, resp wire.Record, size int) *request {
+	r := reqPool.Get().(*request)
+	r.op = op
+	r.resp = resp
+	r.bufp = new([]byte)
+	b, start := wire.BeginFrame(make([]byte, 0, size))
+	r.frame, r.start = (&wire.RequestHeader{Xid: 0, Op: op}).Append(b), start
+	r.frame = body.Append(r.frame)
+	r.endFrame()
+	return r
+}
+
 // startRequest takes a pooled request and begins its frame with the
 // request header; the caller appends the body and calls endFrame.
 func startRequest(op wire.OpCode) *request {
