@@ -594,6 +594,10 @@ func (cn *conn) handle(frame []byte) (reply bool, err error) {
 		if abandoned && req.watch.ch != nil {
 			c.dropAbandonedWatch(req.watch)
 		}
+	} else if req.op == wire.OpSetWatches || req.op == wire.OpSetWatches2 || req.op == wire.OpAddWatch {
+		// Watches restored on a new connection (restore): their events,
+		// and those of the changes made while we were away, are due now.
+		cn.watchSet.Store(true)
 	}
 	if req.akind != 0 && req.onDone != nil {
 		// Asynchronous: the delivery goroutine is woken for a run of

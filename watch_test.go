@@ -268,6 +268,57 @@ func TestOneShotFiresOnceForManyChanges(t *testing.T) {
 	waitNoServerWatches(t, c)
 }
 
+// TestRestoredWatchesKeepSocketWithReader cuts a client with a watch off
+// and follows the reconnect: once the server has acknowledged the
+// SetWatches that restores the watch, the reader goroutine keeps the
+// socket (an owner that gives it up leaves the next frame unread until
+// the idle timer looks), so that the event the watch waits for is read
+// when it arrives. Then the watch fires.
+func TestRestoredWatchesKeepSocketWithReader(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	c, p, admin := proxied(t)
+	_, ch, err := c.ExistsW(ctx, "/w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	xid := int32(-100) // no SetWatches yet
+	var acked atomic.Bool
+	p.Tap(func(fromServer bool, f []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case !fromServer && len(f) >= 8 && f[4] == 0 && f[5] == 0 && f[6] == 0 && f[7] == 101: // setWatches
+			xid = int32(uint32(f[0])<<24 | uint32(f[1])<<16 | uint32(f[2])<<8 | uint32(f[3]))
+		case fromServer && len(f) >= 16 && int32(uint32(f[0])<<24|uint32(f[1])<<16|uint32(f[2])<<8|uint32(f[3])) == xid:
+			acked.Store(true)
+		}
+	})
+	p.Drop()
+	// Look without a pause from the drop to 200 ms after the
+	// acknowledgement: an unowned spell lasts about a millisecond.
+	deadline := time.Now().Add(20 * time.Second)
+	var end time.Time
+	for end.IsZero() || time.Now().Before(end) {
+		if end.IsZero() && acked.Load() {
+			end = time.Now().Add(200 * time.Millisecond)
+		}
+		if acked.Load() && keeper.SocketUnowned(c) {
+			t.Fatal("the socket was left unowned after the watches were restored")
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no SetWatches acknowledged within 20s of the drop")
+		}
+	}
+	if _, err := admin.Create(ctx, "/w", nil); err != nil {
+		t.Fatal(err)
+	}
+	if ev := recvEvent(t, ch, 20*time.Second, "/w"); ev.Type != keeper.EventNodeCreated {
+		t.Fatalf("event %+v", ev)
+	}
+}
+
 // TestOneShotReplayedAfterReconnect cuts the client off, changes the
 // watched nodes from another client, and checks that every watch fires
 // once the client is back: the watches are restored with the last zxid,
