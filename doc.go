@@ -78,7 +78,16 @@
 // 2 ms of a short exchange (after a long run of sequential calls, within
 // 32 ms: the reader looks less often while callers keep the socket busy,
 // since each look costs thread wake-ups), and an event that arrives while
-// a caller reads is handled by that caller at once. No user code runs on
-// the reader or the writer. Close waits for every goroutine the client started,
+// a caller reads is handled by that caller at once. After a reply that set
+// a watch, and after the watches were restored on a new connection, the
+// reader goroutine keeps the socket, so that the event is read when it
+// comes. No user code runs on the reader or the writer.
+//
+// Each synchronous call parks its goroutine until the reply, and the
+// reader wakes it: with spare cores the Go runtime wakes an idle thread
+// for it, which costs more CPU than the rest of the call (bench/RESULTS.md
+// measures it). Many goroutines making synchronous calls pay that once a
+// call; one goroutine keeping requests in flight with the asynchronous
+// calls pays it once for a run of replies. Close waits for every goroutine the client started,
 // listeners included.
 package keeper
