@@ -77,7 +77,20 @@ var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b
 var reqPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
 
 func newRequest(op wire.OpCode, body wire.Record, resp wire.Record) *request {
-	r := startRequest(op)
+	return newRequestIn(framePool.Get().(*[]byte), op, body, resp)
+}
+
+// newRequestSized is newRequest for a large body whose frame takes about
+// size bytes: the frame is allocated at that size once, instead of
+// growing from a pooled buffer by doubling.
+func newRequestSized(op wire.OpCode, body, resp wire.Record, size int) *request {
+	b := make([]byte, 0, size)
+	return newRequestIn(&b, op, body, resp)
+}
+
+// newRequestIn is newRequest with its frame built in *bufp.
+func newRequestIn(bufp *[]byte, op wire.OpCode, body, resp wire.Record) *request {
+	r := startRequestIn(bufp, op)
 	r.resp = resp
 	if body != nil {
 		r.frame = body.Append(r.frame)
@@ -86,27 +99,17 @@ func newRequest(op wire.OpCode, body wire.Record, resp wire.Record) *request {
 	return r
 }
 
-// newRequestSized is newRequest for a large body whose frame takes about
-// size bytes: the frame is allocated at that size once, instead of
-// growing from a pooled buffer by doubling.
-func newRequestSized(op wire.OpCode, body, resp wire.Record, size int) *request {
-	r := reqPool.Get().(*request)
-	r.op = op
-	r.resp = resp
-	r.bufp = new([]byte)
-	b, start := wire.BeginFrame(make([]byte, 0, size))
-	r.frame, r.start = (&wire.RequestHeader{Xid: 0, Op: op}).Append(b), start
-	r.frame = body.Append(r.frame)
-	r.endFrame()
-	return r
-}
-
 // startRequest takes a pooled request and begins its frame with the
 // request header; the caller appends the body and calls endFrame.
 func startRequest(op wire.OpCode) *request {
+	return startRequestIn(framePool.Get().(*[]byte), op)
+}
+
+// startRequestIn is startRequest with the frame built in *bufp.
+func startRequestIn(bufp *[]byte, op wire.OpCode) *request {
 	r := reqPool.Get().(*request)
 	r.op = op
-	r.bufp = framePool.Get().(*[]byte)
+	r.bufp = bufp
 	b, start := wire.BeginFrame((*r.bufp)[:0])
 	hdr := wire.RequestHeader{Xid: 0, Op: op}
 	r.frame, r.start = hdr.Append(b), start
