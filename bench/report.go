@@ -67,16 +67,20 @@ func (f *figure) at(client string, rep, n int) float64 {
 	return math.NaN()
 }
 
-// paired returns, for each of Keeper's values, the references' values
-// from the same repetition (NaN where a reference has none): clients
-// that ran back to back, under the same load on the machine.
-func (f *figure) paired(ref1, ref2 string) [][3]float64 {
-	var out [][3]float64
+// paired returns, for each of a's values, that value followed by the
+// others' values from the same repetition (NaN where one has none):
+// clients that ran back to back, under the same load on the machine.
+func (f *figure) paired(a string, others ...string) [][]float64 {
+	var out [][]float64
 	seen := map[int]int{}
-	for _, rep := range f.reps[nameKeeper] {
+	for _, rep := range f.reps[a] {
 		n := seen[rep]
 		seen[rep]++
-		out = append(out, [3]float64{f.at(nameKeeper, rep, n), f.at(ref1, rep, n), f.at(ref2, rep, n)})
+		p := []float64{f.at(a, rep, n)}
+		for _, o := range others {
+			p = append(p, f.at(o, rep, n))
+		}
+		out = append(out, p)
 	}
 	return out
 }
@@ -85,15 +89,11 @@ func (f *figure) paired(ref1, ref2 string) [][3]float64 {
 // repetition by repetition (a's value over b's from the same repetition).
 func (f *figure) ratioCell(a, b string) string {
 	var rs series
-	seen := map[int]int{}
-	for _, rep := range f.reps[a] {
-		n := seen[rep]
-		seen[rep]++
-		x, y := f.at(a, rep, n), f.at(b, rep, n)
-		if math.IsNaN(x) || math.IsNaN(y) || y == 0 {
+	for _, p := range f.paired(a, b) {
+		if math.IsNaN(p[0]) || math.IsNaN(p[1]) || p[1] == 0 {
 			continue
 		}
-		rs = append(rs, x/y)
+		rs = append(rs, p[0]/p[1])
 	}
 	if len(rs) == 0 {
 		return "—"
@@ -196,7 +196,7 @@ func (f *figure) judge(ref1, ref2 string) string {
 		return "—"
 	}
 	met, missed := 0, 0
-	for _, p := range f.paired(ref1, ref2) {
+	for _, p := range f.paired(nameKeeper, ref1, ref2) {
 		switch v := f.check(p[0], p[1], p[2]); {
 		case !v.known:
 		case v.met:
