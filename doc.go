@@ -81,13 +81,13 @@
 // a caller reads is handled by that caller at once. After a reply that set
 // a watch, and after the watches were restored on a new connection, the
 // reader goroutine keeps the socket, so that the event is read when it
-// comes. No user code runs on the reader or the writer.
+// comes. No user code runs on the reader or the writer. Close waits for
+// every goroutine the client started, listeners included.
 //
 // Each synchronous call parks its goroutine until the reply, and the
 // reader wakes it: with spare cores the Go runtime wakes an idle thread
 // for it, which costs more CPU than the rest of the call (bench/RESULTS.md
 // measures it). Many goroutines making synchronous calls pay that once a
 // call; one goroutine keeping requests in flight with the asynchronous
-// calls pays it once for a run of replies. Close waits for every goroutine the client started,
-// listeners included.
+// calls pays it once for a run of replies.
 package keeper
