@@ -8,24 +8,20 @@ import (
 	"github.com/keeper-go/keeper"
 )
 
-// asyncWindows are the in-flight windows of measurement 12.
-var asyncWindows = []int{64, 256, 1000}
-
-// asyncPipeline is measurement 12: Gets, then sequential Creates, from
-// one goroutine with a window of requests in flight: Keeper's GetAsync and
-// CreateAsync under WithMaxInflight(window) beside the raw client's
-// pipelined loop with the same window. go-zookeeper has no asynchronous
-// calls.
-func (e *env) asyncPipeline(name string) error {
-	for _, w := range asyncWindows {
-		if err := e.asyncGet(name, w); err != nil {
-			return err
-		}
-		if err := e.asyncCreate(name, w); err != nil {
-			return err
-		}
+// asyncStep is one entry of measurement 12: Gets or sequential Creates
+// from one goroutine with window requests in flight, Keeper's GetAsync
+// or CreateAsync under WithMaxInflight(window) beside the raw client's
+// pipelined loop with the same window. One entry per operation and
+// window, as measurement 2 has one per level, so that the two clients'
+// runs of a repetition are back to back and their ratio is not spread by
+// the machine's drift over the other windows' runs. go-zookeeper has no
+// asynchronous calls.
+func asyncStep(op string, window int) measurement {
+	run := func(e *env, c string) error { return e.asyncGet(c, window) }
+	if op == "Create" {
+		run = func(e *env, c string) error { return e.asyncCreate(c, window) }
 	}
-	return nil
+	return measurement{id: 12, name: fmt.Sprintf("async %s ×%d", op, window), clients: []string{nameRaw, nameKeeper}, run: run}
 }
 
 func (e *env) asyncGet(name string, window int) error {
