@@ -87,11 +87,24 @@ func (q *Queue[T]) PopN(max int, out []T) []T {
 	return out
 }
 
-// compactLocked drops the consumed prefix once it is most of the slice.
+// keepCap is the capacity an emptied queue keeps for reuse. A larger
+// array, left by a burst (a cache's initial load queues an event per
+// node), is given back to the collector once the queue has drained,
+// rather than held for as long as the queue lives.
+const keepCap = 1024
+
+// compactLocked drops the consumed prefix once it is most of the slice,
+// and the array of a burst once it is drained or mostly consumed.
 func (q *Queue[T]) compactLocked() {
 	switch {
+	case q.head == len(q.items) && cap(q.items) > keepCap:
+		q.items, q.head = nil, 0
 	case q.head == len(q.items):
 		q.items, q.head = q.items[:0], 0
+	case q.head > 256 && q.head*2 > len(q.items) && cap(q.items) > keepCap && 4*(len(q.items)-q.head) < cap(q.items):
+		// A burst's array, mostly consumed: move the rest to a
+		// smaller one.
+		q.items, q.head = append(make([]T, 0, 2*(len(q.items)-q.head)), q.items[q.head:]...), 0
 	case q.head > 256 && q.head*2 > len(q.items):
 		k := copy(q.items, q.items[q.head:])
 		clear(q.items[k:])

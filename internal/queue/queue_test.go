@@ -125,3 +125,38 @@ func ExampleQueue() {
 	// a
 	// b
 }
+
+// TestBurstArrayGivenBack checks that a queue drained after a burst does
+// not keep the burst's array: neither once it is empty nor while a few
+// items are left in it.
+func TestBurstArrayGivenBack(t *testing.T) {
+	q := New[int]()
+	for i := range 100_000 {
+		q.Push(i)
+	}
+	for i := range 99_000 {
+		if v, ok := q.Pop(); !ok || v != i {
+			t.Fatalf("Pop %d: %d, %v", i, v, ok)
+		}
+	}
+	if c := cap(q.items); c > 4*1000 {
+		t.Errorf("1 000 items left hold an array of %d", c)
+	}
+	for i := 99_000; i < 100_000; i++ {
+		if v, ok := q.Pop(); !ok || v != i {
+			t.Fatalf("Pop %d: %d, %v", i, v, ok)
+		}
+	}
+	if c := cap(q.items); c > keepCap {
+		t.Errorf("drained queue holds an array of %d", c)
+	}
+	for i := range 100 {
+		q.Push(i)
+	}
+	if got := q.PopN(0, nil); len(got) != 100 || got[99] != 99 {
+		t.Fatalf("PopN after the burst: %v", got)
+	}
+	if c := cap(q.items); c == 0 || c > keepCap {
+		t.Errorf("a small queue's array was not kept for reuse: cap %d", c)
+	}
+}
