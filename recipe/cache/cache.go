@@ -62,7 +62,8 @@ type Event struct {
 	Type EventType
 	// Path, Data and Stat describe the node, for NodeAdded, NodeUpdated
 	// and NodeRemoved. Path is relative to the client's chroot. Data is
-	// shared with the cache and must not be modified.
+	// shared with the cache and must not be modified; Stat is the
+	// event's own.
 	Path string
 	Data []byte
 	Stat *keeper.Stat
@@ -174,7 +175,7 @@ type shot struct {
 // znode is a cached node.
 type znode struct {
 	data []byte
-	stat *keeper.Stat
+	stat keeper.Stat // by value: one object per node, not two
 	kids map[string]struct{}
 	// listed is the Pzxid as of the last listing of kids (0: never
 	// listed). A read of the data alone moves stat's Pzxid without
@@ -183,6 +184,10 @@ type znode struct {
 	listed       int64
 	dataW, kidsW <-chan keeper.Event // one-shot mode
 }
+
+// keepReading is the size above which TreeCache.reading is made anew
+// once it has emptied.
+const keepReading = 1024
 
 // flight is a read in progress; dirty asks for another one after it.
 type flight struct {
@@ -228,6 +233,7 @@ type TreeCache struct {
 
 	// owned by the loop
 	reading     map[string]*flight
+	readingPeak int                           // the most entries reading has held since it was made
 	orphans     map[string]map[string]*result // parent → path → its latest read
 	outstanding int
 	loading     bool
@@ -381,7 +387,7 @@ func (tc *TreeCache) Get(path string) (data []byte, st *keeper.Stat, ok bool) {
 	if n == nil {
 		return nil, nil, false
 	}
-	s := *n.stat
+	s := n.stat
 	return n.data, &s, true
 }
 

@@ -269,6 +269,7 @@ func (tc *TreeCache) schedule(j job) {
 		j.kids, j.data = kidsNo, true
 	}
 	tc.reading[j.path] = &flight{}
+	tc.readingPeak = max(tc.readingPeak, len(tc.reading))
 	tc.outstanding++
 	if tc.persistent {
 		j.data = true
@@ -293,6 +294,12 @@ func (tc *TreeCache) finish(r *result) error {
 	p := r.job.path
 	f := tc.reading[p]
 	delete(tc.reading, p)
+	if len(tc.reading) == 0 && tc.readingPeak > keepReading {
+		// A map never shrinks: the initial load's, which had a read
+		// of every node in flight at some time, would otherwise stay
+		// as large as the tree for the cache's life.
+		tc.reading, tc.readingPeak = map[string]*flight{}, 0
+	}
 	tc.outstanding--
 	if err := tc.apply(r); err != nil {
 		return err
@@ -359,7 +366,7 @@ func (tc *TreeCache) apply(r *result) error {
 			tc.schedule(job{path: p, data: true, kids: kidsAlways})
 			return nil
 		}
-		n := &znode{data: r.data, stat: r.stat} // kids is made with the first child: most nodes are leaves
+		n := &znode{data: r.data, stat: *r.stat} // kids is made with the first child: most nodes are leaves
 		tc.mu.Lock()
 		tc.nodes[p] = n
 		if p != tc.root {
@@ -371,31 +378,35 @@ func (tc *TreeCache) apply(r *result) error {
 		}
 		tc.mu.Unlock()
 		tc.adopt(p, n, r)
-		tc.emit(Event{Type: NodeAdded, Path: p, Data: n.data, Stat: copyStat(n.stat)})
+		tc.emit(Event{Type: NodeAdded, Path: p, Data: n.data, Stat: r.stat}) // the read's own: n holds a copy
 		if err := tc.unpark(p); err != nil {
 			return err
 		}
 		if r.kidsRead {
-			n.listed = r.stat.Pzxid
+			n.listed = n.stat.Pzxid // not r.stat's: the event's consumer owns that
 			tc.diffKids(p, n, r.kids)
 		} else if tc.listsKids(p) {
 			tc.schedule(job{path: p, kids: kidsAlways})
 		}
 		return nil
 	}
+	var listed int64
+	if r.stat != nil {
+		listed = r.stat.Pzxid // r.stat may go out with an event below
+	}
 	if r.dataRead && r.stat.Mzxid >= old.stat.Mzxid {
 		changed := r.stat.Mzxid != old.stat.Mzxid
 		tc.mu.Lock()
-		old.data, old.stat = r.data, r.stat
+		old.data, old.stat = r.data, *r.stat
 		tc.mu.Unlock()
 		if changed {
-			tc.emit(Event{Type: NodeUpdated, Path: p, Data: old.data, Stat: copyStat(old.stat)})
+			tc.emit(Event{Type: NodeUpdated, Path: p, Data: old.data, Stat: r.stat})
 		}
 	}
 	tc.adopt(p, old, r)
 	if r.kidsRead {
 		if r.stat != nil {
-			old.listed = r.stat.Pzxid
+			old.listed = listed
 		}
 		tc.diffKids(p, old, r.kids)
 	}
@@ -501,7 +512,8 @@ func (tc *TreeCache) removeTree(p string) {
 	tc.mu.Unlock()
 	tc.dropWatch(p, n.dataW)
 	tc.dropWatch(p, n.kidsW)
-	tc.emit(Event{Type: NodeRemoved, Path: p, Data: n.data, Stat: copyStat(n.stat)})
+	st := n.stat
+	tc.emit(Event{Type: NodeRemoved, Path: p, Data: n.data, Stat: &st})
 }
 
 // adopt makes the watches a read armed the node's own, replacing older ones.
@@ -540,11 +552,6 @@ func (tc *TreeCache) dropWatch(p string, ch <-chan keeper.Event) {
 }
 
 func (tc *TreeCache) emit(ev Event) { tc.events.Push(ev) }
-
-func copyStat(st *keeper.Stat) *keeper.Stat {
-	s := *st
-	return &s
-}
 
 // worker runs reads until the cache ends.
 func (tc *TreeCache) worker(io context.Context) {

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/keeper-go/keeper"
@@ -173,5 +174,53 @@ func TestGoneNodeNotAddedFromParkedRead(t *testing.T) {
 	drain(t, tc, fakeTree{"/r/p": {stat: keeper.Stat{Czxid: 2, Mzxid: 2, Pzxid: 4}}})
 	if tc.nodes["/r/p/x"] != nil {
 		t.Fatal("/r/p/x, deleted, is cached")
+	}
+}
+
+// TestLoadReadingMapMadeAnew loads a root with 3 000 children by hand:
+// at one time every child's read is in flight, and once they are all
+// answered the map of reads in flight must be a new one (a map never
+// shrinks, and the load's would stay as large as the tree), while the
+// cache holds every node with the Stat it read, and an event's Stat is
+// the event's own.
+func TestLoadReadingMapMadeAnew(t *testing.T) {
+	tc, handle, pop := newHandDriven(t)
+	f := fakeTree{}
+	root := fakeNode{stat: keeper.Stat{Czxid: 1, Mzxid: 1, Pzxid: 2, NumChildren: 3000}}
+	for i := range 3000 {
+		name := fmt.Sprintf("c%04d", i)
+		root.kids = append(root.kids, name)
+		f["/r/"+name] = fakeNode{stat: keeper.Stat{Czxid: int64(10 + i), Mzxid: int64(10 + i), Version: int32(i)}, data: name}
+	}
+	f["/r"] = root
+	tc.schedule(job{path: "/r", data: true, kids: kidsAlways})
+	handle(msg{results: []*result{f.serve(pop())}})
+	if n := len(tc.reading); n != 3000 {
+		t.Fatalf("%d reads in flight after the root's, want 3000", n)
+	}
+	drain(t, tc, f)
+	if tc.outstanding != 0 || len(tc.reading) != 0 {
+		t.Fatalf("%d reads outstanding, %d in the map", tc.outstanding, len(tc.reading))
+	}
+	if tc.readingPeak > keepReading {
+		t.Errorf("the load's map of reads in flight is kept (it held %d)", tc.readingPeak)
+	}
+	var added *Event
+	for {
+		ev, ok := tc.events.Pop()
+		if !ok {
+			break
+		}
+		if ev.Type == NodeAdded && ev.Path == "/r/c0042" {
+			added = &ev
+		}
+	}
+	if added == nil {
+		t.Fatal("no NodeAdded for /r/c0042")
+	}
+	added.Stat.Version = -7 // the consumer's to change
+	_, st, ok := tc.Get("/r/c0042")
+	if !ok || st.Version != 42 || st.Czxid != 52 {
+		t.Fatalf("cached /r/c0042: %v, %+v", ok, st)
 	}
 }
