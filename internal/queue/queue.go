@@ -96,19 +96,23 @@ const keepCap = 1024
 // compactLocked drops the consumed prefix once it is most of the slice,
 // and the array of a burst once it is drained or mostly consumed.
 func (q *Queue[T]) compactLocked() {
+	rest := len(q.items) - q.head
 	switch {
-	case q.head == len(q.items) && cap(q.items) > keepCap:
+	case rest == 0 && cap(q.items) > keepCap:
 		q.items, q.head = nil, 0
-	case q.head == len(q.items):
+	case rest == 0:
 		q.items, q.head = q.items[:0], 0
-	case q.head > 256 && q.head*2 > len(q.items) && cap(q.items) > keepCap && 4*(len(q.items)-q.head) < cap(q.items):
-		// A burst's array, mostly consumed: move the rest to a
-		// smaller one.
-		q.items, q.head = append(make([]T, 0, 2*(len(q.items)-q.head)), q.items[q.head:]...), 0
 	case q.head > 256 && q.head*2 > len(q.items):
-		k := copy(q.items, q.items[q.head:])
-		clear(q.items[k:])
-		q.items, q.head = q.items[:k], 0
+		if cap(q.items) > keepCap && 4*rest < cap(q.items) {
+			// A burst's array, mostly consumed: move the rest to a
+			// smaller one.
+			q.items = append(make([]T, 0, 2*rest), q.items[q.head:]...)
+		} else {
+			k := copy(q.items, q.items[q.head:])
+			clear(q.items[k:])
+			q.items = q.items[:k]
+		}
+		q.head = 0
 	}
 }
 
