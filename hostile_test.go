@@ -316,7 +316,7 @@ func TestHostileVersionProbeOffConnectPath(t *testing.T) {
 		}
 		_ = c.Serve(nil)
 	})
-	srv.FourLetter = func(c *hostile.Conn, cmd string) { c.Stall() }
+	srv.SetFourLetter(func(c *hostile.Conn, cmd string) { c.Stall() })
 	c, err := keeper.New(srv.Addr(), keeper.WithConnectTimeout(time.Second), keeper.WithSessionTimeout(2*time.Second))
 	if err != nil {
 		t.Fatal(err)

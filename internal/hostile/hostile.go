@@ -37,15 +37,12 @@ type Script func(c *Conn, n int)
 // cleanup) closes the listener and every connection and waits for the
 // scripts to return.
 type Server struct {
-	ln     net.Listener
-	script Script
-	// FourLetter answers a four-letter command; nil closes the
-	// connection without a word. Set it before a client connects.
-	FourLetter func(c *Conn, cmd string)
-
+	ln        net.Listener
+	script    Script
 	accepted  atomic.Int32
 	fourCount atomic.Int32
 	mu        sync.Mutex
+	four      func(c *Conn, cmd string) // SetFourLetter's; under mu
 	conns     map[*Conn]struct{}
 	closed    chan struct{}
 	wg        sync.WaitGroup
@@ -74,6 +71,17 @@ func Listen(script Script) (*Server, error) {
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
+}
+
+// SetFourLetter sets how the server answers a four-letter command: f is
+// called with the connection and the command. Without it (or with nil) the
+// connection is closed without a word. It may be set at any time, even
+// while a client (or a stray one of another test, which a port reused
+// after a closed server can bring) connects.
+func (s *Server) SetFourLetter(f func(c *Conn, cmd string)) {
+	s.mu.Lock()
+	s.four = f
+	s.mu.Unlock()
 }
 
 // Addr returns the server's "host:port".
@@ -142,8 +150,11 @@ func (s *Server) serve(c *Conn) {
 	}
 	if isLetters(head[:]) {
 		s.fourCount.Add(1)
-		if s.FourLetter != nil {
-			s.FourLetter(c, string(head[:]))
+		s.mu.Lock()
+		four := s.four
+		s.mu.Unlock()
+		if four != nil {
+			four(c, string(head[:]))
 		}
 		return
 	}
