@@ -3,50 +3,34 @@ package keeper_test
 import (
 	"context"
 	"errors"
-	"net"
 	"strconv"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/keeper-go/keeper"
+	"github.com/keeper-go/keeper/internal/sock"
 )
 
-type countConn struct {
-	net.Conn
-	n *atomic.Int64
-}
-
-func (c countConn) Write(b []byte) (int, error) { c.n.Add(1); return c.Conn.Write(b) }
-
-// countingClient connects a client whose socket writes are counted.
-func countingClient(b *testing.B) (*keeper.Client, *atomic.Int64) {
-	writes := new(atomic.Int64)
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
-		nc, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return countConn{nc, writes}, nil
-	}
-	c, err := keeper.Connect(context.Background(), srv.Servers(), keeper.WithDialer(dial), keeper.WithServerVersion("3.8.0"))
+// countingClient connects a client; its socket writes are counted by
+// internal/sock.
+func countingClient(b *testing.B) (*keeper.Client, func() int64) {
+	c, err := keeper.Connect(context.Background(), srv.Servers(), keeper.WithServerVersion("3.8.0"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { c.Close() })
-	return c, writes
+	return c, func() int64 { _, w := sock.Calls(); return w }
 }
 
 // runCounted runs op from 64 goroutines (32 a core on 2 cores) and reports
 // requests per write, the process CPU per op and the voluntary context
 // switches per op.
-func runCounted(b *testing.B, writes *atomic.Int64, op func() error) {
+func runCounted(b *testing.B, writes func() int64, op func() error) {
 	b.SetParallelism(32)
 	var ru0, ru1 syscall.Rusage
 	syscall.Getrusage(0, &ru0)
-	w0 := writes.Load()
+	w0 := writes()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -59,7 +43,7 @@ func runCounted(b *testing.B, writes *atomic.Int64, op func() error) {
 	b.StopTimer()
 	syscall.Getrusage(0, &ru1)
 	cpu := (ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
-	b.ReportMetric(float64(b.N)/float64(writes.Load()-w0), "ops/write")
+	b.ReportMetric(float64(b.N)/float64(writes()-w0), "ops/write")
 	b.ReportMetric(float64(cpu)/float64(b.N)/1000, "cpuus/op")
 	b.ReportMetric(float64(ru1.Nvcsw-ru0.Nvcsw)/float64(b.N), "blocks/op")
 }

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/keeper-go/keeper/internal/sock"
 	"github.com/keeper-go/keeper/internal/wire"
 )
 
@@ -880,6 +881,10 @@ func (c *Client) dial(ctx context.Context, hp hostPort, addr string) (net.Conn, 
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+	// A plain TCP connection (under TLS too: tls.Conn reads and writes it
+	// one call at a time, as the wrapper requires) is read and written
+	// without the runtime's system-call bookkeeping; see internal/sock.
+	nc = sock.Wrap(nc)
 	if c.cfg.tlsConfig != nil {
 		cfg := c.cfg.tlsConfig.Clone()
 		if cfg.ServerName == "" {

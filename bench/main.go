@@ -95,6 +95,7 @@ func main() {
 	out := flag.String("out", "RESULTS.md", "where to write the Markdown results")
 	scale := flag.String("scale", "default", "steps of the scale curves 13 and 14: default (10 000 and 100 000 nodes or watches; "+
 		"-quick: 1 000 and 10 000) or full (adding 1 000 000, with a 4 GiB server heap and G1; 13 and 14 then take about 10 minutes)")
+	flag.BoolVar(&rawSock, "rawsock", false, "a diagnostic: the raw client reads and writes its socket as Keeper does (internal/sock), not through net.Conn")
 	flag.StringVar(&profile, "cpuprofile", "", "write the CPU profile of an extra Keeper 256-goroutine Get run to `file`")
 	flag.Parse()
 	if err := run(*quick, *reps, *only, *scale, *out); err != nil {
@@ -355,8 +356,11 @@ func document(d docInfo) string {
 	fmt.Fprintf(&b, "- Server: ZooKeeper %s (%s), standalone, started by zktest on loopback with the JVM flags %s; "+
 		"measurement 7 uses a three-member ensemble. Server and clients share the machine's cores.\n", orUnknown(d.version), serverSource(), "`"+strings.Join(serverJVM, " ")+"`")
 	fmt.Fprintf(&b, "- Clients: Keeper at commit %s, go-zookeeper v1.0.4, and the raw client in `bench/raw.go` "+
-		"(encodes requests, keeps a window outstanding on one connection, reads only reply headers). "+
-		"Session timeout %v (failover: %v, the same for both clients).\n", d.commit, sessionTimeout, failoverTimeout)
+		"(encodes requests, keeps a window outstanding on one connection, reads only reply headers%s). "+
+		"Keeper dials with its own dialer and reads and writes a plain TCP socket with raw system calls (`internal/sock`); "+
+		"go-zookeeper and the raw client go through net.Conn. "+
+		"Session timeout %v (failover: %v, the same for both clients).\n", d.commit,
+		map[bool]string{true: "; with -rawsock, through internal/sock as Keeper", false: ""}[rawSock], sessionTimeout, failoverTimeout)
 	fmt.Fprintf(&b, "- Method: %d repetitions of every measurement per client, the clients interleaved (the first one rotates), "+
 		"a fresh connection per run; each client's cell is median (min–max) of its repetitions. A ratio cell is taken repetition by "+
 		"repetition (one client's value over the other's from the same repetition, the two run back to back): the median "+

@@ -9,6 +9,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/keeper-go/keeper/internal/sock"
 )
 
 // The raw client is the ceiling the real clients are measured against: it
@@ -48,6 +50,10 @@ type rawConn struct {
 	pingWG   sync.WaitGroup
 }
 
+// rawSock makes the raw client read and write its socket as Keeper does
+// (internal/sock) instead of through net.Conn: the -rawsock diagnostic.
+var rawSock bool
+
 // dialRaw connects to addr and opens a session with the given timeout.
 func dialRaw(addr string, timeout time.Duration) (*rawConn, error) {
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -55,7 +61,11 @@ func dialRaw(addr string, timeout time.Duration) (*rawConn, error) {
 		return nil, fmt.Errorf("raw: dial %s: %w", addr, err)
 	}
 	_ = nc.(*net.TCPConn).SetNoDelay(true)
-	nc = countingConn{nc}
+	if rawSock {
+		nc = sock.Wrap(nc) // counted in internal/sock
+	} else {
+		nc = countingConn{nc}
+	}
 	c := &rawConn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}
 	// ConnectRequest: protocolVersion, lastZxidSeen, timeOut, sessionId,
 	// passwd (16 zero bytes), then the readOnly flag.

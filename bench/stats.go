@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/keeper-go/keeper/internal/sock"
 )
 
 // series holds one figure's value from each repetition.
@@ -73,11 +75,15 @@ type result struct {
 // ioCounts count the socket reads and writes of the measured clients.
 type ioCounts struct{ reads, writes int64 }
 
-// sockReads and sockWrites count the Read and Write calls on every
-// client connection (see countingConn).
+// sockReads and sockWrites count the Read and Write calls on the
+// go-zookeeper and raw clients' connections (see countingConn); Keeper's
+// plain TCP connections count theirs in internal/sock.
 var sockReads, sockWrites atomic.Int64
 
-func procIO() ioCounts { return ioCounts{reads: sockReads.Load(), writes: sockWrites.Load()} }
+func procIO() ioCounts {
+	r, w := sock.Calls()
+	return ioCounts{reads: sockReads.Load() + r, writes: sockWrites.Load() + w}
+}
 
 // countingConn counts its Read and Write calls: each is one system call
 // unless it would block.
