@@ -84,6 +84,14 @@
 // comes. No user code runs on the reader or the writer. Close waits for
 // every goroutine the client started, listeners included.
 //
+// On Linux a plain TCP connection (the default dialer's, also under TLS)
+// is read and written with raw system calls on its non-blocking socket,
+// which spares the runtime's bookkeeping of each call: net.Conn's calls
+// wake the runtime's monitor thread after every idle spell, and a client
+// waiting for its server is idle between almost every pair of calls. A
+// connection of a dialer's own type (WithDialer) is used through its
+// methods.
+//
 // Each synchronous call parks its goroutine until the reply, and the
 // reader wakes it: with spare cores the Go runtime wakes an idle thread
 // for it, which costs more CPU than the rest of the call (bench/RESULTS.md

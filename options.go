@@ -175,7 +175,11 @@ func WithRetry(r *Retry) Option {
 }
 
 // WithDialer sets the function that opens connections (through a proxy,
-// for example), overriding net.Dialer.
+// for example), overriding net.Dialer. On Linux the client reads and
+// writes a plain TCP connection (a *net.TCPConn, as net.Dialer returns)
+// with raw system calls, which costs less CPU than net.Conn's Read and
+// Write; a connection of another type (a wrapper that counts or logs, say)
+// is read and written through its own methods.
 func WithDialer(d Dialer) Option {
 	return func(c *config) { c.dialer = d }
 }
