@@ -46,20 +46,28 @@ func wrap(nc net.Conn) net.Conn {
 	return c
 }
 
+// call makes one read(2) or write(2) (trap) of p on fd: through
+// syscall.Syscall when tell says the runtime is due to hear of one, and
+// through syscall.RawSyscall otherwise.
+func call(trap, fd uintptr, p []byte) (int, syscall.Errno) {
+	var n uintptr
+	var e syscall.Errno
+	if tell(time.Now().UnixNano()) {
+		n, _, e = syscall.Syscall(trap, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	} else {
+		n, _, e = syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	}
+	return int(n), e
+}
+
 // readReady reads once into rbuf: true when done (bytes, the end of the
 // stream or an error), false to wait until the socket is readable.
 func (c *conn) readReady(fd uintptr) bool {
 	for {
-		var n uintptr
-		var e syscall.Errno
-		if tell(time.Now().UnixNano()) {
-			n, _, e = syscall.Syscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.rbuf[0])), uintptr(len(c.rbuf)))
-		} else {
-			n, _, e = syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.rbuf[0])), uintptr(len(c.rbuf)))
-		}
+		n, e := call(syscall.SYS_READ, fd, c.rbuf)
 		switch e {
 		case 0:
-			c.rn = int(n)
+			c.rn = n
 			return true
 		case syscall.EINTR:
 			continue
@@ -75,17 +83,10 @@ func (c *conn) readReady(fd uintptr) bool {
 // all is written or the write failed, false to wait for room.
 func (c *conn) writeReady(fd uintptr) bool {
 	for c.wn < len(c.wbuf) {
-		rest := c.wbuf[c.wn:]
-		var n uintptr
-		var e syscall.Errno
-		if tell(time.Now().UnixNano()) {
-			n, _, e = syscall.Syscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
-		} else {
-			n, _, e = syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
-		}
+		n, e := call(syscall.SYS_WRITE, fd, c.wbuf[c.wn:])
 		switch e {
 		case 0:
-			c.wn += int(n)
+			c.wn += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false
@@ -107,14 +108,12 @@ func (c *conn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	c.rbuf, c.rn, c.rerrno = p, 0, 0
-	err := c.rc.Read(c.readFn)
-	n, errno := c.rn, c.rerrno
+	err := c.ioError("read", c.rc.Read(c.readFn), c.rerrno)
+	n := c.rn
 	c.rbuf = nil
 	switch {
 	case err != nil:
-		return 0, c.opError("read", err)
-	case errno != 0:
-		return 0, c.opError("read", os.NewSyscallError("read", errno))
+		return 0, err
 	case n == 0:
 		return 0, io.EOF
 	}
@@ -129,16 +128,21 @@ func (c *conn) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	c.wbuf, c.wn, c.werrno = p, 0, 0
-	err := c.rc.Write(c.writeFn)
-	n, errno := c.wn, c.werrno
+	err := c.ioError("write", c.rc.Write(c.writeFn), c.werrno)
 	c.wbuf = nil
+	return c.wn, err
+}
+
+// ioError is the error of a Read or Write (op) whose RawConn call returned
+// err and whose system call failed with errno (0: it did not), or nil.
+func (c *conn) ioError(op string, err error, errno syscall.Errno) error {
 	switch {
 	case err != nil:
-		return n, c.opError("write", err)
+		return c.opError(op, err)
 	case errno != 0:
-		return n, c.opError("write", os.NewSyscallError("write", errno))
+		return c.opError(op, os.NewSyscallError(op, errno))
 	}
-	return n, nil
+	return nil
 }
 
 // opError names the operation as net.Conn does ("read", not RawConn's
