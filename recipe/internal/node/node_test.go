@@ -215,9 +215,13 @@ func TestFenceReconnect(t *testing.T) {
 		}
 	})
 	defer f.Stop()
+	// Taken before the drop: the reconnect and the check after it may be
+	// done before this goroutine runs again, and then Suspended returns the
+	// channel for the next disconnect.
+	suspended := f.Suspended()
 	px.Drop()
 	select {
-	case <-f.Suspended():
+	case <-suspended:
 	case <-ctx.Done():
 		t.Fatal("Suspended not closed after a drop")
 	}
